@@ -1,0 +1,646 @@
+//! The plugin runtime: loads signed plugin packages into wasmtime and runs
+//! their nodes, each call in a fresh, bounded, metered sandbox.
+//!
+//! - **Loading** verifies the package against a trust store, compiles the
+//!   component (or loads native code from the [artifact cache](RuntimeConfig::cache_dir)),
+//!   links it against the host imports once (`InstancePre`), and checks that its
+//!   `describe()` agrees with its manifest.
+//! - **Invoking** instantiates afresh from the pooling allocator, sets a fuel
+//!   budget (the fuel used is reported: that is the meter), an epoch deadline for
+//!   wall time and a memory cap, and turns every way a call can end into an
+//!   [`InvokeReport`]: an outcome, or a [`NodeFailure`] that says what happened.
+//! - **Host imports** ([`host_api`]) check the plugin's [`Policy`] on every call.
+//!
+//! The runtime knows nothing of workflows: the engine hands it one invocation at a time.
+
+mod bindings;
+mod cache;
+pub mod capabilities;
+mod host_api;
+mod http;
+pub mod kv;
+
+pub use capabilities::{Grants, Policy};
+pub use http::HttpLimits;
+pub use kv::{KvStore, MemoryKv};
+
+use bindings::wirework::plugin::types as wit;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap};
+use wirework_registry::{Limits, Manifest, NodeKind, Package, PackageError, TrustStore};
+
+/// How often the epoch advances; wall-time deadlines are this precise.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where precompiled components are kept; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may exist at once (the pooling allocator's size).
+    pub max_instances: u32,
+    /// The largest memory any plugin may have, in MiB; manifests ask for less.
+    pub max_memory_mib: u64,
+    /// Bounds on outbound HTTP.
+    pub http: HttpLimits,
+    /// Fuel between yields to the async executor, so a busy plugin shares its thread.
+    pub fuel_yield_interval: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 1000,
+            max_memory_mib: 1024,
+            http: HttpLimits::default(),
+            fuel_yield_interval: 1_000_000,
+        }
+    }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The package failed verification (signature, digests, trust, manifest).
+    #[error("package refused: {0}")]
+    Package(#[from] PackageError),
+    /// The bytes are not a WebAssembly component this engine can compile.
+    #[error("not a valid component: {0}")]
+    Compile(String),
+    /// The component does not fit the `wirework:plugin` contract.
+    #[error("component does not implement the wirework:plugin@0.1.0 contract: {0}")]
+    Contract(String),
+    /// The component's `describe()` disagrees with its manifest.
+    #[error("component and manifest disagree: {}", .0.join("; "))]
+    DescribeMismatch(Vec<String>),
+    /// `describe()` itself failed.
+    #[error("describe() failed: {0}")]
+    Describe(NodeFailure),
+    /// The grants are malformed.
+    #[error("invalid grants: {0}")]
+    Grants(String),
+    /// Anything else (I/O on the cache, ...).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// How a call failed, as the engine and the execution log see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeFailure {
+    /// The plugin returned its own error.
+    #[error("{message}")]
+    Plugin {
+        /// The plugin's message.
+        message: String,
+        /// The plugin's code, if any.
+        code: Option<String>,
+        /// Whether the plugin says a retry may succeed.
+        retryable: bool,
+    },
+    /// The call used its whole fuel budget.
+    #[error("fuel exhausted: the call used its whole budget of {budget} fuel")]
+    FuelExhausted {
+        /// The budget.
+        budget: u64,
+    },
+    /// The call ran past its wall-time deadline.
+    #[error("timed out: the call ran past its {wall_ms} ms deadline")]
+    Timeout {
+        /// The deadline.
+        wall_ms: u64,
+    },
+    /// The plugin tried to grow its memory past its cap.
+    #[error("memory limit: the plugin tried to grow its memory past {limit_mib} MiB")]
+    MemoryLimit {
+        /// The cap.
+        limit_mib: u64,
+    },
+    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access...).
+    #[error("plugin trapped: {message}")]
+    Trap {
+        /// The trap, with the panic message when the plugin logged one.
+        message: String,
+    },
+    /// The host could not run the call (no free instance slot, a broken import...).
+    #[error("host error: {message}")]
+    Host {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl NodeFailure {
+    /// Whether the engine may retry the call.
+    pub fn retryable(&self) -> bool {
+        match self {
+            NodeFailure::Plugin { retryable, .. } => *retryable,
+            NodeFailure::Timeout { .. } | NodeFailure::Host { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// One node call, as the engine hands it to the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// The node's name inside the plugin.
+    pub node: String,
+    /// The node's configuration, JSON.
+    pub config: String,
+    /// Input items, each a JSON object.
+    pub items: Vec<String>,
+    /// The execution this call belongs to.
+    pub execution_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Stable across retries of one step.
+    pub idempotency_key: String,
+    /// The state of the wait this call resumes, JSON.
+    pub resume_state: Option<String>,
+    /// Narrows the plugin's key-value scope (the engine passes the workflow id).
+    pub kv_scope: String,
+    /// Overrides the manifest's limits (an operator's choice).
+    pub limits: Option<Limits>,
+}
+
+/// A JSON document produced by a plugin, validated by the host.
+pub type Json = Box<RawValue>;
+
+/// What a node asked for.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Items on ports.
+    Emit {
+        /// One entry per port.
+        ports: Vec<PortItems>,
+    },
+    /// A durable wait.
+    Wait {
+        /// Resume at this time at the latest.
+        until_unix_ms: Option<u64>,
+        /// Resume on this event.
+        event: Option<String>,
+        /// Handed back on resumption.
+        state: Json,
+    },
+}
+
+/// Items a node emitted on one port.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortItems {
+    /// The port.
+    pub port: String,
+    /// The items, each a JSON object.
+    pub items: Vec<Json>,
+}
+
+/// An incoming HTTP request for a trigger node.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path below the trigger's mount point.
+    pub path: String,
+    /// The query string without `?`.
+    pub query: String,
+    /// Header pairs.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// A trigger's answer to a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerOutput {
+    /// Items to start an execution with.
+    pub items: Vec<Json>,
+    /// The HTTP response the trigger chose, if any.
+    pub response: Option<TriggerResponse>,
+}
+
+/// An HTTP response chosen by a trigger.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header pairs.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// A log line a plugin wrote during a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// `trace` ... `error`.
+    pub level: &'static str,
+    /// The message (truncated to a bound).
+    pub message: String,
+}
+
+/// Everything about one call: its result, its cost and what it logged.
+#[derive(Debug, Clone)]
+pub struct InvokeReport<T> {
+    /// The outcome, or how it failed.
+    pub result: Result<T, NodeFailure>,
+    /// Fuel consumed, instantiation included: the meter.
+    pub fuel: u64,
+    /// Wall time, instantiation included.
+    pub wall: Duration,
+    /// What the plugin logged.
+    pub logs: Vec<LogLine>,
+    /// Capability refusals during the call (HTTP, secrets, kv).
+    pub denials: Vec<String>,
+}
+
+/// A node type as a plugin describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSummary {
+    /// Name inside the plugin.
+    pub name: String,
+    /// Title for humans.
+    pub title: String,
+    /// Description for humans.
+    pub description: String,
+    /// Action or trigger.
+    pub kind: NodeKind,
+    /// JSON Schema of the configuration.
+    pub config_schema: String,
+    /// Output ports (empty: named by the configuration).
+    pub ports: Vec<String>,
+}
+
+/// A verified, compiled, linked plugin version, ready to invoke.
+pub struct LoadedPlugin {
+    manifest: Manifest,
+    digest: String,
+    pre: bindings::PluginPre<host_api::StoreState>,
+    shared: Arc<host_api::PluginShared>,
+    nodes: Vec<NodeSummary>,
+    from_cache: bool,
+}
+
+impl LoadedPlugin {
+    /// The verified manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// SHA-256 of the component: the identity of the code.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The node types, from the component's own `describe()`.
+    pub fn nodes(&self) -> &[NodeSummary] {
+        &self.nodes
+    }
+
+    /// Whether native code came from the artifact cache rather than a compile.
+    pub fn loaded_from_cache(&self) -> bool {
+        self.from_cache
+    }
+}
+
+/// The wasmtime engine, its linker and the shared services of all plugins.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<host_api::StoreState>,
+    cache: Option<cache::ArtifactCache>,
+    kv: Arc<dyn KvStore>,
+    config: RuntimeConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// A runtime with its own engine, pooling allocator and epoch ticker.
+    pub fn new(config: RuntimeConfig, kv: Arc<dyn KvStore>) -> anyhow::Result<Runtime> {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        let n = config.max_instances;
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memory_size((config.max_memory_mib as usize) << 20);
+        let mut wasm_config = wasmtime::Config::new();
+        wasm_config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm_config)?;
+        let mut linker = Linker::new(&engine);
+        host_api::add_to_linker(&mut linker)?;
+        let cache = config.cache_dir.as_deref().map(|d| cache::ArtifactCache::new(d, &engine)).transpose()?;
+
+        // Wall-time deadlines count epoch ticks; a thread advances them.
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (stop, ticking) = (ticker_stop.clone(), engine.weak());
+        std::thread::Builder::new().name("wirework-epoch".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match ticking.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker, cache, kv, config, ticker_stop }) })
+    }
+
+    /// The wasmtime engine (for tools that compare against bare wasmtime).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Verify `package` against `trust`, compile or fetch it from the cache,
+    /// link it, and check its `describe()` against its manifest.
+    pub async fn load(&self, package: Package, trust: &TrustStore, grants: &Grants) -> Result<LoadedPlugin, LoadError> {
+        let verified = package.verify(trust)?;
+        let policy = Policy::new(&verified.manifest.capabilities, grants).map_err(LoadError::Grants)?;
+        let digest = verified.component_digest().to_string();
+        let (component, from_cache) = match &self.inner.cache {
+            Some(cache) => cache.load_or_compile(&self.inner.engine, &digest, &verified.component),
+            None => Component::new(&self.inner.engine, &verified.component).map(|c| (c, false)).map_err(Into::into),
+        }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let mut plugin = self.link(component, verified.manifest, digest, policy).await?;
+        plugin.from_cache = from_cache;
+        let mismatches = check_describe(&plugin.manifest, &plugin.nodes);
+        if !mismatches.is_empty() {
+            return Err(LoadError::DescribeMismatch(mismatches));
+        }
+        Ok(plugin)
+    }
+
+    /// Run `describe()` on raw component bytes, with no grants: what
+    /// `wirework plugin build` checks a manifest against before signing.
+    pub async fn describe_component(&self, component: &[u8], manifest: &Manifest) -> Result<Vec<NodeSummary>, LoadError> {
+        let component =
+            Component::new(&self.inner.engine, component).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let policy = Policy::new(&Default::default(), &Grants::default()).map_err(LoadError::Grants)?;
+        let plugin = self.link(component, manifest.clone(), String::new(), policy).await?;
+        Ok(plugin.nodes)
+    }
+
+    async fn link(&self, component: Component, manifest: Manifest, digest: String, policy: Policy) -> Result<LoadedPlugin, LoadError> {
+        let instance_pre =
+            self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let policy = Arc::new(policy);
+        let http = http::PluginHttp::new(policy.clone(), self.inner.config.http)?;
+        let shared = Arc::new(host_api::PluginShared { name: manifest.plugin.name.clone(), policy, http });
+        let mut plugin = LoadedPlugin { manifest, digest, pre, shared, nodes: Vec::new(), from_cache: false };
+        let report = self.call(&plugin, None, "", Call::Describe).await;
+        match report.result {
+            Ok(CallResult::Describe(info)) => {
+                plugin.nodes = info.nodes.into_iter().map(node_summary).collect();
+                Ok(plugin)
+            }
+            Ok(_) => unreachable!("describe returns describe"),
+            Err(failure) => Err(LoadError::Describe(failure)),
+        }
+    }
+
+    /// Run one node.
+    pub async fn invoke(&self, plugin: &LoadedPlugin, invocation: Invocation) -> InvokeReport<Outcome> {
+        let wit_invocation = wit::Invocation {
+            node: invocation.node,
+            config: invocation.config,
+            items: invocation.items,
+            execution_id: invocation.execution_id,
+            attempt: invocation.attempt,
+            idempotency_key: invocation.idempotency_key,
+            resume_state: invocation.resume_state,
+        };
+        let report =
+            self.call(plugin, invocation.limits, &invocation.kv_scope, Call::Invoke(wit_invocation)).await;
+        map_report(report, |result| match result {
+            CallResult::Invoke(Ok(outcome)) => convert_outcome(outcome),
+            CallResult::Invoke(Err(e)) => {
+                Err(NodeFailure::Plugin { message: e.message, code: e.code, retryable: e.retryable })
+            }
+            _ => unreachable!("invoke returns invoke"),
+        })
+    }
+
+    /// Let a trigger node turn an HTTP request into items.
+    pub async fn handle_request(
+        &self,
+        plugin: &LoadedPlugin,
+        node: &str,
+        config: &str,
+        request: TriggerRequest,
+    ) -> InvokeReport<TriggerOutput> {
+        let req = wit::HttpRequest {
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request.headers,
+            body: request.body,
+        };
+        let call = Call::Request { node: node.to_string(), config: config.to_string(), req };
+        let report = self.call(plugin, None, "", call).await;
+        map_report(report, |result| match result {
+            CallResult::Request(Ok(out)) => Ok(TriggerOutput {
+                items: out.items.into_iter().map(|i| json_object(i, "trigger item")).collect::<Result<_, _>>()?,
+                response: out.response.map(|r| TriggerResponse { status: r.status, headers: r.headers, body: r.body }),
+            }),
+            CallResult::Request(Err(e)) => {
+                Err(NodeFailure::Plugin { message: e.message, code: e.code, retryable: e.retryable })
+            }
+            _ => unreachable!("handle-request returns handle-request"),
+        })
+    }
+
+    /// Instantiate afresh and make one call, bounded by `limits`.
+    async fn call(&self, plugin: &LoadedPlugin, limits: Option<Limits>, kv_scope: &str, call: Call) -> InvokeReport<CallResult> {
+        let limits = limits.unwrap_or(plugin.manifest.limits);
+        let memory_mib = limits.memory_mib.min(self.inner.config.max_memory_mib);
+        let wall = Duration::from_millis(limits.wall_ms);
+        let start = Instant::now();
+        let scope = if kv_scope.is_empty() {
+            plugin.shared.name.clone()
+        } else {
+            format!("{}\u{0}{kv_scope}", plugin.shared.name)
+        };
+        let state = host_api::StoreState::new(
+            plugin.shared.clone(),
+            self.inner.kv.clone(),
+            scope,
+            (memory_mib as usize) << 20,
+            start + wall,
+        );
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let setup = store
+            .set_fuel(limits.fuel)
+            .and_then(|()| store.fuel_async_yield_interval(Some(self.inner.config.fuel_yield_interval)));
+        if let Err(e) = setup {
+            return failed_report(NodeFailure::Host { message: format!("{e:#}") }, start);
+        }
+        store.set_epoch_deadline(wall.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1);
+        store.epoch_deadline_trap();
+
+        let run = async {
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            Ok::<_, wasmtime::Error>(match call {
+                Call::Describe => CallResult::Describe(instance.call_describe(&mut store).await?),
+                Call::Invoke(inv) => CallResult::Invoke(instance.call_invoke(&mut store, &inv).await?),
+                Call::Request { node, config, req } => {
+                    CallResult::Request(instance.call_handle_request(&mut store, &node, &config, &req).await?)
+                }
+            })
+        };
+        // Epochs bound guest code; host calls bound themselves by the deadline.
+        // This is the backstop should either fail to.
+        let result = match tokio::time::timeout(wall + Duration::from_millis(500), run).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) => Err(classify(&error, store.data(), &limits, memory_mib)),
+            Err(_) => Err(NodeFailure::Timeout { wall_ms: limits.wall_ms }),
+        };
+        let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let (logs, denials) = store.into_data().into_records();
+        InvokeReport { result, fuel, wall: start.elapsed(), logs, denials }
+    }
+}
+
+enum Call {
+    Describe,
+    Invoke(wit::Invocation),
+    Request { node: String, config: String, req: wit::HttpRequest },
+}
+
+enum CallResult {
+    Describe(wit::PluginInfo),
+    Invoke(Result<wit::Outcome, wit::NodeError>),
+    Request(Result<wit::TriggerResult, wit::NodeError>),
+}
+
+fn failed_report<T>(failure: NodeFailure, start: Instant) -> InvokeReport<T> {
+    InvokeReport { result: Err(failure), fuel: 0, wall: start.elapsed(), logs: Vec::new(), denials: Vec::new() }
+}
+
+fn map_report<T>(
+    report: InvokeReport<CallResult>,
+    f: impl FnOnce(CallResult) -> Result<T, NodeFailure>,
+) -> InvokeReport<T> {
+    InvokeReport {
+        result: report.result.and_then(f),
+        fuel: report.fuel,
+        wall: report.wall,
+        logs: report.logs,
+        denials: report.denials,
+    }
+}
+
+/// Say what ended a call: fuel, deadline, memory, a trap, or the host.
+fn classify(error: &wasmtime::Error, state: &host_api::StoreState, limits: &Limits, memory_mib: u64) -> NodeFailure {
+    if state.limiter.hit_limit() {
+        return NodeFailure::MemoryLimit { limit_mib: memory_mib };
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => NodeFailure::FuelExhausted { budget: limits.fuel },
+            Trap::Interrupt => NodeFailure::Timeout { wall_ms: limits.wall_ms },
+            other => NodeFailure::Trap {
+                message: match state.panic_message() {
+                    Some(panic) => format!("{other}; the plugin reported {panic}"),
+                    None => other.to_string(),
+                },
+            },
+        };
+    }
+    if let Some(refusal) = error.downcast_ref::<host_api::HostTrap>() {
+        return NodeFailure::Trap { message: refusal.0.clone() };
+    }
+    NodeFailure::Host { message: format!("{error:#}") }
+}
+
+fn json_object(text: String, what: &str) -> Result<Json, NodeFailure> {
+    let bad = |why: String| NodeFailure::Trap { message: format!("plugin returned an invalid {what}: {why}") };
+    let raw = RawValue::from_string(text).map_err(|e| bad(e.to_string()))?;
+    if !raw.get().starts_with('{') {
+        return Err(bad("not a JSON object".into()));
+    }
+    Ok(raw)
+}
+
+fn convert_outcome(outcome: wit::Outcome) -> Result<Outcome, NodeFailure> {
+    Ok(match outcome {
+        wit::Outcome::Emit(ports) => Outcome::Emit {
+            ports: ports
+                .into_iter()
+                .map(|p| {
+                    let items = p.items.into_iter().map(|i| json_object(i, "item")).collect::<Result<_, _>>()?;
+                    Ok(PortItems { port: p.port, items })
+                })
+                .collect::<Result<_, NodeFailure>>()?,
+        },
+        wit::Outcome::Wait(w) => Outcome::Wait {
+            until_unix_ms: w.until_unix_ms,
+            event: w.event,
+            state: RawValue::from_string(w.state)
+                .map_err(|e| NodeFailure::Trap { message: format!("plugin returned an invalid wait state: {e}") })?,
+        },
+    })
+}
+
+fn node_summary(info: wit::NodeInfo) -> NodeSummary {
+    NodeSummary {
+        name: info.name,
+        title: info.title,
+        description: info.description,
+        kind: match info.kind {
+            wit::NodeKind::Action => NodeKind::Action,
+            wit::NodeKind::Trigger => NodeKind::Trigger,
+        },
+        config_schema: info.config_schema,
+        ports: info.ports,
+    }
+}
+
+/// Differences between a manifest's nodes and a component's `describe()`.
+pub fn check_describe(manifest: &Manifest, nodes: &[NodeSummary]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for declared in &manifest.nodes {
+        match nodes.iter().find(|n| n.name == declared.name) {
+            None => problems.push(format!("manifest declares node `{}`, the component does not", declared.name)),
+            Some(n) if n.kind != declared.kind => problems.push(format!(
+                "node `{}` is {:?} in the manifest but {:?} in the component",
+                n.name, declared.kind, n.kind
+            )),
+            Some(n) if serde_json::from_str::<serde_json::Value>(&n.config_schema).is_err() => {
+                problems.push(format!("node `{}` describes a config schema that is not JSON", n.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for n in nodes {
+        if manifest.node(&n.name).is_none() {
+            problems.push(format!("the component has node `{}`, the manifest does not declare it", n.name));
+        }
+    }
+    problems
+}

@@ -1,0 +1,93 @@
+//! The `wirework` binary as an author uses it: build a plugin from source to a
+//! signed package, then run one of its nodes.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn wirework(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wirework"));
+    cmd.env("WIREWORK_HOME", home).env("WIREWORK_WASM_TARGET_DIR", wasm_target_dir());
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn build_then_run_a_node_in_the_inner_loop() {
+    let home = tempfile::tempdir().unwrap();
+    let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
+    let package = out.lines().last().unwrap().to_string();
+    assert!(package.ends_with("wirework-core-0.1.0.wwpkg"), "{out}");
+    assert!(home.path().join("keys/default.key").exists(), "a key is made on first use");
+
+    let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "set", "--json"]).args([
+        "--config",
+        r#"{"fields": {"tag": "engaged"}}"#,
+        "--input",
+        r#"[{"email": "ann@example.com"}]"#,
+    ]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["outcome"],
+        json!({"kind": "emit", "ports": [{"port": "main", "items": [{"email": "ann@example.com", "tag": "engaged"}]}]})
+    );
+    assert!(report["fuel"].as_u64().unwrap() > 0);
+    assert!(report["wall_ms"].as_f64().unwrap() > 0.0);
+
+    // The human form says the same.
+    let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "noop", "--input", r#"{"a": 1}"#]));
+    assert!(out.contains("outcome: emit") && out.contains(r#"{"a":1}"#) && out.contains("fuel: "), "{out}");
+
+    // A node failure is reported, with a non-zero exit.
+    let out = wirework(home.path())
+        .args(["node", "run", &package, "wait", "--json", "--config", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"]["kind"], "plugin");
+    assert_eq!(report["outcome"], Value::Null);
+}
+
+#[test]
+fn a_tampered_package_is_refused_by_the_cli() {
+    let home = tempfile::tempdir().unwrap();
+    let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
+    let package_path = out.lines().last().unwrap().to_string();
+    let mut package = wirework_registry::Package::read(package_path.as_ref()).unwrap();
+    package.component[100] ^= 1;
+    let tampered = home.path().join("tampered.wwpkg");
+    package.write(&tampered).unwrap();
+
+    let out = wirework(home.path()).args(["node", "run"]).arg(&tampered).arg("noop").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("component was altered after signing"), "{stderr}");
+
+    // Another home does not trust this author's key.
+    let stranger = tempfile::tempdir().unwrap();
+    let out = wirework(stranger.path()).args(["node", "run", &package_path, "noop"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the trust store"));
+    // ...until its operator adds it.
+    let public = std::fs::read_to_string(home.path().join("keys/default.key.pub")).unwrap();
+    stdout_of(wirework(stranger.path()).args(["trust", "add", "wirework", public.trim()]));
+    stdout_of(wirework(stranger.path()).args(["node", "run", &package_path, "noop"]));
+}
+
+#[test]
+fn key_generate_never_overwrites() {
+    let home = tempfile::tempdir().unwrap();
+    let out = stdout_of(wirework(home.path()).args(["key", "generate", "--name", "acme"]));
+    assert!(out.contains("public key: ed25519:"), "{out}");
+    let again = wirework(home.path()).args(["key", "generate", "--name", "acme"]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+}

@@ -1,0 +1,275 @@
+//! `plugin.toml`: what a plugin is, which node types it has, what it asks for.
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The WIT contract version this host speaks; manifests default to it.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// A plugin manifest, as written beside the plugin's crate and signed into its package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Name, version and contract.
+    pub plugin: PluginSection,
+    /// The node types, which must agree with the component's `describe()`.
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<NodeDecl>,
+    /// What the plugin asks the operator for.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Per-invocation bounds.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// The `[plugin]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    /// `publisher/name`, lower case letters, digits and `-`.
+    pub name: String,
+    /// The plugin's own semver version.
+    pub version: Version,
+    /// The `wirework:plugin` WIT version the component is built against.
+    #[serde(default = "default_wit")]
+    pub wit: Version,
+    /// One line for humans.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_wit() -> Version {
+    Version::parse(WIT_VERSION).expect("a valid constant")
+}
+
+/// A `[[node]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDecl {
+    /// The node's name inside the plugin.
+    pub name: String,
+    /// `action` (default) or `trigger`.
+    #[serde(default)]
+    pub kind: NodeKind,
+}
+
+/// Whether a node starts executions or runs inside them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// Runs inside an execution.
+    #[default]
+    Action,
+    /// Starts executions.
+    Trigger,
+}
+
+/// The `[capabilities]` table: requests, which an operator may grant or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Hosts the plugin may call: `api.example.com`, `*.example.com`, `host:port`, or `*`.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Names of secrets the plugin may read.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Whether the plugin keeps key-value state.
+    #[serde(default)]
+    pub kv: bool,
+}
+
+/// The `[limits]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Fuel (roughly, wasm instructions) per invocation.
+    #[serde(default = "default_fuel")]
+    pub fuel: u64,
+    /// Linear memory cap per instance, in MiB.
+    #[serde(default = "default_memory")]
+    pub memory_mib: u64,
+    /// Wall-clock time per invocation, in milliseconds.
+    #[serde(default = "default_wall")]
+    pub wall_ms: u64,
+}
+
+fn default_fuel() -> u64 {
+    100_000_000
+}
+fn default_memory() -> u64 {
+    64
+}
+fn default_wall() -> u64 {
+    10_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { fuel: default_fuel(), memory_mib: default_memory(), wall_ms: default_wall() }
+    }
+}
+
+/// The largest limits a manifest may ask for.
+pub const MAX_LIMITS: Limits = Limits { fuel: 100_000_000_000, memory_mib: 4096, wall_ms: 600_000 };
+
+/// Why a manifest is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not TOML, or not the expected shape.
+    #[error("manifest is malformed: {0}")]
+    Parse(String),
+    /// Well-formed but not acceptable; every problem is listed.
+    #[error("manifest is invalid: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+impl Manifest {
+    /// Parse and validate manifest text.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// The publisher part of `publisher/name`.
+    pub fn publisher(&self) -> &str {
+        self.plugin.name.split_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The declared node with this name.
+    pub fn node(&self, name: &str) -> Option<&NodeDecl> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Check everything that parsing alone does not.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        let mut problems = Vec::new();
+        if let Err(e) = validate_package_name(&self.plugin.name) {
+            problems.push(e);
+        }
+        if self.plugin.wit != default_wit() {
+            problems.push(format!(
+                "plugin.wit: this host speaks wirework:plugin@{WIT_VERSION}, not {}",
+                self.plugin.wit
+            ));
+        }
+        if self.nodes.is_empty() {
+            problems.push("no [[node]] declared".into());
+        }
+        let mut seen = BTreeSet::new();
+        for node in &self.nodes {
+            if !is_identifier(&node.name) {
+                problems.push(format!("node `{}`: names are lower case letters, digits, `-` and `_`", node.name));
+            }
+            if !seen.insert(&node.name) {
+                problems.push(format!("node `{}` is declared twice", node.name));
+            }
+        }
+        for host in &self.capabilities.http {
+            if host.is_empty() || host.contains('/') || host.contains("://") || host.chars().any(char::is_whitespace) {
+                problems.push(format!("capabilities.http: `{host}` is not a host pattern (`example.com`, `*.example.com`, `host:port` or `*`)"));
+            }
+        }
+        for secret in &self.capabilities.secrets {
+            if secret.is_empty() || !secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                problems.push(format!("capabilities.secrets: `{secret}` is not a secret name"));
+            }
+        }
+        let l = &self.limits;
+        if l.fuel == 0 || l.fuel > MAX_LIMITS.fuel {
+            problems.push(format!("limits.fuel must be between 1 and {}", MAX_LIMITS.fuel));
+        }
+        if l.memory_mib == 0 || l.memory_mib > MAX_LIMITS.memory_mib {
+            problems.push(format!("limits.memory_mib must be between 1 and {}", MAX_LIMITS.memory_mib));
+        }
+        if l.wall_ms == 0 || l.wall_ms > MAX_LIMITS.wall_ms {
+            problems.push(format!("limits.wall_ms must be between 1 and {}", MAX_LIMITS.wall_ms));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ManifestError::Invalid(problems))
+        }
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Check a `publisher/name` package name.
+pub fn validate_package_name(name: &str) -> Result<(), String> {
+    match name.split_once('/') {
+        Some((publisher, plugin)) if is_identifier(publisher) && is_identifier(plugin) => Ok(()),
+        _ => Err(format!(
+            "plugin.name `{name}` must be `publisher/name` in lower case letters, digits, `-` and `_`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [plugin]
+        name = "acme/crm"
+        version = "1.2.3"
+        [[node]]
+        name = "create-contact"
+        [[node]]
+        name = "contact-updated"
+        kind = "trigger"
+        [capabilities]
+        http = ["api.acme.test", "*.acme.test"]
+        secrets = ["ACME_TOKEN"]
+        kv = true
+        [limits]
+        fuel = 1_000_000
+    "#;
+
+    #[test]
+    fn parses_a_full_manifest_with_defaults() {
+        let m = Manifest::parse(GOOD).unwrap();
+        assert_eq!(m.publisher(), "acme");
+        assert_eq!(m.plugin.version, Version::new(1, 2, 3));
+        assert_eq!(m.plugin.wit.to_string(), WIT_VERSION);
+        assert_eq!(m.node("contact-updated").unwrap().kind, NodeKind::Trigger);
+        assert_eq!(m.limits.fuel, 1_000_000);
+        assert_eq!(m.limits.memory_mib, 64);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let text = r#"
+            [plugin]
+            name = "Acme"
+            version = "1.0.0"
+            [[node]]
+            name = "a"
+            [[node]]
+            name = "a"
+            [capabilities]
+            http = ["https://x.test/path"]
+            [limits]
+            fuel = 0
+        "#;
+        let err = Manifest::parse(text).unwrap_err().to_string();
+        for expected in ["publisher/name", "declared twice", "not a host pattern", "limits.fuel"] {
+            assert!(err.contains(expected), "{expected:?} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_bad_versions() {
+        let err = Manifest::parse("[plugin]\nname=\"a/b\"\nversion=\"1\"\n").unwrap_err();
+        assert!(matches!(err, ManifestError::Parse(_)), "{err}");
+        let err = Manifest::parse("[plugin]\nname=\"a/b\"\nversion=\"1.0.0\"\ncolour=1\n").unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}
