@@ -2,6 +2,12 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // `RUST_BACKTRACE=1` is for panics; without this, wasmtime would also capture
+    // a backtrace for every internal error it makes and discards on the hot path.
+    // Set before any thread starts; `RUST_LIB_BACKTRACE=1` still turns them on.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("WIREWORK_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)

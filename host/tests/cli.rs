@@ -46,10 +46,8 @@ fn build_then_run_a_node_in_the_inner_loop() {
     assert!(out.contains("outcome: emit") && out.contains(r#"{"a":1}"#) && out.contains("fuel: "), "{out}");
 
     // A node failure is reported, with a non-zero exit.
-    let out = wirework(home.path())
-        .args(["node", "run", &package, "wait", "--json", "--config", "{}"])
-        .output()
-        .unwrap();
+    let out =
+        wirework(home.path()).args(["node", "run", &package, "wait", "--json", "--config", "{}"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["error"]["kind"], "plugin");
@@ -59,7 +57,10 @@ fn build_then_run_a_node_in_the_inner_loop() {
 #[test]
 fn a_tampered_package_is_refused_by_the_cli() {
     let home = tempfile::tempdir().unwrap();
-    let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
+    // Its own output directory: the other test signs the same plugin with another key.
+    let out = stdout_of(
+        wirework(home.path()).args(["plugin", "build", "--out"]).arg(home.path()).arg(repo().join("plugins/core")),
+    );
     let package_path = out.lines().last().unwrap().to_string();
     let mut package = wirework_registry::Package::read(package_path.as_ref()).unwrap();
     package.component[100] ^= 1;
@@ -90,4 +91,38 @@ fn key_generate_never_overwrites() {
     let again = wirework(home.path()).args(["key", "generate", "--name", "acme"]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+}
+
+#[test]
+fn the_example_third_party_plugin_builds_and_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        wirework(home.path())
+            .args(["plugin", "build", "--out"])
+            .arg(home.path())
+            .arg(repo().join("examples/greet-plugin")),
+    );
+    let package = out.lines().last().unwrap().to_string();
+    assert!(package.ends_with("acme-greet-0.1.0.wwpkg"), "{out}");
+    // The author's key is trusted for the publisher it signed for, `acme`.
+    let trust = std::fs::read_to_string(home.path().join("trust.toml")).unwrap();
+    assert!(trust.contains("acme"), "{trust}");
+
+    let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "greet", "--json"]).args([
+        "--config",
+        r#"{"greeting": "Hello"}"#,
+        "--input",
+        r#"[{"name": "Ann"}, {"name": "Bo"}]"#,
+    ]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["outcome"]["ports"][0]["items"],
+        json!([{"name": "Ann", "greeting": "Hello"}, {"name": "Bo", "greeting": "Hello"}])
+    );
+
+    // Its config is typed: a missing field is the node's error, not a crash.
+    let out = wirework(home.path()).args(["node", "run", &package, "greet", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["error"]["message"].as_str().unwrap().contains("greeting"), "{report}");
 }

@@ -54,8 +54,9 @@ async fn set_sets_renames_and_removes_fields() {
 #[tokio::test]
 async fn set_refuses_to_write_inside_a_non_object() {
     let (runtime, plugin) = core().await;
-    let report =
-        runtime.invoke(&plugin, invocation("set", json!({"fields": {"name.first": "x"}}), vec![json!({"name": "Ann"})])).await;
+    let report = runtime
+        .invoke(&plugin, invocation("set", json!({"fields": {"name.first": "x"}}), vec![json!({"name": "Ann"})]))
+        .await;
     match report.result {
         Err(NodeFailure::Plugin { code, retryable, .. }) => {
             assert_eq!(code.as_deref(), Some("bad_path"));
@@ -159,7 +160,9 @@ async fn wait_suspends_and_resumes_by_timer_or_event() {
 async fn wait_without_a_duration_is_a_config_error() {
     let (runtime, plugin) = core().await;
     let report = runtime.invoke(&plugin, invocation("wait", json!({}), vec![json!({})])).await;
-    assert!(matches!(report.result, Err(NodeFailure::Plugin { ref code, .. }) if code.as_deref() == Some("bad_config")));
+    assert!(
+        matches!(report.result, Err(NodeFailure::Plugin { ref code, .. }) if code.as_deref() == Some("bad_config"))
+    );
     let report = runtime.invoke(&plugin, invocation("wait", json!({"sconds": 5}), vec![])).await;
     let err = report.result.unwrap_err().to_string();
     assert!(err.contains("invalid config") && err.contains("sconds"), "{err}");
@@ -205,7 +208,8 @@ fn items(out: &wirework::runtime::TriggerOutput) -> Vec<Value> {
 
 #[tokio::test]
 async fn webhook_turns_json_and_form_bodies_into_items() {
-    let out = trigger(json!({}), request("POST", "application/json", r#"{"email":"ann@example.com","plan":"pro"}"#)).await;
+    let out =
+        trigger(json!({}), request("POST", "application/json", r#"{"email":"ann@example.com","plan":"pro"}"#)).await;
     assert_eq!(items(&out), [json!({"email": "ann@example.com", "plan": "pro"})]);
     assert!(out.response.is_none(), "the host answers accepted requests");
 

@@ -13,13 +13,19 @@ use wirework::runtime::{Grants, NodeFailure};
 
 async fn server() -> std::net::SocketAddr {
     let router = axum::Router::new()
-        .route("/contacts", get(|Query(q): Query<HashMap<String, String>>| async move {
-            Json(json!({"contacts": [{"email": "ann@example.com"}], "query": q}))
-        }))
-        .route("/echo", post(|headers: HeaderMap, Json(body): Json<Value>| async move {
-            let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
-            Json(json!({"got": body, "token": header("x-token"), "idempotency": header("idempotency-key")}))
-        }))
+        .route(
+            "/contacts",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                Json(json!({"contacts": [{"email": "ann@example.com"}], "query": q}))
+            }),
+        )
+        .route(
+            "/echo",
+            post(|headers: HeaderMap, Json(body): Json<Value>| async move {
+                let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
+                Json(json!({"got": body, "token": header("x-token"), "idempotency": header("idempotency-key")}))
+            }),
+        )
         .route("/text", get(|| async { "plain words" }))
         .route("/busy", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "try later") }))
         .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "no such thing") }));

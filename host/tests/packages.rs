@@ -85,7 +85,8 @@ async fn bytes_that_are_not_a_component_are_refused() {
 #[tokio::test]
 async fn the_artifact_cache_spares_a_restart_the_compile() {
     let cache = tempfile::tempdir().unwrap();
-    let config = || RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), max_instances: 8, ..Default::default() };
+    let config =
+        || RuntimeConfig { cache_dir: Some(cache.path().to_path_buf()), max_instances: 8, ..Default::default() };
     let trust = fixtures().trust();
 
     let first = Runtime::new(config(), Arc::new(MemoryKv::default())).unwrap();
@@ -97,14 +98,19 @@ async fn the_artifact_cache_spares_a_restart_the_compile() {
     let second = Runtime::new(config(), Arc::new(MemoryKv::default())).unwrap();
     let plugin = second.load(core_package(), &trust, &Grants::default()).await.unwrap();
     assert!(plugin.loaded_from_cache());
-    let report = second.invoke(&plugin, invocation("noop", serde_json::json!({}), vec![serde_json::json!({"a": 1})])).await;
+    let report =
+        second.invoke(&plugin, invocation("noop", serde_json::json!({}), vec![serde_json::json!({"a": 1})])).await;
     assert_eq!(port(&report, "main"), [serde_json::json!({"a": 1})]);
 
-    // A damaged artifact is recompiled, not trusted.
+    // A damaged artifact is recompiled, not trusted; the runtime that loaded it
+    // earlier keeps working although its file changed under it.
     for entry in std::fs::read_dir(cache.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
     }
     let third = Runtime::new(config(), Arc::new(MemoryKv::default())).unwrap();
-    let plugin = third.load(core_package(), &trust, &Grants::default()).await.unwrap();
-    assert!(!plugin.loaded_from_cache());
+    let reloaded = third.load(core_package(), &trust, &Grants::default()).await.unwrap();
+    assert!(!reloaded.loaded_from_cache());
+    let report =
+        second.invoke(&plugin, invocation("noop", serde_json::json!({}), vec![serde_json::json!({"b": 2})])).await;
+    assert_eq!(port(&report, "main"), [serde_json::json!({"b": 2})]);
 }

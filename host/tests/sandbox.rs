@@ -7,7 +7,8 @@ use axum::routing::get;
 use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-use wirework::runtime::{Grants, LoadedPlugin, NodeFailure, Runtime};
+use std::sync::Arc;
+use wirework::runtime::{Grants, HttpLimits, LoadedPlugin, MemoryKv, NodeFailure, Runtime, RuntimeConfig};
 use wirework_registry::Limits;
 
 async fn hostile(grants: Grants) -> (Runtime, LoadedPlugin) {
@@ -54,9 +55,12 @@ async fn unbounded_allocation_hits_the_memory_cap() {
 #[tokio::test]
 async fn a_panic_becomes_a_node_error_with_its_message() {
     let (runtime, plugin) = hostile(Grants::default()).await;
-    let report = runtime.invoke(&plugin, invocation("panic", json!({"message": "customer 42 has no email"}), vec![])).await;
+    let report =
+        runtime.invoke(&plugin, invocation("panic", json!({"message": "customer 42 has no email"}), vec![])).await;
     match report.result.unwrap_err() {
-        NodeFailure::Trap { message } => assert!(message.contains("customer 42 has no email"), "{message}"),
+        NodeFailure::Trap { message } => {
+            assert!(message.contains("customer 42 has no email"), "{message}")
+        }
         other => panic!("expected a trap, got {other:?}"),
     }
     let report = runtime.invoke(&plugin, invocation("trap", json!({}), vec![])).await;
@@ -98,6 +102,57 @@ async fn http_reaches_only_granted_hosts_and_never_loopback_by_wildcard() {
     let report = runtime.invoke(&plugin, fetch(&url)).await;
     assert_eq!(port(&report, "main"), [json!({"status": 200, "body": "pong"})]);
     assert!(report.denials.is_empty());
+}
+
+#[tokio::test]
+async fn http_is_bounded_in_redirects_size_and_time() {
+    use axum::response::Redirect;
+    let elsewhere = serve(axum::Router::new().route("/ping", get(|| async { "pong" }))).await;
+    let to_elsewhere = format!("http://127.0.0.1:{}/ping", elsewhere.port());
+    let addr = serve(
+        axum::Router::new()
+            .route("/ping", get(|| async { "pong" }))
+            .route("/hop", get(|| async { Redirect::temporary("/ping") }))
+            .route("/away", get(move || async move { Redirect::temporary(&to_elsewhere) }))
+            .route("/big", get(|| async { "x".repeat(1 << 20) }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    "late"
+                }),
+            ),
+    )
+    .await;
+    let http = HttpLimits { timeout: std::time::Duration::from_millis(300), max_response_bytes: 64 << 10 };
+    let runtime =
+        Runtime::new(RuntimeConfig { max_instances: 16, http, ..Default::default() }, Arc::new(MemoryKv::default()))
+            .unwrap();
+    let grants = Grants { http: vec![format!("127.0.0.1:{}", addr.port())], ..Default::default() };
+    let plugin = load(&runtime, &fixtures().hostile, &grants).await;
+    let fetch =
+        |path: &str| invocation("fetch", json!({"url": format!("http://127.0.0.1:{}{path}", addr.port())}), vec![]);
+
+    // A redirect within the grant is followed; one to a host not granted is refused.
+    let report = runtime.invoke(&plugin, fetch("/hop")).await;
+    assert_eq!(port(&report, "main"), [json!({"status": 200, "body": "pong"})]);
+    let report = runtime.invoke(&plugin, fetch("/away")).await;
+    let err = report.result.clone().unwrap_err();
+    assert!(matches!(&err, NodeFailure::Plugin { code, .. } if code.as_deref() == Some("http_denied")), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert_eq!(report.denials.len(), 1, "the refusal is recorded: {:?}", report.denials);
+
+    // A body over the cap is refused rather than buffered.
+    let err = runtime.invoke(&plugin, fetch("/big")).await.result.unwrap_err();
+    assert!(err.to_string().contains("over the 65536-byte limit"), "{err}");
+
+    // A server that never answers costs the timeout, and a retry may help.
+    let report = runtime.invoke(&plugin, fetch("/slow")).await;
+    let err = report.result.unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert!(err.retryable(), "{err:?}");
+    assert!(report.wall < std::time::Duration::from_secs(4), "{:?}", report.wall);
+    still_serves(&runtime, &plugin).await;
 }
 
 #[tokio::test]

@@ -188,7 +188,11 @@ impl TrustStore {
             keys: self
                 .entries
                 .iter()
-                .map(|e| TrustFileEntry { id: Some(e.key.id()), key: e.key.to_string(), publishers: e.publishers.clone() })
+                .map(|e| TrustFileEntry {
+                    id: Some(e.key.id()),
+                    key: e.key.to_string(),
+                    publishers: e.publishers.clone(),
+                })
                 .collect(),
         };
         let text = toml::to_string_pretty(&file).expect("a trust store serialises");

@@ -6,7 +6,8 @@
 //! log) will live here too; today the crate is the package format both sides share.
 //!
 //! Dependencies: `ed25519-dalek` for signatures, `sha2` for digests, `tar` for the
-//! package archive, `toml`/`serde_json` for manifest and statement, `semver` for versions.
+//! package archive, `toml`/`serde_json` for manifest and statement, `semver` for versions,
+//! `tempfile` for writes that land whole or not at all.
 
 #![deny(missing_docs)]
 

@@ -151,10 +151,8 @@ impl Manifest {
             problems.push(e);
         }
         if self.plugin.wit != default_wit() {
-            problems.push(format!(
-                "plugin.wit: this host speaks wirework:plugin@{WIT_VERSION}, not {}",
-                self.plugin.wit
-            ));
+            problems
+                .push(format!("plugin.wit: this host speaks wirework:plugin@{WIT_VERSION}, not {}", self.plugin.wit));
         }
         if self.nodes.is_empty() {
             problems.push("no [[node]] declared".into());
@@ -206,9 +204,7 @@ fn is_identifier(s: &str) -> bool {
 pub fn validate_package_name(name: &str) -> Result<(), String> {
     match name.split_once('/') {
         Some((publisher, plugin)) if is_identifier(publisher) && is_identifier(plugin) => Ok(()),
-        _ => Err(format!(
-            "plugin.name `{name}` must be `publisher/name` in lower case letters, digits, `-` and `_`"
-        )),
+        _ => Err(format!("plugin.name `{name}` must be `publisher/name` in lower case letters, digits, `-` and `_`")),
     }
 }
 

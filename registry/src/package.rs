@@ -178,8 +178,14 @@ impl Package {
     }
 
     /// Write the package to `path`.
+    ///
+    /// The file appears whole or not at all: it is written beside `path` and
+    /// renamed into place, so a reader never sees a half-written package.
     pub fn write(&self, path: &Path) -> Result<(), PackageError> {
-        std::fs::write(path, self.to_bytes())?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &self.to_bytes())?;
+        tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
     }
 
@@ -215,8 +221,8 @@ impl Package {
         let [manifest, component, statement, signature] = entries;
         let missing = |name: &str| PackageError::Format(format!("entry `{name}` is missing"));
         let signature = signature.ok_or_else(|| missing("signature"))?;
-        let signature = hex::decode(signature.trim_ascii())
-            .map_err(|_| PackageError::Format("signature is not hex".into()))?;
+        let signature =
+            hex::decode(signature.trim_ascii()).map_err(|_| PackageError::Format("signature is not hex".into()))?;
         Ok(Package {
             manifest_bytes: manifest.ok_or_else(|| missing("manifest.toml"))?,
             component: component.ok_or_else(|| missing("component.wasm"))?,
@@ -237,11 +243,7 @@ impl Package {
             key_id: statement.key_id.clone(),
         })?;
         let signature = Signature::from_slice(&self.signature).map_err(|_| PackageError::BadSignature)?;
-        entry
-            .key
-            .verifying_key()
-            .verify(&self.statement_bytes, &signature)
-            .map_err(|_| PackageError::BadSignature)?;
+        entry.key.verifying_key().verify(&self.statement_bytes, &signature).map_err(|_| PackageError::BadSignature)?;
         let publisher = statement.package.split_once('/').map_or("", |(p, _)| p);
         if !entry.publishers.iter().any(|p| p == publisher) {
             return Err(PackageError::KeyNotForPublisher {

@@ -6,10 +6,7 @@ use crate::{Input, Node, NodeError, Outcome, Request};
 
 pub use crate::bindings;
 pub use crate::bindings::Guest;
-pub use wit::{
-    HttpRequest, Invocation, NodeError as WitNodeError, Outcome as WitOutcome, PluginInfo,
-    TriggerResult,
-};
+pub use wit::{HttpRequest, Invocation, NodeError as WitNodeError, Outcome as WitOutcome, PluginInfo, TriggerResult};
 
 /// The `node-info` of one node type.
 pub fn describe<N: Node>() -> wit::NodeInfo {
@@ -27,10 +24,7 @@ pub fn describe<N: Node>() -> wit::NodeInfo {
 fn parse_config<N: Node>(config: &str) -> Result<N::Config, WitNodeError> {
     let text = if config.trim().is_empty() { "{}" } else { config };
     serde_json::from_str(text).map_err(|e| {
-        to_wit_error(
-            NodeError::fatal(format!("invalid config for node `{}`: {e}", N::NAME))
-                .with_code("bad_config"),
-        )
+        to_wit_error(NodeError::fatal(format!("invalid config for node `{}`: {e}", N::NAME)).with_code("bad_config"))
     })
 }
 
@@ -44,9 +38,10 @@ pub fn invoke<N: Node>(inv: Invocation) -> Result<WitOutcome, WitNodeError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| to_wit_error(NodeError::fatal(format!("input item is not JSON: {e}"))))?;
     let resume_state = match inv.resume_state {
-        Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            to_wit_error(NodeError::fatal(format!("resume state is not JSON: {e}")))
-        })?),
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| to_wit_error(NodeError::fatal(format!("resume state is not JSON: {e}"))))?,
+        ),
         None => None,
     };
     let input = Input {
@@ -60,10 +55,7 @@ pub fn invoke<N: Node>(inv: Invocation) -> Result<WitOutcome, WitNodeError> {
         Ok(Outcome::Emit(ports)) => Ok(WitOutcome::Emit(
             ports
                 .into_iter()
-                .map(|(port, items)| wit::PortItems {
-                    port,
-                    items: items.iter().map(|v| v.to_string()).collect(),
-                })
+                .map(|(port, items)| wit::PortItems { port, items: items.iter().map(|v| v.to_string()).collect() })
                 .collect(),
         )),
         Ok(Outcome::Wait { until_unix_ms, event, state }) => {
@@ -76,21 +68,12 @@ pub fn invoke<N: Node>(inv: Invocation) -> Result<WitOutcome, WitNodeError> {
 /// Parse, run, and convert one HTTP request for trigger node `N`.
 pub fn handle_request<N: Node>(config: &str, req: HttpRequest) -> Result<TriggerResult, WitNodeError> {
     let config = parse_config::<N>(config)?;
-    let request = Request {
-        method: req.method,
-        path: req.path,
-        query: req.query,
-        headers: req.headers,
-        body: req.body,
-    };
+    let request =
+        Request { method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body };
     let result = N::handle_request(config, request).map_err(to_wit_error)?;
     Ok(TriggerResult {
         items: result.items.iter().map(|v| v.to_string()).collect(),
-        response: result.response.map(|r| wit::HttpResponse {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        }),
+        response: result.response.map(|r| wit::HttpResponse { status: r.status, headers: r.headers, body: r.body }),
     })
 }
 

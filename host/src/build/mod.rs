@@ -120,13 +120,11 @@ pub struct BuildOutput {
 
 /// Build, check and sign a plugin crate. Progress goes to stderr.
 pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result<BuildOutput> {
-    let crate_dir = options
-        .crate_dir
-        .canonicalize()
-        .with_context(|| format!("plugin crate {}", options.crate_dir.display()))?;
+    let crate_dir =
+        options.crate_dir.canonicalize().with_context(|| format!("plugin crate {}", options.crate_dir.display()))?;
     let manifest_path = crate_dir.join("plugin.toml");
-    let manifest_text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest_text =
+        std::fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
     let manifest = Manifest::parse(&manifest_text).with_context(|| manifest_path.display().to_string())?;
 
     let route = Route::detect()?;
@@ -137,9 +135,12 @@ pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result
         .validate(true)
         .module(&module)
         .and_then(|mut encoder| encoder.encode())
-        .with_context(|| format!("turning {} into a component (is the crate using wirework-sdk?)", module_path.display()))?;
+        .with_context(|| {
+            format!("turning {} into a component (is the crate using wirework-sdk?)", module_path.display())
+        })?;
 
-    let runtime = Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }, Arc::new(MemoryKv::default()))?;
+    let runtime =
+        Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }, Arc::new(MemoryKv::default()))?;
     let nodes = runtime.describe_component(&component, &manifest).await?;
     let problems = check_describe(&manifest, &nodes);
     if !problems.is_empty() {
@@ -156,7 +157,12 @@ pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result
     let mut trust = TrustStore::load(&trust_path)?;
     if trust.add(manifest.publisher(), key.public()) {
         trust.save(&trust_path)?;
-        eprintln!("trusting key {} for publisher `{}` in {}", key.public().id(), manifest.publisher(), trust_path.display());
+        eprintln!(
+            "trusting key {} for publisher `{}` in {}",
+            key.public().id(),
+            manifest.publisher(),
+            trust_path.display()
+        );
     }
 
     let component_bytes = component.len();
@@ -190,7 +196,9 @@ fn compile_wasm(route: &Route, crate_dir: &Path, target_dir: &Path) -> anyhow::R
     }
     let wanted = cargo_toml.canonicalize()?;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if message["reason"] != "compiler-artifact" {
             continue;
         }

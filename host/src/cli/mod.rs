@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wirework_registry::keys::public_key_path;
 use wirework_registry::{Package, PublicKey, SecretKey, TrustStore};
@@ -179,7 +179,7 @@ fn runtime_for(home: &Home) -> anyhow::Result<Runtime> {
     Runtime::new(config, Arc::new(MemoryKv::default()))
 }
 
-async fn inspect(home: &Home, path: &PathBuf) -> anyhow::Result<()> {
+async fn inspect(home: &Home, path: &Path) -> anyhow::Result<()> {
     let trust = TrustStore::load(&home.trust_store_path())?;
     let package = Package::read(path)?;
     let runtime = runtime_for(home)?;
@@ -187,7 +187,10 @@ async fn inspect(home: &Home, path: &PathBuf) -> anyhow::Result<()> {
     let m = plugin.manifest();
     println!("{}@{}  (wirework:plugin@{})", m.plugin.name, m.plugin.version, m.plugin.wit);
     println!("component sha256 {}", plugin.digest());
-    println!("requests: http {:?}, secrets {:?}, kv {}", m.capabilities.http, m.capabilities.secrets, m.capabilities.kv);
+    println!(
+        "requests: http {:?}, secrets {:?}, kv {}",
+        m.capabilities.http, m.capabilities.secrets, m.capabilities.kv
+    );
     println!("limits:   fuel {}, memory {} MiB, wall {} ms", m.limits.fuel, m.limits.memory_mib, m.limits.wall_ms);
     for node in plugin.nodes() {
         let ports = if node.ports.is_empty() { "(named by config)".to_string() } else { node.ports.join(", ") };
@@ -277,7 +280,7 @@ fn print_report(report: &InvokeReport<Outcome>) {
         println!("[{}] {}", line.level, line.message);
     }
     for denial in &report.denials {
-        println!("[denied] {denial}");
+        println!("[sandbox] {denial}");
     }
     match &report.result {
         Ok(Outcome::Emit { ports }) => {
@@ -290,7 +293,10 @@ fn print_report(report: &InvokeReport<Outcome>) {
             }
         }
         Ok(Outcome::Wait { until_unix_ms, event, state }) => {
-            println!("outcome: wait (until {until_unix_ms:?}, event {event:?})");
+            let until = until_unix_ms.map(|ms| format!("until unix ms {ms}"));
+            let event = event.as_ref().map(|e| format!("for event `{e}`"));
+            let what: Vec<String> = [event, until].into_iter().flatten().collect();
+            println!("outcome: wait {}", what.join(", at most "));
             println!("  state {}", state.get());
         }
         Err(failure) => println!("error: {failure}"),

@@ -35,18 +35,26 @@ impl ArtifactCache {
         bytes: &[u8],
     ) -> anyhow::Result<(Component, bool)> {
         let path = self.path(digest);
-        if path.exists() {
+        // Read into memory rather than `deserialize_file`: a mapped file that is
+        // truncated behind our back (an operator clearing the cache, a damaged
+        // disk) would otherwise fault the whole host with SIGBUS.
+        if let Ok(native) = std::fs::read(&path) {
             // SAFETY: the cache directory is written only by this host (below),
-            // under a name binding the verified digest and the engine settings.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            // under a name binding the verified digest and the engine settings;
+            // wasmtime still checks the header and engine compatibility.
+            match unsafe { Component::deserialize(engine, &native) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached artifact"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached artifact")
+                }
             }
         }
         let native = engine.precompile_component(bytes)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &native)?;
-        std::fs::rename(&tmp, &path)?;
+        // A uniquely named temporary file renamed into place: concurrent loads
+        // of the same component never see or write a half-written artifact.
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        std::io::Write::write_all(&mut tmp, &native)?;
+        tmp.persist(&path)?;
         // SAFETY: `native` was produced by this engine just now.
         let component = unsafe { Component::deserialize(engine, &native)? };
         Ok((component, false))

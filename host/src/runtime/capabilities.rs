@@ -130,7 +130,9 @@ impl Policy {
         let parse = |patterns: &[String], whose: &str| {
             patterns
                 .iter()
-                .map(|p| HostPattern::parse(p).ok_or_else(|| format!("{whose} http pattern `{p}` is not a host pattern")))
+                .map(|p| {
+                    HostPattern::parse(p).ok_or_else(|| format!("{whose} http pattern `{p}` is not a host pattern"))
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let secrets = grants
@@ -172,10 +174,8 @@ impl Policy {
     /// the port: internally only if some exact grant names it.
     pub fn reach_of_host(&self, host: &str) -> Reach {
         let host = host.to_ascii_lowercase();
-        let exact = self
-            .http_granted
-            .iter()
-            .any(|p| p.is_exact() && matches!(&p.host, HostMatch::Exact(h) if *h == host));
+        let exact =
+            self.http_granted.iter().any(|p| p.is_exact() && matches!(&p.host, HostMatch::Exact(h) if *h == host));
         if exact {
             Reach::Internal
         } else {

@@ -202,7 +202,10 @@ impl host::Host for StoreState {
         Ok(now.as_millis() as u64)
     }
 
-    async fn http_fetch(&mut self, request: types::OutgoingRequest) -> wasmtime::Result<Result<types::HttpResponse, String>> {
+    async fn http_fetch(
+        &mut self,
+        request: types::OutgoingRequest,
+    ) -> wasmtime::Result<Result<types::HttpResponse, String>> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Ok(Err("timed out: the call's deadline has passed".into()));

@@ -3,8 +3,8 @@
 //! to an internal address, or a redirect to a host not granted, is refused at
 //! connect time rather than checked once and trusted after (DNS rebinding).
 
-use super::capabilities::{is_internal, Policy, Reach};
 use super::bindings::wirework::plugin::types::{HttpResponse, OutgoingRequest};
+use super::capabilities::{is_internal, Policy, Reach};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,7 +86,10 @@ impl PluginHttp {
                 let verdict = redirect_policy.check_url(&url);
                 match verdict {
                     Ok(_) => attempt.follow(),
-                    Err(e) => attempt.error(Denied(format!("redirect to {url}: {e}"))),
+                    Err(e) => {
+                        let reason = e.strip_prefix("denied: ").unwrap_or(&e);
+                        attempt.error(Denied(format!("denied: redirect to {url}: {reason}")))
+                    }
                 }
             }))
             .timeout(limits.timeout)
@@ -123,10 +126,7 @@ impl PluginHttp {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(describe_error)? {
                 if body.len() + chunk.len() > self.limits.max_response_bytes {
-                    return Err(format!(
-                        "response body is over the {}-byte limit",
-                        self.limits.max_response_bytes
-                    ));
+                    return Err(format!("response body is over the {}-byte limit", self.limits.max_response_bytes));
                 }
                 body.extend_from_slice(&chunk);
             }

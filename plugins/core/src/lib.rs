@@ -19,9 +19,7 @@ use condition::Condition;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use wirework_sdk::{
-    clock, Input, Item, Node, NodeError, NodeInfo, Outcome, Request, Response, TriggerResult,
-};
+use wirework_sdk::{clock, Input, Item, Node, NodeError, NodeInfo, Outcome, Request, Response, TriggerResult};
 
 /// Configuration of `webhook`.
 #[derive(Deserialize)]
@@ -48,15 +46,14 @@ impl Node for Webhook {
     type Config = WebhookConfig;
 
     fn info() -> NodeInfo {
-        NodeInfo::trigger("Webhook", "Starts an execution from an HTTP request's JSON or form body")
-            .schema(json!({
-                "type": "object",
-                "properties": {
-                    "methods": {"type": "array", "items": {"type": "string"}},
-                    "include_request": {"type": "boolean"}
-                },
-                "additionalProperties": false
-            }))
+        NodeInfo::trigger("Webhook", "Starts an execution from an HTTP request's JSON or form body").schema(json!({
+            "type": "object",
+            "properties": {
+                "methods": {"type": "array", "items": {"type": "string"}},
+                "include_request": {"type": "boolean"}
+            },
+            "additionalProperties": false
+        }))
     }
 
     fn run(_: WebhookConfig, input: Input) -> Result<Outcome, NodeError> {
@@ -72,11 +69,8 @@ impl Node for Webhook {
             Err(message) => return Ok(reject(400, &message)),
         };
         let item = if config.include_request {
-            let headers: Map<String, Value> = req
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
-                .collect();
+            let headers: Map<String, Value> =
+                req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
             json!({
                 "body": body,
                 "query": form_to_object(req.query.as_bytes()),
@@ -247,8 +241,7 @@ impl Node for If {
     }
 
     fn run(config: ConditionConfig, input: Input) -> Result<Outcome, NodeError> {
-        let (yes, no): (Vec<Item>, Vec<Item>) =
-            input.items.into_iter().partition(|item| config.condition.holds(item));
+        let (yes, no): (Vec<Item>, Vec<Item>) = input.items.into_iter().partition(|item| config.condition.holds(item));
         Ok(Outcome::Emit(vec![("true".into(), yes), ("false".into(), no)]))
     }
 }
@@ -317,17 +310,12 @@ impl Node for Switch {
     }
 
     fn run(config: SwitchConfig, input: Input) -> Result<Outcome, NodeError> {
-        let mut ports: Vec<(String, Vec<Item>)> =
-            config.rules.iter().map(|r| (r.port.clone(), Vec::new())).collect();
+        let mut ports: Vec<(String, Vec<Item>)> = config.rules.iter().map(|r| (r.port.clone(), Vec::new())).collect();
         if !ports.iter().any(|(p, _)| *p == config.fallback) {
             ports.push((config.fallback.clone(), Vec::new()));
         }
         for item in input.items {
-            let port = config
-                .rules
-                .iter()
-                .find(|r| r.when.holds(&item))
-                .map_or(&config.fallback, |r| &r.port);
+            let port = config.rules.iter().find(|r| r.when.holds(&item)).map_or(&config.fallback, |r| &r.port);
             let slot = ports.iter_mut().find(|(p, _)| p == port).expect("every port has a slot");
             slot.1.push(item);
         }
@@ -446,8 +434,9 @@ impl Node for Respond {
 
     fn run(config: RespondConfig, input: Input) -> Result<Outcome, NodeError> {
         if !(100..=599).contains(&config.status) {
-            return Err(NodeError::fatal(format!("status {} is not an HTTP status", config.status))
-                .with_code("bad_config"));
+            return Err(
+                NodeError::fatal(format!("status {} is not an HTTP status", config.status)).with_code("bad_config")
+            );
         }
         let body = config.body.or_else(|| input.items.first().cloned()).unwrap_or(Value::Null);
         let response = json!({"status": config.status, "headers": config.headers, "body": body});

@@ -134,11 +134,8 @@ fn call(config: &RequestConfig, url: &str, item: &Item, idempotency_key: &str) -
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned())),
         false => Value::String(String::from_utf8_lossy(&response.body).into_owned()),
     };
-    let headers: Map<String, Value> = response
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
-        .collect();
+    let headers: Map<String, Value> =
+        response.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone()))).collect();
     Ok(json!({"status": response.status, "headers": headers, "body": body}))
 }
 
