@@ -69,9 +69,11 @@ impl Default for RuntimeConfig {
 /// `config`, and tuned for a fresh instance per call. Public so that benchmarks
 /// can give a bare-wasmtime baseline the same allocator.
 ///
-/// Slots are reset with `memset` of only the pages a call touched (found with
-/// Linux's `PAGEMAP_SCAN` where the kernel has it) rather than `madvise`, which
+/// Where Linux has `PAGEMAP_SCAN` (6.7 and later), slots are reset with
+/// `memset` of only the pages a call touched rather than with `madvise`, which
 /// would unmap them and make the next instance fault them back in one by one.
+/// Elsewhere, keeping memory resident would mean a `memset` of the whole
+/// region per call, so slots are reset with `madvise` as wasmtime does by default.
 pub fn pooling_allocator(config: &RuntimeConfig) -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     let n = config.max_instances;
@@ -80,10 +82,12 @@ pub fn pooling_allocator(config: &RuntimeConfig) -> wasmtime::PoolingAllocationC
         .total_memories(n.saturating_mul(2))
         .total_tables(n.saturating_mul(4))
         .total_stacks(n)
-        .max_memory_size((config.max_memory_mib as usize) << 20)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(KEEP_RESIDENT_BYTES)
-        .pagemap_scan(wasmtime::Enabled::Auto);
+        .max_memory_size((config.max_memory_mib as usize) << 20);
+    if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(wasmtime::Enabled::Yes)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES);
+    }
     pool
 }
 
