@@ -126,48 +126,41 @@ fn main() -> anyhow::Result<()> {
         resume_state: None,
     };
 
+    // A fresh store, instantiate, one synchronous call.
+    let sync_call = |engine: &Engine, pre: &bare::PluginPre<()>| {
+        let mut store = Store::new(engine, ());
+        let instance = pre.instantiate(&mut store).expect("instantiate");
+        let outcome = instance.call_invoke(&mut store, &wit_invocation).expect("call");
+        assert!(matches!(outcome, Ok(bare_async::wirework::plugin::types::Outcome::Emit(_))));
+    };
     let default = Engine::default();
     let default_pre = bare::PluginPre::new(link(&default)?)?;
-    let bare_default = || {
-        let mut store = Store::new(&default, ());
-        let instance = default_pre.instantiate(&mut store).expect("instantiate");
-        let outcome = instance.call_invoke(&mut store, &wit_invocation).expect("call");
-        assert!(matches!(outcome, Ok(bare_async::wirework::plugin::types::Outcome::Emit(_))));
-    };
-
+    let bare_default = || sync_call(&default, &default_pre);
     let plain = engine_with(false)?;
     let sync_pre = bare::PluginPre::new(link(&plain)?)?;
-    let bare = || {
-        let mut store = Store::new(&plain, ());
-        let instance = sync_pre.instantiate(&mut store).expect("instantiate");
-        let outcome = instance.call_invoke(&mut store, &wit_invocation).expect("call");
-        assert!(matches!(outcome, Ok(bare_async::wirework::plugin::types::Outcome::Emit(_))));
-    };
+    let bare = || sync_call(&plain, &sync_pre);
 
-    let async_pre = bare_async::PluginPre::new(link(&plain)?)?;
-    let bare_async = || {
+    // A fresh store, made ready by `setup`, instantiate, one async call.
+    let async_call = |engine: &Engine, pre: &bare_async::PluginPre<()>, setup: &dyn Fn(&mut Store<()>)| {
         rt.block_on(async {
-            let mut store = Store::new(&plain, ());
-            let instance = async_pre.instantiate_async(&mut store).await.expect("instantiate");
+            let mut store = Store::new(engine, ());
+            setup(&mut store);
+            let instance = pre.instantiate_async(&mut store).await.expect("instantiate");
             let outcome = instance.call_invoke(&mut store, &wit_invocation).await.expect("call");
             assert!(matches!(outcome, Ok(bare_async::wirework::plugin::types::Outcome::Emit(_))));
         })
     };
-
+    let async_pre = bare_async::PluginPre::new(link(&plain)?)?;
+    let bare_async = || async_call(&plain, &async_pre, &|_| {});
     let metered = engine_with(true)?;
     let metered_pre = bare_async::PluginPre::new(link(&metered)?)?;
-    let bare_metered = || {
-        rt.block_on(async {
-            let mut store = Store::new(&metered, ());
-            store.set_fuel(limits.fuel).expect("fuel");
-            store.fuel_async_yield_interval(Some(RuntimeConfig::default().fuel_yield_interval)).expect("yield");
-            store.set_epoch_deadline(1_000);
-            store.epoch_deadline_trap();
-            let instance = metered_pre.instantiate_async(&mut store).await.expect("instantiate");
-            let outcome = instance.call_invoke(&mut store, &wit_invocation).await.expect("call");
-            assert!(matches!(outcome, Ok(bare_async::wirework::plugin::types::Outcome::Emit(_))));
-        })
+    let meter = |store: &mut Store<()>| {
+        store.set_fuel(limits.fuel).expect("fuel");
+        store.fuel_async_yield_interval(Some(RuntimeConfig::default().fuel_yield_interval)).expect("yield");
+        store.set_epoch_deadline(1_000);
+        store.epoch_deadline_trap();
     };
+    let bare_metered = || async_call(&metered, &metered_pre, &meter);
 
     let mut paths: Vec<(&str, Path)> = vec![
         ("bare wasmtime, defaults", Box::new(bare_default)),
