@@ -8,8 +8,7 @@
 //! Why these dependencies: `wasmtime`/`wasmtime-wasi` run components;
 //! `wit-component` turns wasm32 modules into components; `reqwest` makes the
 //! plugins' outbound HTTP calls (rustls, no system OpenSSL); `tokio` drives all
-//! of it; `clap` parses the command line; `tracing` logs; `tempfile` makes
-//! cache and package writes atomic; `wirework-registry`
+//! of it; `clap` parses the command line; `tracing` logs; `wirework-registry`
 //! holds the package format and signatures shared with the registry.
 
 #![deny(missing_docs)]

@@ -199,9 +199,8 @@ impl TrustStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io_error(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_error(path))
+        // Two builds may trust keys at once: neither may tear the other's file.
+        crate::write_atomically(path, text.as_bytes()).map_err(io_error(path))
     }
 
     /// Trust `key` for `publisher` (in addition to what it is trusted for already).

@@ -16,5 +16,17 @@ pub mod manifest;
 pub mod package;
 
 pub use keys::{PublicKey, SecretKey, TrustStore};
+
+/// Write `bytes` to `path` whole or not at all: into a uniquely named file
+/// beside it, then renamed into place. Readers never see a half-written file,
+/// and concurrent writers (two builds, two hosts sharing a cache) never write
+/// into each other's temporary file.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
 pub use manifest::{Capabilities, Limits, Manifest, NodeKind};
 pub use package::{load_verified, Package, PackageError, VerifiedPackage};

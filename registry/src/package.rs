@@ -179,13 +179,9 @@ impl Package {
 
     /// Write the package to `path`.
     ///
-    /// The file appears whole or not at all: it is written beside `path` and
-    /// renamed into place, so a reader never sees a half-written package.
+    /// The file appears whole or not at all (see [`crate::write_atomically`]).
     pub fn write(&self, path: &Path) -> Result<(), PackageError> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, &self.to_bytes())?;
-        tmp.persist(path).map_err(|e| e.error)?;
+        crate::write_atomically(path, &self.to_bytes())?;
         Ok(())
     }
 

@@ -50,11 +50,9 @@ impl ArtifactCache {
             }
         }
         let native = engine.precompile_component(bytes)?;
-        // A uniquely named temporary file renamed into place: concurrent loads
-        // of the same component never see or write a half-written artifact.
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        std::io::Write::write_all(&mut tmp, &native)?;
-        tmp.persist(&path)?;
+        // Concurrent loads of the same component never see or write a
+        // half-written artifact.
+        wirework_registry::write_atomically(&path, &native)?;
         // SAFETY: `native` was produced by this engine just now.
         let component = unsafe { Component::deserialize(engine, &native)? };
         Ok((component, false))
