@@ -26,12 +26,13 @@
 //! `WIREWORK_BENCH_SECONDS` sets the time spent per path (default 3);
 //! `WIREWORK_BENCH_ONLY=<n>` runs only path `n` (from 0), for a profiler.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
-use wirework::build::{build_plugin, BuildOptions};
-use wirework::home::Home;
 use wirework::runtime::{pooling_allocator, Grants, Invocation, MemoryKv, Outcome, Runtime, RuntimeConfig};
 use wirework_registry::{Package, TrustStore};
 
@@ -62,17 +63,8 @@ fn main() -> anyhow::Result<()> {
     let round = Duration::from_secs_f64(seconds) / ROUNDS;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
-    eprintln!("building plugins/core from source ...");
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let home_dir = tempfile::tempdir()?;
-    let home = Home::at(home_dir.path().to_path_buf());
-    let options = BuildOptions {
-        crate_dir: repo.join("plugins/core"),
-        key: None,
-        out_dir: Some(home_dir.path().join("packages")),
-        target_dir: Some(repo.join("target/wasm-plugins")),
-    };
-    let built = rt.block_on(build_plugin(&home, &options))?;
+    let built = support::build_core(&rt)?;
+    let home = &built.home;
     let package = Package::read(&built.package)?;
     let component_bytes = package.component.clone();
 

@@ -1,7 +1,10 @@
 //! The `wirework` command line.
 
 use crate::build::{build_plugin, BuildOptions};
+use crate::engine::{EngineConfig, ExecutionFilter, MemoryCredentials, Status};
 use crate::home::Home;
+use crate::instance::{plugins_dir, Instance};
+use crate::plugins::{install_file, GrantEntry};
 use crate::runtime::{Grants, Invocation, InvokeReport, MemoryKv, Outcome, Runtime, RuntimeConfig};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +40,61 @@ enum Command {
     /// Run nodes.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Run the workflow engine on a data directory, without the HTTP server.
+    #[command(subcommand)]
+    Engine(EngineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EngineCommand {
+    /// Open a data directory, continue its unfinished executions, and optionally
+    /// deploy workflows and start executions. Prints `accepted <id>` for each
+    /// execution once it is durable.
+    Run(EngineRunArgs),
+    /// Show the executions of a data directory no other process is using:
+    /// a list, or one execution with its steps (JSON).
+    Show {
+        /// The data directory.
+        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// One execution's id.
+        execution: Option<String>,
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this status (running, waiting, succeeded, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EngineRunArgs {
+    /// The data directory.
+    #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Deploy this workflow file (YAML or JSON) first; repeatable.
+    #[arg(long)]
+    deploy: Vec<PathBuf>,
+    /// Start executions of this workflow.
+    #[arg(long)]
+    start: Option<String>,
+    /// With `--start`: the trigger item (a JSON object).
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// With `--start`: how many executions.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// A credential for nodes that bind it, NAME=VALUE.
+    #[arg(long = "credential", value_name = "NAME=VALUE")]
+    credentials: Vec<String>,
+    /// Exit once nothing is running (waiting executions stay waiting);
+    /// otherwise run until interrupted.
+    #[arg(long)]
+    until_idle: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +136,20 @@ enum PluginCommand {
     Inspect {
         /// The `.wwpkg` file.
         package: PathBuf,
+    },
+    /// Install a package file into a data directory with the operator's grants.
+    Add {
+        /// The `.wwpkg` file.
+        package: PathBuf,
+        /// The data directory.
+        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Grant HTTP to this host pattern; repeatable.
+        #[arg(long = "grant-http", value_name = "PATTERN")]
+        grant_http: Vec<String>,
+        /// Grant key-value state.
+        #[arg(long)]
+        grant_kv: bool,
     },
 }
 
@@ -168,10 +240,73 @@ impl Cli {
                 println!("{}", output.package.display());
             }
             Command::Plugin(PluginCommand::Inspect { package }) => inspect(&home, &package).await?,
+            Command::Plugin(PluginCommand::Add { package, data_dir, grant_http, grant_kv }) => {
+                let trust = TrustStore::load(&home.trust_store_path())?;
+                let grant = GrantEntry { http: grant_http, kv: grant_kv };
+                let path = install_file(&plugins_dir(&data_dir), &package, &trust, grant)?;
+                println!("{}", path.display());
+            }
+            Command::Engine(EngineCommand::Run(args)) => engine_run(&home, args).await?,
+            Command::Engine(EngineCommand::Show { data_dir, execution, workflow, status, limit }) => {
+                let status =
+                    status.map(|s| Status::parse(&s).with_context(|| format!("`{s}` is not a status"))).transpose()?;
+                let instance = open_instance(&home, &data_dir, Arc::new(MemoryCredentials::default())).await?;
+                let engine = &instance.engine;
+                let out = match execution {
+                    Some(id) => {
+                        let record = engine.execution(&id)?.with_context(|| format!("no execution `{id}`"))?;
+                        json!({"execution": record, "steps": engine.steps(&id)?})
+                    }
+                    None => {
+                        let filter = ExecutionFilter { workflow, status, limit: Some(limit), ..Default::default() };
+                        json!({"executions": engine.list_executions(&filter)?})
+                    }
+                };
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
             Command::Node(NodeCommand::Run(args)) => return run_node(&home, args).await,
         }
         Ok(0)
     }
+}
+
+async fn open_instance(home: &Home, data_dir: &Path, credentials: Arc<MemoryCredentials>) -> anyhow::Result<Instance> {
+    Instance::open(data_dir, home, credentials, EngineConfig::default()).await
+}
+
+async fn engine_run(home: &Home, args: EngineRunArgs) -> anyhow::Result<()> {
+    let credentials = Arc::new(MemoryCredentials::default());
+    for pair in &args.credentials {
+        let (name, value) = pair.split_once('=').with_context(|| format!("--credential `{pair}` is not NAME=VALUE"))?;
+        credentials.set(name, value);
+    }
+    let input = parse_json("input", &args.input)?;
+    let instance = open_instance(home, &args.data_dir, credentials).await?;
+    let engine = &instance.engine;
+    for file in &args.deploy {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let deployed = engine.deploy_text(&text).await.with_context(|| format!("deploying {}", file.display()))?;
+        eprintln!("deployed {} version {}", deployed.id, deployed.version);
+    }
+    if let Some(workflow) = &args.start {
+        // Start them concurrently, as triggers would; report each once durable.
+        let starts = (0..args.count).map(|_| {
+            let (engine, input) = (engine.clone(), input.clone());
+            let workflow = workflow.clone();
+            tokio::spawn(async move { engine.start(&workflow, None, vec![input]).await })
+        });
+        for start in starts.collect::<Vec<_>>() {
+            let id = start.await??;
+            println!("accepted {id}");
+        }
+    }
+    if args.until_idle {
+        engine.idle().await;
+        eprintln!("idle: nothing is running");
+    } else {
+        tokio::signal::ctrl_c().await?;
+    }
+    Ok(())
 }
 
 fn runtime_for(home: &Home) -> anyhow::Result<Runtime> {
@@ -244,6 +379,7 @@ async fn run_node(home: &Home, args: RunArgs) -> anyhow::Result<i32> {
         resume_state: resume_state.map(|s| s.to_string()),
         kv_scope: String::new(),
         limits: Some(limits),
+        secrets: None,
     };
     let report = runtime.invoke(&plugin, invocation).await;
     if args.json {

@@ -120,6 +120,7 @@ pub struct Policy {
     http_requested: Vec<HostPattern>,
     http_granted: Vec<HostPattern>,
     secrets: BTreeMap<String, String>,
+    secrets_requested: Vec<String>,
     kv: bool,
 }
 
@@ -145,6 +146,7 @@ impl Policy {
             http_requested: parse(&requested.http, "requested")?,
             http_granted: parse(&grants.http, "granted")?,
             secrets,
+            secrets_requested: requested.secrets.clone(),
             kv: requested.kv && grants.kv,
         })
     }
@@ -189,6 +191,25 @@ impl Policy {
             .get(name)
             .map(String::as_str)
             .ok_or_else(|| format!("denied: secret `{name}` is not granted to this plugin"))
+    }
+
+    /// The value of a secret for one call: a value bound to the call (a
+    /// node's credential binding) if the manifest requests that name, else a
+    /// value granted at load. `Err` says why not.
+    pub fn secret_for_call<'a>(
+        &'a self,
+        name: &str,
+        bound: Option<&'a BTreeMap<String, String>>,
+    ) -> Result<&'a str, String> {
+        if let Some(value) = bound.and_then(|b| b.get(name)) {
+            if self.secrets_requested.iter().any(|r| r == name) {
+                return Ok(value);
+            }
+            return Err(format!(
+                "denied: secret `{name}` is bound to this node but the plugin's manifest does not request it"
+            ));
+        }
+        self.secret(name)
     }
 
     /// Whether key-value state is allowed.
@@ -241,6 +262,10 @@ mod tests {
         let p = policy(&[], &[]);
         assert_eq!(p.secret("TOKEN"), Ok("t"));
         assert!(p.secret("OTHER").unwrap_err().contains("not granted"), "granted but never requested");
+        let bound: BTreeMap<String, String> =
+            [("TOKEN".to_string(), "bound".to_string()), ("OTHER".to_string(), "x".to_string())].into();
+        assert_eq!(p.secret_for_call("TOKEN", Some(&bound)), Ok("bound"), "a binding wins over the load-time grant");
+        assert!(p.secret_for_call("OTHER", Some(&bound)).unwrap_err().contains("does not request"));
         assert!(!p.kv_allowed(), "requested but not granted");
     }
 

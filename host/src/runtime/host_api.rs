@@ -9,6 +9,7 @@ use super::bindings::{self, wirework::plugin::host, wirework::plugin::types};
 use super::http::PluginHttp;
 use super::kv::{KvStore, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use super::LogLine;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -72,6 +73,7 @@ pub(crate) struct StoreState {
     plugin: Arc<PluginShared>,
     kv: Arc<dyn KvStore>,
     kv_scope: String,
+    secrets: Option<Arc<BTreeMap<String, String>>>,
     deadline: Instant,
     logs: Vec<LogLine>,
     dropped_logs: usize,
@@ -85,6 +87,7 @@ impl StoreState {
         plugin: Arc<PluginShared>,
         kv: Arc<dyn KvStore>,
         kv_scope: String,
+        secrets: Option<Arc<BTreeMap<String, String>>>,
         memory_cap_bytes: usize,
         deadline: Instant,
     ) -> StoreState {
@@ -93,6 +96,7 @@ impl StoreState {
             plugin,
             kv,
             kv_scope,
+            secrets,
             deadline,
             logs: Vec::new(),
             dropped_logs: 0,
@@ -111,7 +115,7 @@ impl StoreState {
     pub(crate) fn into_records(mut self) -> (Vec<LogLine>, Vec<String>) {
         if self.dropped_logs > 0 {
             let message = format!("{} more log lines dropped", self.dropped_logs);
-            self.logs.push(LogLine { level: "warn", message });
+            self.logs.push(LogLine { level: "warn".into(), message });
         }
         (self.logs, self.denials)
     }
@@ -168,13 +172,13 @@ impl host::Host for StoreState {
             host::Level::Error => "error",
         };
         tracing::debug!(plugin = %self.plugin.name, level, "{message}");
-        self.logs.push(LogLine { level, message });
+        self.logs.push(LogLine { level: level.into(), message });
         Ok(())
     }
 
     async fn secret(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
         let plugin = self.plugin.clone();
-        Ok(match plugin.policy.secret(&name) {
+        Ok(match plugin.policy.secret_for_call(&name, self.secrets.as_deref()) {
             Ok(value) => Ok(value.to_string()),
             Err(message) => Err(self.deny(message)),
         })

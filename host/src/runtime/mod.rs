@@ -25,8 +25,9 @@ pub use http::HttpLimits;
 pub use kv::{KvStore, MemoryKv};
 
 use bindings::wirework::plugin::types as wit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -121,7 +122,7 @@ pub enum LoadError {
 }
 
 /// How a call failed, as the engine and the execution log see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeFailure {
     /// The plugin returned its own error.
@@ -156,6 +157,13 @@ pub enum NodeFailure {
     #[error("plugin trapped: {message}")]
     Trap {
         /// The trap, with the panic message when the plugin logged one.
+        message: String,
+    },
+    /// The call could not be prepared: an expression failed, a credential is
+    /// missing, a pinned plugin version is gone. Set by the engine.
+    #[error("{message}")]
+    Setup {
+        /// What is missing or wrong.
         message: String,
     },
     /// The host could not run the call (no free instance slot, a broken import...).
@@ -198,6 +206,9 @@ pub struct Invocation {
     pub kv_scope: String,
     /// Overrides the manifest's limits (an operator's choice).
     pub limits: Option<Limits>,
+    /// Secret values bound to this call (a node's credential bindings); only
+    /// names the manifest requests are readable.
+    pub secrets: Option<Arc<BTreeMap<String, String>>>,
 }
 
 /// A JSON document produced by a plugin, validated by the host.
@@ -268,10 +279,10 @@ pub struct TriggerResponse {
 }
 
 /// A log line a plugin wrote during a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// `trace` ... `error`.
-    pub level: &'static str,
+    pub level: String,
     /// The message (truncated to a bound).
     pub message: String,
 }
@@ -443,7 +454,7 @@ impl Runtime {
         let http = http::PluginHttp::new(policy.clone(), self.inner.config.http)?;
         let shared = Arc::new(host_api::PluginShared { name: manifest.plugin.name.clone(), policy, http });
         let mut plugin = LoadedPlugin { manifest, digest, pre, shared, nodes: Vec::new(), from_cache: false };
-        let report = self.call(&plugin, None, "", Call::Describe).await;
+        let report = self.call(&plugin, None, "", None, Call::Describe).await;
         match report.result {
             Ok(CallResult::Describe(info)) => {
                 plugin.nodes = info.nodes.into_iter().map(node_summary).collect();
@@ -465,7 +476,8 @@ impl Runtime {
             idempotency_key: invocation.idempotency_key,
             resume_state: invocation.resume_state,
         };
-        let report = self.call(plugin, invocation.limits, &invocation.kv_scope, Call::Invoke(wit_invocation)).await;
+        let call = Call::Invoke(wit_invocation);
+        let report = self.call(plugin, invocation.limits, &invocation.kv_scope, invocation.secrets, call).await;
         map_report(report, |result| match result {
             CallResult::Invoke(Ok(outcome)) => convert_outcome(outcome),
             CallResult::Invoke(Err(e)) => {
@@ -491,7 +503,7 @@ impl Runtime {
             body: request.body,
         };
         let call = Call::Request { node: node.to_string(), config: config.to_string(), req };
-        let report = self.call(plugin, None, "", call).await;
+        let report = self.call(plugin, None, "", None, call).await;
         map_report(report, |result| match result {
             CallResult::Request(Ok(out)) => Ok(TriggerOutput {
                 items: out.items.into_iter().map(|i| json_object(i, "trigger item")).collect::<Result<_, _>>()?,
@@ -510,6 +522,7 @@ impl Runtime {
         plugin: &LoadedPlugin,
         limits: Option<Limits>,
         kv_scope: &str,
+        secrets: Option<Arc<BTreeMap<String, String>>>,
         call: Call,
     ) -> InvokeReport<CallResult> {
         let limits = limits.unwrap_or(plugin.manifest.limits);
@@ -525,6 +538,7 @@ impl Runtime {
             plugin.shared.clone(),
             self.inner.kv.clone(),
             scope,
+            secrets,
             (memory_mib as usize) << 20,
             start + wall,
         );

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use wirework::build::{build_plugin, BuildOptions};

@@ -1,0 +1,828 @@
+//! Runs one execution: launches ready steps (concurrently when independent),
+//! records each finished step with the execution's new state in one atomic
+//! batch, waits for that batch to be durable, then launches what it enabled.
+//!
+//! One driver task per execution in memory; everything that changes an
+//! execution (timers, events, retry, cancel) reaches it as a [`Wake`] through
+//! its channel, so there is one writer per execution.
+
+use super::expr::{Root, Scope};
+use super::records::{
+    keys, Activation, ExecState, ExecutionError, ExecutionRecord, Parked, Resume, Status, StepOutcome, StepRecord,
+};
+use super::validate::{Plan, Source};
+use super::{decode, encode, now_ms, EngineError, Inner};
+use crate::runtime::{Invocation, Json, LogLine, NodeFailure, Outcome};
+use crate::store::Batch;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// Where the answer to a retry or cancel goes.
+type Reply = oneshot::Sender<Result<(), EngineError>>;
+
+/// Something that happens to an execution from outside its driver.
+pub(crate) enum Wake {
+    /// A timer is due (its key, to delete).
+    Timer { step: u64, key: Vec<u8> },
+    /// An awaited event arrived.
+    Event { step: u64, payload: Json },
+    /// Retry from the failed step.
+    Retry { reply: Reply },
+    /// Stop.
+    Cancel { reply: Reply },
+}
+
+/// Hand `wake` to the execution's driver, starting one if none is in memory.
+pub(crate) fn ensure_driver(inner: &Arc<Inner>, id: &str, wake: Option<Wake>) {
+    let mut drivers = inner.drivers.lock().expect("drivers lock");
+    if let Some(tx) = drivers.get(id) {
+        match wake {
+            None => return,
+            Some(wake) => match tx.send(wake) {
+                Ok(()) => return,
+                // The driver is gone without deregistering (it panicked): replace it.
+                Err(mpsc::error::SendError(wake)) => return spawn(inner, &mut drivers, id, Some(wake)),
+            },
+        }
+    }
+    spawn(inner, &mut drivers, id, wake);
+}
+
+fn spawn(inner: &Arc<Inner>, drivers: &mut HashMap<String, mpsc::UnboundedSender<Wake>>, id: &str, wake: Option<Wake>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(wake) = wake {
+        let _ = tx.send(wake);
+    }
+    drivers.insert(id.to_string(), tx);
+    let (inner, id) = (inner.clone(), id.to_string());
+    tokio::spawn(async move {
+        let driver_id = id.clone();
+        if let Err(e) = drive(inner.clone(), id, rx).await {
+            tracing::error!(execution = %driver_id, "driver stopped: {e:#}");
+        }
+        // Normally the driver deregisters itself; make sure after an error.
+        inner.drivers.lock().expect("drivers lock").remove(&driver_id);
+    });
+}
+
+/// Moves items along a plan's edges inside one execution's state.
+pub(crate) struct Router<'a> {
+    pub plan: &'a Plan,
+    pub state: &'a mut ExecState,
+}
+
+impl Router<'_> {
+    /// Deliver what `source` emitted (port, items) along its edges. A node
+    /// whose every forward input has arrived becomes ready, or, with no items
+    /// at all, is skipped and passes the silence on.
+    pub fn route(&mut self, source: Source, ports: &[(String, Vec<Json>)]) -> Result<(), String> {
+        let edges = match source {
+            Source::Trigger(t) => &self.plan.trigger_edges[t],
+            Source::Node(n) => &self.plan.outgoing[n],
+        };
+        for &e in edges {
+            let edge = &self.plan.edges[e];
+            let items: Vec<Json> = ports
+                .iter()
+                .filter(|(port, _)| *port == edge.port)
+                .flat_map(|(_, items)| items.iter().cloned())
+                .collect();
+            match edge.bound {
+                Some(bound) => {
+                    if items.is_empty() {
+                        continue;
+                    }
+                    let trips = self.state.loops.entry(e).or_default();
+                    *trips += 1;
+                    if *trips > bound {
+                        let conn = &self.plan.workflow.connections;
+                        let c = conn
+                            .iter()
+                            .find(|c| c.to == self.plan.nodes[edge.to].spec.id && c.max_iterations == Some(bound));
+                        let name = c.map(|c| format!("{} -> {}", c.from, c.to)).unwrap_or_default();
+                        return Err(format!("the loop through `{name}` exceeded its max_iterations of {bound}"));
+                    }
+                    self.activate(edge.to, items);
+                }
+                None => self.settle(edge.to, e, items)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, to: usize, edge: usize, items: Vec<Json>) -> Result<(), String> {
+        let node = &self.plan.nodes[to].spec.id;
+        let inbox = self.state.inbox.entry(node.clone()).or_default();
+        inbox.entry(edge).or_default().extend(items);
+        if !self.plan.incoming[to].iter().all(|e| inbox.contains_key(e)) {
+            return Ok(());
+        }
+        let mut inbox = self.state.inbox.remove(node).unwrap_or_default();
+        let items: Vec<Json> =
+            self.plan.incoming[to].iter().flat_map(|e| inbox.remove(e).unwrap_or_default()).collect();
+        if items.is_empty() {
+            self.route(Source::Node(to), &[])
+        } else {
+            self.activate(to, items);
+            Ok(())
+        }
+    }
+
+    fn activate(&mut self, node: usize, items: Vec<Json>) {
+        let step = self.state.next_step;
+        self.state.next_step += 1;
+        let node = self.plan.nodes[node].spec.id.clone();
+        self.state.ready.push(Activation { step, node, items, attempt: 1, resume: None });
+    }
+}
+
+/// A finished node call, back from its task.
+struct StepDone {
+    step: u64,
+    result: Result<Outcome, NodeFailure>,
+    fuel: u64,
+    started_ms: u64,
+    duration_us: u64,
+    logs: Vec<LogLine>,
+    denials: Vec<String>,
+}
+
+struct Driver {
+    inner: Arc<Inner>,
+    record: ExecutionRecord,
+    plan: Arc<Plan>,
+    /// Items each node emitted last, for `$node`.
+    outputs: HashMap<String, Vec<Json>>,
+    running: FuturesUnordered<BoxFuture<'static, StepDone>>,
+    launched: HashSet<u64>,
+    /// Timers to forget once the batch deleting them is durable.
+    fired: Vec<Vec<u8>>,
+    /// Answers to send once the batch is durable.
+    replies: Vec<(Reply, Result<(), EngineError>)>,
+    /// An error workflow to start once the failure is durable.
+    error_workflow: Option<(String, Value)>,
+    new_timer: bool,
+    /// The record changed outside a step (a failure at launch): commit it.
+    changed: bool,
+    /// Writes of pure steps not yet committed (see [`Driver::commit`]).
+    held: Batch,
+    /// Step records not yet committed; written together as one chunk.
+    steps: Vec<StepRecord>,
+    /// The status the store has; `ac/{id}` is written when it changes.
+    stored_status: Status,
+}
+
+async fn drive(inner: Arc<Inner>, id: String, mut rx: mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<()> {
+    let Some(bytes) = inner.store.get(&keys::execution(&id))? else {
+        answer_missing(&inner, &id, &mut rx);
+        return Ok(());
+    };
+    let record: ExecutionRecord = decode(&bytes, "execution")?;
+    let plan = match inner.plan(&record.workflow_id, record.workflow_version) {
+        Ok(plan) => plan,
+        Err(message) => {
+            // The version cannot run (a pinned plugin was removed): fail it visibly.
+            let mut record = record;
+            if !record.status.is_finished() {
+                record.status = Status::Failed;
+                record.finished_ms = Some(now_ms());
+                record.error = Some(ExecutionError { node: None, step: None, message, failure: None });
+                let mut batch = Batch::default();
+                batch.put(keys::execution(&id), encode(&record));
+                batch.delete(keys::active(&id));
+                inner.store.commit(batch).await?;
+            }
+            answer_missing(&inner, &id, &mut rx);
+            return Ok(());
+        }
+    };
+    let stored_status = record.status;
+    let mut driver = Driver {
+        inner: inner.clone(),
+        record,
+        plan,
+        outputs: HashMap::new(),
+        running: FuturesUnordered::new(),
+        launched: HashSet::new(),
+        fired: Vec::new(),
+        replies: Vec::new(),
+        error_workflow: None,
+        new_timer: false,
+        changed: false,
+        held: Batch::default(),
+        steps: Vec::new(),
+        stored_status,
+    };
+    if driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node)) {
+        for chunk in driver.inner.store.scan_prefix(&keys::steps(&id)) {
+            for step in decode::<Vec<StepRecord>>(&chunk?.1, "steps")? {
+                if let StepOutcome::Emitted { ports } = step.outcome {
+                    driver.outputs.insert(step.node, ports.into_iter().flat_map(|(_, items)| items).collect());
+                }
+            }
+        }
+    }
+    loop {
+        let mut batch = Batch::default();
+        if driver.record.status == Status::Running {
+            driver.launch(&mut batch);
+        }
+        if driver.running.is_empty() {
+            let mut changed = false;
+            if driver.record.status == Status::Running && driver.record.state.ready.is_empty() {
+                driver.settle_status();
+                changed = true;
+            }
+            if changed || !batch.is_empty() || driver.dirty() {
+                driver.commit(batch).await?;
+                continue;
+            }
+            // Nothing in flight: leave, unless a wake slipped in (checked under
+            // the lock wakes are sent under, so none is lost).
+            let wake = {
+                let mut drivers = inner.drivers.lock().expect("drivers lock");
+                match rx.try_recv() {
+                    Ok(wake) => Some(wake),
+                    Err(_) => {
+                        drivers.remove(&id);
+                        None
+                    }
+                }
+            };
+            match wake {
+                Some(wake) => {
+                    let mut batch = Batch::default();
+                    driver.apply_wake(wake, &mut batch);
+                    driver.commit(batch).await?;
+                    continue;
+                }
+                None => return Ok(()),
+            }
+        }
+        let event = tokio::select! {
+            Some(done) = driver.running.next() => Ok(done),
+            Some(wake) = rx.recv() => Err(wake),
+        };
+        match event {
+            Ok(done) => driver.apply_done(done, &mut batch),
+            Err(wake) => driver.apply_wake(wake, &mut batch),
+        }
+        driver.commit(batch).await?;
+    }
+}
+
+/// Answer wakes for an execution that cannot run.
+fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedReceiver<Wake>) {
+    let mut drivers = inner.drivers.lock().expect("drivers lock");
+    while let Ok(wake) = rx.try_recv() {
+        if let Wake::Retry { reply } | Wake::Cancel { reply } = wake {
+            let _ = reply.send(Err(EngineError::Conflict(format!("execution `{id}` cannot run"))));
+        }
+    }
+    drivers.remove(id);
+}
+
+impl Driver {
+    fn dirty(&self) -> bool {
+        self.changed || !self.replies.is_empty() || !self.fired.is_empty()
+    }
+
+    /// Write the execution record (and `batch`), wait until durable, then
+    /// answer whoever waits on it.
+    ///
+    /// Writing is skipped altogether while nothing outside can observe the
+    /// difference: the execution keeps running, nobody awaits an answer, and
+    /// every step about to start is pure (its plugin can neither call out nor
+    /// keep state). Those steps' records are held and written, in order, with
+    /// the next commit that does wait; if a crash comes first, the pure steps
+    /// behind them simply run again. So "a step starts only after the steps
+    /// before it are durable" holds for every step that can have an effect,
+    /// and for everything anyone was told.
+    async fn commit(&mut self, batch: Batch) -> anyhow::Result<()> {
+        self.held.ops.extend(batch.ops);
+        self.changed = false;
+        let next_are_pure =
+            self.record.state.ready.iter().all(|a| {
+                self.launched.contains(&a.step) || !self.plan.nodes[self.plan.node_index[&a.node]].side_effects
+            });
+        let observed = !self.replies.is_empty() || self.error_workflow.is_some() || self.new_timer;
+        if self.record.status == Status::Running && next_are_pure && !observed {
+            return Ok(());
+        }
+        let id = &self.record.id;
+        self.record.updated_ms = now_ms();
+        let mut batch = std::mem::take(&mut self.held);
+        if !self.steps.is_empty() {
+            let first = self.record.state.next_record - self.steps.len() as u64;
+            batch.put(keys::step_chunk(id, first), encode(&self.steps));
+            self.steps.clear();
+        }
+        batch.put(keys::execution(id), encode(&self.record));
+        if self.record.status != self.stored_status {
+            match self.record.status {
+                Status::Running => batch.put(keys::active(id), Vec::new()),
+                _ => batch.delete(keys::active(id)),
+            }
+        }
+        self.inner.store.commit(batch).await?;
+        self.stored_status = self.record.status;
+        {
+            let mut fired = self.inner.fired.lock().expect("fired lock");
+            for key in self.fired.drain(..) {
+                fired.remove(&key);
+            }
+        }
+        if std::mem::take(&mut self.new_timer) {
+            self.inner.timers_changed.notify_one();
+        }
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
+        if self.record.status != Status::Running {
+            let watchers = self.inner.watchers.lock().expect("watchers lock").remove(id);
+            for watcher in watchers.into_iter().flatten() {
+                let _ = watcher.send(self.record.status);
+            }
+        }
+        if let Some((workflow, item)) = self.error_workflow.take() {
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let version = match inner.store.get(&keys::head(&workflow)) {
+                    Ok(Some(bytes)) => decode::<super::WorkflowHead>(&bytes, "workflow head").map(|h| h.current),
+                    _ => Err(anyhow::anyhow!("no such workflow")),
+                };
+                let started = match version {
+                    Ok(version) => {
+                        let trigger = inner.plan(&workflow, version).ok().and_then(|plan| {
+                            plan.workflow
+                                .triggers
+                                .iter()
+                                .find(|t| t.kind == super::model::TriggerType::Error)
+                                .map(|t| t.id.clone())
+                        });
+                        inner.start(&workflow, version, trigger.as_deref(), vec![item], None).await.map_err(Into::into)
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = started {
+                    tracing::error!(workflow = %workflow, "could not start the error workflow: {e:#}");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// With nothing ready or running: succeeded, or waiting on parked steps.
+    fn settle_status(&mut self) {
+        if self.record.state.parked.is_empty() {
+            self.record.status = Status::Succeeded;
+            self.record.finished_ms = Some(now_ms());
+        } else {
+            self.record.status = Status::Waiting;
+        }
+    }
+
+    /// Start every ready activation that is not running yet.
+    fn launch(&mut self, batch: &mut Batch) {
+        let ready: Vec<Activation> =
+            self.record.state.ready.iter().filter(|a| !self.launched.contains(&a.step)).cloned().collect();
+        for activation in ready {
+            self.record.state.runs += 1;
+            let max = self.plan.workflow.settings.max_steps;
+            if self.record.state.runs > max {
+                let message = format!("step limit of {max} reached: a loop may be running away (settings.max_steps)");
+                self.fail(Some(&activation), message, None, batch);
+                return;
+            }
+            self.launched.insert(activation.step);
+            let future = self.prepare(&activation);
+            self.running.push(future);
+        }
+    }
+
+    /// The task that runs one activation: config evaluated, credentials bound,
+    /// the node called (once, or once per item when its config reads `$json`).
+    fn prepare(&self, activation: &Activation) -> BoxFuture<'static, StepDone> {
+        let started_ms = now_ms();
+        let step = activation.step;
+        let node = &self.plan.nodes[self.plan.node_index[&activation.node]];
+        let setup_failed = move |message: String| -> BoxFuture<'static, StepDone> {
+            Box::pin(std::future::ready(StepDone {
+                step,
+                result: Err(NodeFailure::Setup { message }),
+                fuel: 0,
+                started_ms,
+                duration_us: 0,
+                logs: Vec::new(),
+                denials: Vec::new(),
+            }))
+        };
+        let items: Vec<String> = activation.resume.as_ref().map_or_else(
+            || activation.items.iter().map(|i| i.get().to_string()).collect(),
+            |r| r.event.iter().map(|e| e.get().to_string()).collect(),
+        );
+        // (config, items) per call.
+        let calls: Vec<(String, Vec<String>)> = match &node.static_config {
+            Some(config) => vec![(config.clone(), items)],
+            None => {
+                let parsed: Vec<Value> = items.iter().map(|i| serde_json::from_str(i).unwrap_or(Value::Null)).collect();
+                let items_value = Value::Array(parsed.clone());
+                let trigger: Value = self
+                    .record
+                    .trigger
+                    .items
+                    .first()
+                    .and_then(|i| serde_json::from_str(i.get()).ok())
+                    .unwrap_or_else(|| json!({}));
+                let execution = json!({
+                    "id": self.record.id,
+                    "workflow_id": self.record.workflow_id,
+                    "workflow_version": self.record.workflow_version,
+                });
+                let outputs = &self.outputs;
+                let node_value = || node_outputs(outputs);
+                let scope = |json| Scope {
+                    json,
+                    items: &items_value,
+                    node: &node_value,
+                    trigger: &trigger,
+                    execution: &execution,
+                    now_ms: started_ms,
+                };
+                let per_item = node.config.uses(Root::Json) && activation.resume.is_none() && parsed.len() > 1;
+                let result: Result<Vec<(String, Vec<String>)>, String> = if per_item {
+                    parsed
+                        .iter()
+                        .zip(&items)
+                        .map(|(value, text)| {
+                            Ok((node.config.render(&scope(Some(value)))?.to_string(), vec![text.clone()]))
+                        })
+                        .collect()
+                } else {
+                    node.config.render(&scope(parsed.first())).map(|c| vec![(c.to_string(), items.clone())])
+                };
+                match result {
+                    Ok(calls) => calls,
+                    Err(message) => return setup_failed(format!("expression error in config at {message}")),
+                }
+            }
+        };
+        let mut secrets = BTreeMap::new();
+        for (secret, credential) in &node.spec.credentials {
+            match self.inner.credentials.get(credential) {
+                Some(value) => secrets.insert(secret.clone(), value),
+                None => return setup_failed(format!("credential `{credential}` (bound to {secret}) is not set")),
+            };
+        }
+        let limits = node.limits;
+        let secrets = (!secrets.is_empty()).then(|| Arc::new(secrets));
+        let base_key = format!("{}:{}", self.record.id, step);
+        let template = Invocation {
+            node: node.spec.node.clone(),
+            execution_id: self.record.id.clone(),
+            attempt: activation.attempt,
+            resume_state: activation.resume.as_ref().map(|r| r.state.get().to_string()),
+            kv_scope: self.record.workflow_id.clone(),
+            limits: Some(limits),
+            secrets,
+            ..Default::default()
+        };
+        let nodes = self.inner.nodes.clone();
+        let (name, version) = (node.plugin.clone(), node.version.clone());
+        Box::pin(async move {
+            let clock = Instant::now();
+            let (mut fuel, mut logs, mut denials) = (0, Vec::new(), Vec::new());
+            let mut ports: Vec<(String, Vec<Json>)> = Vec::new();
+            let several = calls.len() > 1;
+            let mut result = Ok(());
+            let mut wait = None;
+            for (i, (config, items)) in calls.into_iter().enumerate() {
+                let idempotency_key = if several { format!("{base_key}.{i}") } else { base_key.clone() };
+                let invocation = Invocation { config, items, idempotency_key, ..template.clone() };
+                let report = nodes.invoke(&name, &version, invocation).await;
+                fuel += report.fuel;
+                logs.extend(report.logs);
+                denials.extend(report.denials);
+                match report.result {
+                    Ok(Outcome::Emit { ports: emitted }) => {
+                        for p in emitted {
+                            match ports.iter_mut().find(|(port, _)| *port == p.port) {
+                                Some((_, items)) => items.extend(p.items),
+                                None => ports.push((p.port, p.items)),
+                            }
+                        }
+                    }
+                    Ok(outcome @ Outcome::Wait { .. }) if !several => wait = Some(outcome),
+                    Ok(Outcome::Wait { .. }) => {
+                        result = Err(NodeFailure::Setup {
+                            message: "a node evaluated per item (its config reads $json) cannot wait".into(),
+                        });
+                        break;
+                    }
+                    Err(failure) => {
+                        result = Err(failure);
+                        break;
+                    }
+                }
+            }
+            let result = result.map(|()| {
+                wait.unwrap_or_else(|| Outcome::Emit {
+                    ports: ports.into_iter().map(|(port, items)| crate::runtime::PortItems { port, items }).collect(),
+                })
+            });
+            StepDone { step, result, fuel, started_ms, duration_us: clock.elapsed().as_micros() as u64, logs, denials }
+        })
+    }
+
+    /// Record a finished call and move the execution on.
+    fn apply_done(&mut self, done: StepDone, batch: &mut Batch) {
+        self.launched.remove(&done.step);
+        let Some(pos) = self.record.state.ready.iter().position(|a| a.step == done.step) else { return };
+        let activation = self.record.state.ready.remove(pos);
+        let node_index = self.plan.node_index[&activation.node];
+        let node = &self.plan.nodes[node_index];
+        let spec = node.spec.clone();
+        let mut record = StepRecord {
+            step: activation.step,
+            node: activation.node.clone(),
+            plugin: format!("{}@{}", node.plugin, node.version),
+            attempt: activation.attempt,
+            idempotency_key: format!("{}:{}", self.record.id, activation.step),
+            resumed: activation.resume.is_some(),
+            input: activation.items.clone(),
+            outcome: StepOutcome::Waiting { until_ms: None, event: None },
+            fuel: done.fuel,
+            started_ms: done.started_ms,
+            duration_us: done.duration_us,
+            logs: done.logs,
+            denials: done.denials,
+        };
+        let id = self.record.id.clone();
+        let mut route: Option<Vec<(String, Vec<Json>)>> = None;
+        match done.result {
+            Ok(Outcome::Emit { ports }) => {
+                let ports: Vec<(String, Vec<Json>)> = ports.into_iter().map(|p| (p.port, p.items)).collect();
+                self.outputs
+                    .insert(activation.node.clone(), ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect());
+                record.outcome = StepOutcome::Emitted { ports: ports.clone() };
+                route = Some(ports);
+            }
+            Ok(Outcome::Wait { until_unix_ms, event, state }) if until_unix_ms.is_some() || event.is_some() => {
+                record.outcome = StepOutcome::Waiting { until_ms: until_unix_ms, event: event.clone() };
+                if let Some(until) = until_unix_ms {
+                    batch.put(keys::timer(until, &id, activation.step), Vec::new());
+                    self.new_timer = true;
+                }
+                if let Some(event) = &event {
+                    batch.put(keys::subscription(event, &id, activation.step), Vec::new());
+                }
+                let activation = Activation { resume: None, ..activation.clone() };
+                self.record.state.parked.push(Parked {
+                    activation,
+                    until_ms: until_unix_ms,
+                    event,
+                    wait_state: Some(state),
+                });
+            }
+            Ok(Outcome::Wait { .. }) => {
+                let failure = NodeFailure::Plugin {
+                    message: "the node asked to wait for neither a time nor an event".into(),
+                    code: Some("bad_wait".into()),
+                    retryable: false,
+                };
+                record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
+                self.fail(Some(&activation), format!("node `{}` failed: {failure}", spec.id), Some(failure), batch);
+            }
+            Err(failure) => {
+                let retry = spec.retry.as_ref().filter(|r| failure.retryable() && activation.attempt < r.max_attempts);
+                if let Some(policy) = retry {
+                    let mut delay = policy.delay_ms(activation.attempt + 1);
+                    if policy.jitter && delay > 1 {
+                        delay = rand::thread_rng().gen_range(delay / 2..=delay);
+                    }
+                    let due = now_ms() + delay;
+                    record.outcome = StepOutcome::Failed { failure, then: "retry".into() };
+                    batch.put(keys::timer(due, &id, activation.step), Vec::new());
+                    self.new_timer = true;
+                    self.record.state.parked.push(Parked {
+                        activation: activation.clone(),
+                        until_ms: Some(due),
+                        event: None,
+                        wait_state: None,
+                    });
+                } else {
+                    match spec.on_error {
+                        super::model::OnError::Stop => {
+                            record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
+                            let message = format!("node `{}` failed: {failure}", spec.id);
+                            self.fail(Some(&activation), message, Some(failure), batch);
+                        }
+                        super::model::OnError::Continue => {
+                            record.outcome = StepOutcome::Failed { failure, then: "continue".into() };
+                            route = Some(vec![(node.first_port.clone(), activation.items.clone())]);
+                        }
+                        super::model::OnError::ErrorPort => {
+                            let error = json!({
+                                "message": failure.to_string(),
+                                "failure": failure,
+                                "node": spec.id,
+                                "attempt": activation.attempt,
+                            });
+                            let items = activation
+                                .items
+                                .iter()
+                                .map(|item| {
+                                    let mut value: Value =
+                                        serde_json::from_str(item.get()).unwrap_or_else(|_| json!({}));
+                                    value["error"] = error.clone();
+                                    serde_json::value::to_raw_value(&value).expect("JSON values serialise")
+                                })
+                                .collect();
+                            record.outcome = StepOutcome::Failed { failure, then: "error_port".into() };
+                            route = Some(vec![("error".into(), items)]);
+                        }
+                    }
+                }
+            }
+        }
+        self.record.state.next_record += 1;
+        self.steps.push(record);
+        if let Some(ports) = route {
+            let mut router = Router { plan: &self.plan, state: &mut self.record.state };
+            if let Err(message) = router.route(Source::Node(node_index), &ports) {
+                self.fail(None, message, None, batch);
+            }
+        }
+    }
+
+    /// Mark the execution failed; running steps are dropped (they stay in
+    /// `ready` and run again on retry), timers and subscriptions removed.
+    fn fail(
+        &mut self,
+        activation: Option<&Activation>,
+        message: String,
+        failure: Option<NodeFailure>,
+        batch: &mut Batch,
+    ) {
+        tracing::info!(execution = %self.record.id, "failed: {message}");
+        self.changed = true;
+        let now = now_ms();
+        let id = self.record.id.clone();
+        self.running = FuturesUnordered::new();
+        self.launched.clear();
+        if let Some(a) = activation {
+            self.record.state.ready.retain(|r| r.step != a.step);
+            self.record.state.failed = Some(a.clone());
+        }
+        self.disarm(batch);
+        self.record.status = Status::Failed;
+        self.record.finished_ms = Some(now);
+        self.record.error = Some(ExecutionError {
+            node: activation.map(|a| a.node.clone()),
+            step: activation.map(|a| a.step),
+            message: message.clone(),
+            failure: failure.clone(),
+        });
+        if let Some(workflow) = self.plan.workflow.settings.error_workflow.clone() {
+            let item = json!({
+                "execution_id": id,
+                "workflow_id": self.record.workflow_id,
+                "workflow_version": self.record.workflow_version,
+                "node": activation.map(|a| a.node.clone()),
+                "step": activation.map(|a| a.step),
+                "message": message,
+                "failure": failure,
+                "attempt": activation.map(|a| a.attempt),
+                "failed_ms": now,
+            });
+            self.error_workflow = Some((workflow, item));
+        }
+    }
+
+    /// Delete the timers and subscriptions of every parked activation.
+    fn disarm(&mut self, batch: &mut Batch) {
+        let id = &self.record.id;
+        for parked in &self.record.state.parked {
+            let step = parked.activation.step;
+            if let Some(until) = parked.until_ms {
+                batch.delete(keys::timer(until, id, step));
+            }
+            if let Some(event) = &parked.event {
+                batch.delete(keys::subscription(event, id, step));
+            }
+        }
+    }
+
+    /// Put back the timers and subscriptions of every parked activation.
+    fn rearm(&mut self, batch: &mut Batch) {
+        let id = &self.record.id;
+        for parked in &self.record.state.parked {
+            let step = parked.activation.step;
+            if let Some(until) = parked.until_ms {
+                batch.put(keys::timer(until, id, step), Vec::new());
+                self.new_timer = true;
+            }
+            if let Some(event) = &parked.event {
+                batch.put(keys::subscription(event, id, step), Vec::new());
+            }
+        }
+    }
+
+    fn apply_wake(&mut self, wake: Wake, batch: &mut Batch) {
+        let id = self.record.id.clone();
+        match wake {
+            Wake::Timer { step, key } => {
+                batch.delete(key.clone());
+                self.fired.push(key);
+                if !matches!(self.record.status, Status::Running | Status::Waiting) {
+                    return;
+                }
+                if let Some(pos) = self.record.state.parked.iter().position(|p| p.activation.step == step) {
+                    let parked = self.record.state.parked.remove(pos);
+                    if let Some(event) = &parked.event {
+                        batch.delete(keys::subscription(event, &id, step));
+                    }
+                    let mut activation = parked.activation;
+                    match parked.wait_state {
+                        Some(state) => activation.resume = Some(Resume { state, event: None }),
+                        None => activation.attempt += 1,
+                    }
+                    self.record.state.ready.push(activation);
+                    self.record.status = Status::Running;
+                }
+            }
+            Wake::Event { step, payload } => {
+                batch.delete(keys::wake(&id, step));
+                if !matches!(self.record.status, Status::Running | Status::Waiting) {
+                    return;
+                }
+                let found =
+                    self.record.state.parked.iter().position(|p| p.activation.step == step && p.event.is_some());
+                if let Some(pos) = found {
+                    let parked = self.record.state.parked.remove(pos);
+                    if let Some(until) = parked.until_ms {
+                        batch.delete(keys::timer(until, &id, step));
+                    }
+                    let mut activation = parked.activation;
+                    let state =
+                        parked.wait_state.unwrap_or_else(|| serde_json::value::to_raw_value(&json!({})).expect("{}"));
+                    activation.resume = Some(Resume { state, event: Some(payload) });
+                    self.record.state.ready.push(activation);
+                    self.record.status = Status::Running;
+                }
+            }
+            Wake::Retry { reply } => {
+                if self.record.status != Status::Failed {
+                    let message =
+                        format!("execution `{id}` is {:?}; only failed executions can be retried", self.record.status);
+                    let _ = reply.send(Err(EngineError::Conflict(message.to_lowercase())));
+                    return;
+                }
+                if let Some(mut activation) = self.record.state.failed.take() {
+                    activation.attempt += 1;
+                    self.record.state.ready.push(activation);
+                }
+                // Fresh budgets for the rest of the run.
+                self.record.state.runs = 0;
+                self.record.state.loops.clear();
+                self.rearm(batch);
+                self.record.status = Status::Running;
+                self.record.error = None;
+                self.record.finished_ms = None;
+                self.replies.push((reply, Ok(())));
+            }
+            Wake::Cancel { reply } => {
+                if self.record.status.is_finished() {
+                    let message = format!("execution `{id}` has already finished");
+                    let _ = reply.send(Err(EngineError::Conflict(message)));
+                    return;
+                }
+                self.running = FuturesUnordered::new();
+                self.launched.clear();
+                self.disarm(batch);
+                self.record.status = Status::Cancelled;
+                self.record.finished_ms = Some(now_ms());
+                self.replies.push((reply, Ok(())));
+            }
+        }
+    }
+}
+
+/// `$node`: each node's last output, first item as `json`, all as `items`.
+fn node_outputs(outputs: &HashMap<String, Vec<Json>>) -> Value {
+    let map = outputs
+        .iter()
+        .map(|(node, items)| {
+            let items: Vec<Value> = items.iter().filter_map(|i| serde_json::from_str(i.get()).ok()).collect();
+            let first = items.first().cloned().unwrap_or_else(|| json!({}));
+            (node.clone(), json!({"json": first, "items": items}))
+        })
+        .collect();
+    Value::Object(map)
+}

@@ -1,0 +1,594 @@
+//! The durable workflow engine.
+//!
+//! - [`model`]: workflows as authors write them (YAML or JSON).
+//! - [`validate`]: deploy-time checks; every problem at once, nothing stored.
+//! - [`expr`]: `{{ $json.email }}` expressions in node configuration.
+//! - [`records`]: what is kept in the store, and under which keys.
+//! - `executor`: runs one execution, committing each step before the next starts.
+//! - `scheduler`: timers (waits, retry backoff) and retention.
+//!
+//! **Durability.** An execution is in the store before [`Engine::start`]
+//! returns its id. Each finished step is committed together with the
+//! execution's new state in one atomic batch, and the steps it enables start
+//! only once that batch is durable (group commit: one flush serves every
+//! execution that committed meanwhile). After a crash, [`Engine::open`]
+//! continues every execution that was running from its last committed step; a
+//! step that was running at the crash runs again with the same idempotency
+//! key (`{execution}:{step}`).
+//!
+//! The engine knows nothing of wasmtime: nodes run through [`NodeHost`].
+
+mod executor;
+pub mod expr;
+pub mod model;
+pub mod nodes;
+pub mod records;
+mod scheduler;
+pub mod validate;
+
+pub use model::Workflow;
+pub use nodes::{Credentials, MemoryCredentials, NodeHost, PluginVersion};
+pub use records::{ExecutionRecord, Status, StepRecord, WorkflowHead, WorkflowVersion};
+pub use validate::{Invalid, Problem};
+
+use crate::store::{Batch, Store};
+use executor::{Router, Wake};
+use records::keys;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use validate::{Plan, Source};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Finished executions older than this are pruned.
+    pub retention: Duration,
+    /// How often retention runs.
+    pub prune_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { retention: Duration::from_secs(30 * 24 * 3600), prune_interval: Duration::from_secs(3600) }
+    }
+}
+
+/// What went wrong with an engine call.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The workflow is invalid; nothing was stored.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// No such workflow, version, trigger or execution.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request does not fit the current state (retrying a running execution, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// A deployed version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    /// The workflow's id.
+    pub id: String,
+    /// The new version.
+    pub version: u32,
+    /// The exact plugin versions it runs.
+    pub pins: std::collections::BTreeMap<String, semver::Version>,
+}
+
+/// How to retry a failed execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Run the failed step again (a new attempt, same idempotency key) and continue.
+    FromFailed,
+    /// Start a new execution with the same trigger items on the same version.
+    FromStart,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Created at or after (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Created before.
+    pub until_ms: Option<u64>,
+    /// At most this many, newest first (default 100).
+    pub limit: Option<usize>,
+}
+
+/// An execution without its state, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionSummary {
+    /// Its id.
+    pub id: String,
+    /// The workflow.
+    pub workflow_id: String,
+    /// The version it runs.
+    pub workflow_version: u32,
+    /// Where it stands.
+    pub status: Status,
+    /// Created.
+    pub created_ms: u64,
+    /// Finished.
+    pub finished_ms: Option<u64>,
+    /// Why it failed.
+    pub error: Option<records::ExecutionError>,
+}
+
+/// What an emitted event did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventOutcome {
+    /// Executions it started (event triggers).
+    pub started: Vec<String>,
+    /// Waits it ended.
+    pub resumed: usize,
+}
+
+/// The engine. Cheap to clone; background tasks stop when the last clone drops.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    nodes: Arc<dyn NodeHost>,
+    credentials: Arc<dyn Credentials>,
+    config: EngineConfig,
+    plans: Mutex<HashMap<(String, u32), Arc<Plan>>>,
+    /// One driver task per execution in memory; wakes go through its channel.
+    drivers: Mutex<HashMap<String, mpsc::UnboundedSender<Wake>>>,
+    /// Timer keys handed to a driver and not yet deleted by it.
+    fired: Mutex<HashSet<Vec<u8>>>,
+    timers_changed: Arc<Notify>,
+    /// Active workflows' event triggers: event name to (workflow, trigger).
+    event_triggers: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Callers of [`Engine::wait_settled`], by execution.
+    watchers: Mutex<HashMap<String, Vec<oneshot::Sender<Status>>>>,
+    /// Serialises deploys, rollbacks and activation changes.
+    deploy_lock: tokio::sync::Mutex<()>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("corrupt {what} record: {e}"))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialise")
+}
+
+impl Engine {
+    /// Open the engine on `store`: continue what was running, arm the timers,
+    /// start the scheduler and retention. Call inside a tokio runtime.
+    pub async fn open(
+        store: Store,
+        nodes: Arc<dyn NodeHost>,
+        credentials: Arc<dyn Credentials>,
+        config: EngineConfig,
+    ) -> anyhow::Result<Engine> {
+        let inner = Arc::new(Inner {
+            store,
+            nodes,
+            credentials,
+            config,
+            plans: Mutex::default(),
+            drivers: Mutex::default(),
+            fired: Mutex::default(),
+            timers_changed: Arc::new(Notify::new()),
+            event_triggers: Mutex::default(),
+            watchers: Mutex::default(),
+            deploy_lock: tokio::sync::Mutex::new(()),
+        });
+        let engine = Engine { inner };
+        engine.refresh_event_triggers()?;
+        // Continue what was running at the last stop, then deliver events that
+        // were accepted but not yet taken up.
+        let running: Vec<String> = engine
+            .inner
+            .store
+            .scan_prefix(b"ac/")
+            .map(|e| e.map(|(k, _)| String::from_utf8_lossy(&k[3..]).into_owned()))
+            .collect::<anyhow::Result<_>>()?;
+        for id in running {
+            tracing::info!(execution = %id, "continuing after restart");
+            executor::ensure_driver(&engine.inner, &id, None);
+        }
+        let wakes: Vec<(Vec<u8>, Vec<u8>)> = engine.inner.store.scan_prefix(b"wk/").collect::<anyhow::Result<_>>()?;
+        for (key, payload) in wakes {
+            if let Some((id, step)) = keys::parse_tail(&key) {
+                let payload = decode(&payload, "event")?;
+                executor::ensure_driver(&engine.inner, &id, Some(Wake::Event { step, payload }));
+            }
+        }
+        scheduler::spawn(&engine.inner);
+        Ok(engine)
+    }
+
+    /// Parse and deploy a definition (YAML or JSON).
+    pub async fn deploy_text(&self, text: &str) -> Result<Deployed, EngineError> {
+        let workflow = Workflow::parse(text)
+            .map_err(|message| Invalid { problems: vec![Problem { location: "definition".into(), message }] })?;
+        self.deploy(workflow).await
+    }
+
+    /// Validate `workflow` and store it as the workflow's next version, which
+    /// new executions start on. Running executions keep their version.
+    pub async fn deploy(&self, workflow: Workflow) -> Result<Deployed, EngineError> {
+        let _guard = self.inner.deploy_lock.lock().await;
+        let nodes = self.inner.nodes.clone();
+        let resolve = |name: &str, range: &semver::VersionReq| nodes.resolve(name, range);
+        let store = &self.inner.store;
+        let exists = |id: &str| matches!(store.get(&keys::head(id)), Ok(Some(_)));
+        let plan = validate::plan(workflow, &resolve, &exists)?;
+        let id = plan.workflow.id.clone();
+        let head: Option<WorkflowHead> = self.head(&id)?;
+        let version = head.as_ref().map_or(1, |h| h.latest + 1);
+        let record = WorkflowVersion {
+            version,
+            deployed_ms: now_ms(),
+            workflow: plan.workflow.clone(),
+            pins: plan.pins.clone(),
+        };
+        let head =
+            WorkflowHead { id: id.clone(), current: version, latest: version, active: head.is_none_or(|h| h.active) };
+        let mut batch = Batch::default();
+        batch.put(keys::version(&id, version), encode(&record));
+        batch.put(keys::head(&id), encode(&head));
+        store.commit(batch).await?;
+        let pins = plan.pins.clone();
+        self.inner.plans.lock().expect("plans lock").insert((id.clone(), version), Arc::new(plan));
+        self.refresh_event_triggers()?;
+        tracing::info!(workflow = %id, version, "deployed");
+        Ok(Deployed { id, version, pins })
+    }
+
+    /// All workflows' heads.
+    pub fn workflows(&self) -> anyhow::Result<Vec<WorkflowHead>> {
+        self.inner.store.scan_prefix(keys::HEADS).map(|e| decode(&e?.1, "workflow head")).collect()
+    }
+
+    /// One workflow's head.
+    pub fn head(&self, id: &str) -> anyhow::Result<Option<WorkflowHead>> {
+        self.inner.store.get(&keys::head(id))?.map(|b| decode(&b, "workflow head")).transpose()
+    }
+
+    /// One version of a workflow (`None`: its current version).
+    pub fn workflow(&self, id: &str, version: Option<u32>) -> Result<WorkflowVersion, EngineError> {
+        let version = match version {
+            Some(v) => v,
+            None => self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?.current,
+        };
+        let bytes = self
+            .inner
+            .store
+            .get(&keys::version(id, version))?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow `{id}` has no version {version}")))?;
+        Ok(decode(&bytes, "workflow version")?)
+    }
+
+    /// Every deployed version of a workflow, oldest first.
+    pub fn versions(&self, id: &str) -> anyhow::Result<Vec<WorkflowVersion>> {
+        self.inner.store.scan_prefix(&keys::versions(id)).map(|e| decode(&e?.1, "workflow version")).collect()
+    }
+
+    /// Make an earlier version current again.
+    pub async fn rollback(&self, id: &str, version: u32) -> Result<WorkflowHead, EngineError> {
+        let _guard = self.inner.deploy_lock.lock().await;
+        self.workflow(id, Some(version))?;
+        let mut head = self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?;
+        head.current = version;
+        let mut batch = Batch::default();
+        batch.put(keys::head(id), encode(&head));
+        self.inner.store.commit(batch).await?;
+        self.refresh_event_triggers()?;
+        Ok(head)
+    }
+
+    /// Turn a workflow's triggers on or off (manual starts always work).
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<WorkflowHead, EngineError> {
+        let _guard = self.inner.deploy_lock.lock().await;
+        let mut head = self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?;
+        head.active = active;
+        let mut batch = Batch::default();
+        batch.put(keys::head(id), encode(&head));
+        self.inner.store.commit(batch).await?;
+        self.refresh_event_triggers()?;
+        Ok(head)
+    }
+
+    fn refresh_event_triggers(&self) -> anyhow::Result<()> {
+        let mut index: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for head in self.workflows()? {
+            if !head.active {
+                continue;
+            }
+            let version: WorkflowVersion = match self.workflow(&head.id, Some(head.current)) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(workflow = %head.id, "skipping event triggers: {e}");
+                    continue;
+                }
+            };
+            for trigger in &version.workflow.triggers {
+                if let (model::TriggerType::Event, Some(event)) = (trigger.kind, &trigger.event) {
+                    index.entry(event.clone()).or_default().push((head.id.clone(), trigger.id.clone()));
+                }
+            }
+        }
+        *self.inner.event_triggers.lock().expect("event index lock") = index;
+        Ok(())
+    }
+
+    /// Start an execution of the workflow's current version. `trigger` names
+    /// the trigger (default: the first `manual` trigger, else the first).
+    /// Returns once the execution is durable.
+    pub async fn start(&self, workflow: &str, trigger: Option<&str>, items: Vec<Value>) -> Result<String, EngineError> {
+        let head = self.head(workflow)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
+        self.inner.start(workflow, head.current, trigger, items, None).await
+    }
+
+    /// Emit an event: start the active workflows whose event trigger listens
+    /// for it, and end the waits on it. Durable when this returns.
+    pub async fn emit_event(&self, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
+        if !payload.is_object() {
+            return Err(EngineError::Conflict("an event's payload must be a JSON object".into()));
+        }
+        let mut outcome = EventOutcome::default();
+        let starts = self.inner.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
+        for (workflow, trigger) in starts {
+            outcome.started.push(self.start(&workflow, Some(&trigger), vec![payload.clone()]).await?);
+        }
+        let raw = serde_json::value::to_raw_value(&payload).map_err(anyhow::Error::from)?;
+        let subscribers: Vec<Vec<u8>> = self
+            .inner
+            .store
+            .scan_prefix(&keys::subscriptions(name))
+            .map(|e| e.map(|(k, _)| k))
+            .collect::<anyhow::Result<_>>()?;
+        // Record each delivery durably first, so a crash cannot lose it.
+        let mut batch = Batch::default();
+        let mut wakes = Vec::new();
+        for key in subscribers {
+            if let Some((id, step)) = keys::parse_tail(&key) {
+                batch.delete(key);
+                batch.put(keys::wake(&id, step), raw.get().as_bytes().to_vec());
+                wakes.push((id, step));
+            }
+        }
+        self.inner.store.commit(batch).await?;
+        outcome.resumed = wakes.len();
+        for (id, step) in wakes {
+            executor::ensure_driver(&self.inner, &id, Some(Wake::Event { step, payload: raw.clone() }));
+        }
+        Ok(outcome)
+    }
+
+    /// One execution with its state.
+    pub fn execution(&self, id: &str) -> anyhow::Result<Option<ExecutionRecord>> {
+        self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()
+    }
+
+    /// An execution's steps, in the order they were recorded.
+    pub fn steps(&self, id: &str) -> anyhow::Result<Vec<StepRecord>> {
+        let mut steps = Vec::new();
+        for chunk in self.inner.store.scan_prefix(&keys::steps(id)) {
+            steps.extend(decode::<Vec<StepRecord>>(&chunk?.1, "steps")?);
+        }
+        Ok(steps)
+    }
+
+    /// Executions matching `filter`, newest first.
+    pub fn list_executions(&self, filter: &ExecutionFilter) -> anyhow::Result<Vec<ExecutionSummary>> {
+        let limit = filter.limit.unwrap_or(100);
+        let mut found = Vec::new();
+        for entry in self.inner.store.scan_prefix(b"ix/") {
+            let (key, workflow) = entry?;
+            let text = String::from_utf8_lossy(&key[3..]).into_owned();
+            let Some((created, id)) = text.split_once('/') else { continue };
+            let created = u64::from_str_radix(created, 16).unwrap_or(0);
+            if filter.since_ms.is_some_and(|s| created < s) {
+                continue;
+            }
+            if filter.until_ms.is_some_and(|u| created >= u) {
+                break;
+            }
+            if filter.workflow.as_deref().is_some_and(|w| w.as_bytes() != workflow.as_slice()) {
+                continue;
+            }
+            let Some(record) = self.execution(id)? else { continue };
+            if filter.status.is_some_and(|s| s != record.status) {
+                continue;
+            }
+            found.push(ExecutionSummary {
+                id: record.id,
+                workflow_id: record.workflow_id,
+                workflow_version: record.workflow_version,
+                status: record.status,
+                created_ms: record.created_ms,
+                finished_ms: record.finished_ms,
+                error: record.error,
+            });
+        }
+        found.reverse();
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Retry a failed execution. Returns the id that continues: the same one
+    /// from the failed step, a new one from the start.
+    pub async fn retry(&self, id: &str, mode: RetryMode) -> Result<String, EngineError> {
+        let record = self.execution(id)?.ok_or_else(|| EngineError::NotFound(format!("no execution `{id}`")))?;
+        match mode {
+            RetryMode::FromStart => {
+                let items =
+                    record.trigger.items.iter().map(|i| serde_json::from_str(i.get())).collect::<Result<_, _>>();
+                let items = items.map_err(anyhow::Error::from)?;
+                let (workflow, version) = (&record.workflow_id, record.workflow_version);
+                self.inner.start(workflow, version, Some(&record.trigger.id), items, Some(id.to_string())).await
+            }
+            RetryMode::FromFailed => {
+                let (reply, answer) = oneshot::channel();
+                executor::ensure_driver(&self.inner, id, Some(Wake::Retry { reply }));
+                answer.await.map_err(|_| anyhow::anyhow!("the execution's driver stopped"))??;
+                Ok(id.to_string())
+            }
+        }
+    }
+
+    /// Cancel an execution that has not finished.
+    pub async fn cancel(&self, id: &str) -> Result<(), EngineError> {
+        self.execution(id)?.ok_or_else(|| EngineError::NotFound(format!("no execution `{id}`")))?;
+        let (reply, answer) = oneshot::channel();
+        executor::ensure_driver(&self.inner, id, Some(Wake::Cancel { reply }));
+        answer.await.map_err(|_| anyhow::anyhow!("the execution's driver stopped"))?
+    }
+
+    /// Delete finished executions created before `cutoff_ms`, with their steps.
+    pub fn prune(&self, cutoff_ms: u64) -> anyhow::Result<usize> {
+        scheduler::prune(&self.inner, cutoff_ms)
+    }
+
+    /// Wait until execution `id` stops running: it finished, or it waits for
+    /// a timer or an event. Returns its status then.
+    pub async fn wait_settled(&self, id: &str) -> Result<Status, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        // Register before looking, so a change in between is not missed.
+        self.inner.watchers.lock().expect("watchers lock").entry(id.to_string()).or_default().push(tx);
+        let record = self.execution(id)?.ok_or_else(|| EngineError::NotFound(format!("no execution `{id}`")))?;
+        if record.status != Status::Running {
+            self.inner.watchers.lock().expect("watchers lock").remove(id);
+            return Ok(record.status);
+        }
+        rx.await.map_err(|_| EngineError::Store(anyhow::anyhow!("the engine stopped")))
+    }
+
+    /// Wait until nothing can run now: no execution is running and no timer
+    /// is due (executions waiting for later or for an event may remain).
+    pub async fn idle(&self) {
+        loop {
+            let drivers = self.inner.drivers.lock().expect("drivers lock").len();
+            let running = self.inner.store.scan_prefix(b"ac/").next().is_some();
+            let due = match self.inner.store.scan_prefix(b"tm/").next() {
+                Some(Ok((key, _))) => keys::parse_timer(&key).is_some_and(|(due, _, _)| due <= now_ms()),
+                _ => false,
+            };
+            if drivers == 0 && !running && !due {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The store, for other services of the host (plugin kv, the server).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+impl Inner {
+    /// The plan of a stored version, from the cache or rebuilt from its pins.
+    pub(crate) fn plan(&self, workflow: &str, version: u32) -> Result<Arc<Plan>, String> {
+        if let Some(plan) = self.plans.lock().expect("plans lock").get(&(workflow.to_string(), version)) {
+            return Ok(plan.clone());
+        }
+        let record: WorkflowVersion = match self.store.get(&keys::version(workflow, version)) {
+            Ok(Some(bytes)) => decode(&bytes, "workflow version").map_err(|e| e.to_string())?,
+            Ok(None) => return Err(format!("workflow `{workflow}` has no version {version}")),
+            Err(e) => return Err(format!("{e:#}")),
+        };
+        let pins = record.pins.clone();
+        let resolve = |name: &str, _: &semver::VersionReq| match pins.get(name) {
+            Some(version) => self
+                .nodes
+                .get(name, version)
+                .ok_or_else(|| format!("{name} {version}, pinned by this workflow version, is no longer installed")),
+            None => Err(format!("{name} is not pinned by this workflow version")),
+        };
+        let plan = validate::plan(record.workflow, &resolve, &|_| true).map_err(|e| e.to_string())?;
+        let plan = Arc::new(plan);
+        self.plans.lock().expect("plans lock").insert((workflow.to_string(), version), plan.clone());
+        Ok(plan)
+    }
+
+    /// Create an execution of `workflow@version`, durable before this returns.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        workflow: &str,
+        version: u32,
+        trigger: Option<&str>,
+        items: Vec<Value>,
+        rerun_of: Option<String>,
+    ) -> Result<String, EngineError> {
+        let plan = self.plan(workflow, version).map_err(EngineError::NotFound)?;
+        let triggers = &plan.workflow.triggers;
+        let index = match trigger {
+            Some(t) => *plan
+                .trigger_index
+                .get(t)
+                .ok_or_else(|| EngineError::NotFound(format!("workflow `{workflow}` has no trigger `{t}`")))?,
+            None => triggers.iter().position(|t| t.kind == model::TriggerType::Manual).unwrap_or(0),
+        };
+        let items = items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(_) => serde_json::value::to_raw_value(&item).map_err(anyhow::Error::from),
+                other => Err(anyhow::anyhow!("trigger items must be JSON objects, not {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::Conflict(e.to_string()))?;
+        let now = now_ms();
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut record = ExecutionRecord {
+            id: id.clone(),
+            workflow_id: workflow.to_string(),
+            workflow_version: version,
+            pins: plan.pins.clone(),
+            status: Status::Running,
+            trigger: records::TriggerInfo { id: triggers[index].id.clone(), items: items.clone() },
+            created_ms: now,
+            updated_ms: now,
+            finished_ms: None,
+            error: None,
+            rerun_of,
+            state: Default::default(),
+        };
+        let mut router = Router { plan: &plan, state: &mut record.state };
+        for t in 0..triggers.len() {
+            let ports = if t == index { vec![("main".to_string(), items.clone())] } else { Vec::new() };
+            router.route(Source::Trigger(t), &ports).map_err(EngineError::Conflict)?;
+        }
+        if record.state.ready.is_empty() {
+            record.status = Status::Succeeded;
+            record.finished_ms = Some(now);
+        }
+        let mut batch = Batch::default();
+        batch.put(keys::execution(&id), encode(&record));
+        batch.put(keys::by_time(now, &id), workflow.as_bytes().to_vec());
+        if record.status == Status::Running {
+            batch.put(keys::active(&id), Vec::new());
+        }
+        self.store.commit(batch).await?;
+        if record.status == Status::Running {
+            executor::ensure_driver(self, &id, None);
+        }
+        Ok(id)
+    }
+}

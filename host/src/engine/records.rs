@@ -1,0 +1,307 @@
+//! What the engine keeps in the store, and under which keys.
+//!
+//! | key | value |
+//! |-----|-------|
+//! | `wh/{id}` | [`WorkflowHead`]: current and latest version, active flag |
+//! | `wv/{id}/{version:010}` | [`WorkflowVersion`]: the definition and its plugin pins |
+//! | `ex/{id}` | [`ExecutionRecord`]: status and the state to continue from |
+//! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order |
+//! | `ix/{created:016x}/{id}` | index of executions by time (value: workflow id) |
+//! | `ac/{id}` | executions that are `running` (to continue after a restart) |
+//! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
+//! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
+//! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
+//!
+//! Execution ids are UUIDv7, so they sort by creation time too.
+
+use crate::runtime::{Json, LogLine, NodeFailure};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where an execution stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Steps are running or ready to run.
+    Running,
+    /// Nothing runs until a timer or an event resumes it.
+    Waiting,
+    /// Every path ran to its end.
+    Succeeded,
+    /// A step failed for good (or a limit was hit); can be retried.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the execution is over (it may still be retried if failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Cancelled)
+    }
+
+    /// Parse `running`, `waiting`, ...
+    pub fn parse(text: &str) -> Option<Status> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+    }
+}
+
+/// The head of a workflow: which version runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowHead {
+    /// The workflow's id.
+    pub id: String,
+    /// The version new executions start on.
+    pub current: u32,
+    /// The highest version deployed.
+    pub latest: u32,
+    /// Whether triggers start executions.
+    pub active: bool,
+}
+
+/// One deployed version of a workflow. Never changed once written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowVersion {
+    /// 1, 2, ...
+    pub version: u32,
+    /// When it was deployed.
+    pub deployed_ms: u64,
+    /// The definition as deployed.
+    pub workflow: super::model::Workflow,
+    /// The exact plugin versions its ranges resolved to.
+    pub pins: BTreeMap<String, Version>,
+}
+
+/// How an execution was started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriggerInfo {
+    /// The trigger's id in the workflow.
+    pub id: String,
+    /// The items it started with.
+    pub items: Vec<Json>,
+}
+
+/// Why an execution failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionError {
+    /// The node that failed, if a node did.
+    pub node: Option<String>,
+    /// Its step number.
+    pub step: Option<u64>,
+    /// What happened.
+    pub message: String,
+    /// The node's failure, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<NodeFailure>,
+}
+
+/// One execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// UUIDv7.
+    pub id: String,
+    /// The workflow.
+    pub workflow_id: String,
+    /// The workflow version it runs, whatever is deployed since.
+    pub workflow_version: u32,
+    /// Exact plugin versions, pinned at start.
+    pub pins: BTreeMap<String, Version>,
+    /// Where it stands.
+    pub status: Status,
+    /// What started it.
+    pub trigger: TriggerInfo,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Last change.
+    pub updated_ms: u64,
+    /// When it finished.
+    pub finished_ms: Option<u64>,
+    /// Why it failed.
+    pub error: Option<ExecutionError>,
+    /// The execution this one re-runs from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+    /// What remains to do.
+    pub state: ExecState,
+}
+
+/// The part of an execution that says what runs next: enough to continue
+/// after a crash from the last committed step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExecState {
+    /// The next step number to hand out.
+    pub next_step: u64,
+    /// The next step-record sequence number.
+    pub next_record: u64,
+    /// Node runs so far, against the workflow's `max_steps`.
+    pub runs: u32,
+    /// Activations that are ready or were running when this was written.
+    pub ready: Vec<Activation>,
+    /// Activations suspended on a timer or an event.
+    pub parked: Vec<Parked>,
+    /// Items that arrived at a join, per node and incoming edge, while it waits for the rest.
+    pub inbox: BTreeMap<String, BTreeMap<usize, Vec<Json>>>,
+    /// Trips along each loop-closing edge.
+    pub loops: BTreeMap<usize, u32>,
+    /// The activation that failed, for retry-from-failed.
+    pub failed: Option<Activation>,
+}
+
+/// A node run waiting to happen (or to be resumed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activation {
+    /// Unique in the execution; with the execution id it is the idempotency key.
+    pub step: u64,
+    /// The node's id.
+    pub node: String,
+    /// Input items.
+    pub items: Vec<Json>,
+    /// 1, 2, ...
+    pub attempt: u32,
+    /// Set when this call resumes a wait.
+    pub resume: Option<Resume>,
+}
+
+/// What a resumed wait is handed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resume {
+    /// The state the node asked to get back.
+    pub state: Json,
+    /// The event that ended the wait; `None` when the timer did.
+    pub event: Option<Json>,
+}
+
+/// A suspended activation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Parked {
+    /// The activation to run when woken (a retry) or to resume (a wait).
+    pub activation: Activation,
+    /// Wake at this time.
+    pub until_ms: Option<u64>,
+    /// Or on this event.
+    pub event: Option<String>,
+    /// For a wait: the node's state. `None` marks a retry backoff.
+    pub wait_state: Option<Json>,
+}
+
+/// How one node call ended. (Externally tagged: items are raw JSON, which
+/// serde cannot buffer through an internally tagged enum.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Items on ports.
+    Emitted {
+        /// Port name to items.
+        ports: Vec<(String, Vec<Json>)>,
+    },
+    /// Suspended.
+    Waiting {
+        /// Until when.
+        until_ms: Option<u64>,
+        /// For which event.
+        event: Option<String>,
+    },
+    /// Failed.
+    Failed {
+        /// How.
+        failure: NodeFailure,
+        /// What the engine does next: `retry`, `stop`, `continue`, `error_port`.
+        then: String,
+    },
+}
+
+/// One node call, as the history shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step number (shared by the attempts and resumptions of one step).
+    pub step: u64,
+    /// The node's id.
+    pub node: String,
+    /// `publisher/name@version` that ran.
+    pub plugin: String,
+    /// 1, 2, ...
+    pub attempt: u32,
+    /// Passed to the node; the same for every attempt.
+    pub idempotency_key: String,
+    /// Whether this call resumed a wait.
+    pub resumed: bool,
+    /// Input items.
+    pub input: Vec<Json>,
+    /// What came of it.
+    pub outcome: StepOutcome,
+    /// Fuel used.
+    pub fuel: u64,
+    /// When it started.
+    pub started_ms: u64,
+    /// How long it took, in microseconds.
+    pub duration_us: u64,
+    /// What the plugin logged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogLine>,
+    /// Capability refusals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<String>,
+}
+
+pub(crate) mod keys {
+    //! Key layout; see the module docs.
+
+    pub const HEADS: &[u8] = b"wh/";
+    pub fn head(workflow: &str) -> Vec<u8> {
+        format!("wh/{workflow}").into_bytes()
+    }
+    pub fn version(workflow: &str, version: u32) -> Vec<u8> {
+        format!("wv/{workflow}/{version:010}").into_bytes()
+    }
+    pub fn versions(workflow: &str) -> Vec<u8> {
+        format!("wv/{workflow}/").into_bytes()
+    }
+    pub fn execution(id: &str) -> Vec<u8> {
+        format!("ex/{id}").into_bytes()
+    }
+    pub fn step_chunk(id: &str, first_seq: u64) -> Vec<u8> {
+        format!("st/{id}/{first_seq:010}").into_bytes()
+    }
+    pub fn steps(id: &str) -> Vec<u8> {
+        format!("st/{id}/").into_bytes()
+    }
+    pub fn by_time(created_ms: u64, id: &str) -> Vec<u8> {
+        format!("ix/{created_ms:016x}/{id}").into_bytes()
+    }
+    pub fn active(id: &str) -> Vec<u8> {
+        format!("ac/{id}").into_bytes()
+    }
+    pub fn timer(due_ms: u64, id: &str, step: u64) -> Vec<u8> {
+        format!("tm/{due_ms:016x}/{id}/{step:010}").into_bytes()
+    }
+    pub fn subscription(event: &str, id: &str, step: u64) -> Vec<u8> {
+        format!("sb/{event}\u{0}{id}/{step:010}").into_bytes()
+    }
+    pub fn subscriptions(event: &str) -> Vec<u8> {
+        format!("sb/{event}\u{0}").into_bytes()
+    }
+    pub fn wake(id: &str, step: u64) -> Vec<u8> {
+        format!("wk/{id}/{step:010}").into_bytes()
+    }
+
+    /// `(due, execution, step)` of a timer key.
+    pub fn parse_timer(key: &[u8]) -> Option<(u64, String, u64)> {
+        let text = std::str::from_utf8(key).ok()?.strip_prefix("tm/")?;
+        let mut parts = text.split('/');
+        let due = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let id = parts.next()?.to_string();
+        let step = parts.next()?.parse().ok()?;
+        Some((due, id, step))
+    }
+
+    /// `(execution, step)` at the end of a subscription or wake key.
+    pub fn parse_tail(key: &[u8]) -> Option<(String, u64)> {
+        let text = std::str::from_utf8(key).ok()?;
+        let text = text.rsplit('\u{0}').next()?;
+        let text = text.strip_prefix("wk/").unwrap_or(text);
+        let (id, step) = text.rsplit_once('/')?;
+        let id = id.rsplit('/').next()?;
+        Some((id.to_string(), step.parse().ok()?))
+    }
+}

@@ -1,0 +1,480 @@
+//! Validation at deploy: a [`Workflow`] becomes a [`Plan`] (the resolved,
+//! runnable form, with exact plugin versions), or every problem is reported
+//! at once with its location and nothing is stored.
+
+use super::expr::ConfigTemplate;
+use super::model::{NodeSpec, OnError, Trigger, TriggerType, Workflow};
+use super::nodes::PluginVersion;
+use crate::runtime::NodeSummary;
+use semver::{Version, VersionReq};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use wirework_registry::NodeKind;
+
+/// One thing wrong with a workflow, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Where: `nodes[2](send).config/url`, `connections[0]`, `triggers[1](form)`, ...
+    pub location: String,
+    /// What.
+    pub message: String,
+}
+
+/// A workflow that cannot be deployed, with all its problems.
+#[derive(Debug, Clone, thiserror::Error, Serialize)]
+#[error("invalid workflow: {}", .problems.iter().map(|p| format!("{}: {}", p.location, p.message)).collect::<Vec<_>>().join("; "))]
+pub struct Invalid {
+    /// Every problem found.
+    pub problems: Vec<Problem>,
+}
+
+/// A node ready to run: its plugin version pinned, its config compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanNode {
+    pub spec: NodeSpec,
+    pub plugin: String,
+    pub version: Version,
+    pub config: ConfigTemplate,
+    /// The config as JSON text when it has no expressions.
+    pub static_config: Option<String>,
+    /// Where `on_error: continue` sends items.
+    pub first_port: String,
+    /// The plugin's limits, with the node's `timeout_ms` applied.
+    pub limits: wirework_registry::Limits,
+    /// Whether its calls can have effects outside (see [`PluginVersion::side_effects`]).
+    pub side_effects: bool,
+}
+
+/// Where an edge starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Trigger(usize),
+    Node(usize),
+}
+
+/// A connection, resolved to indices.
+#[derive(Debug, Clone)]
+pub(crate) struct Edge {
+    pub from: Source,
+    pub port: String,
+    pub to: usize,
+    /// Set on loop-closing edges: how often items may travel them.
+    pub bound: Option<u32>,
+}
+
+/// The runnable form of one workflow version.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub workflow: Workflow,
+    /// Exact plugin versions, by plugin name.
+    pub pins: BTreeMap<String, Version>,
+    pub nodes: Vec<PlanNode>,
+    pub node_index: HashMap<String, usize>,
+    pub trigger_index: HashMap<String, usize>,
+    pub edges: Vec<Edge>,
+    /// Forward (not loop-closing) edges into each node: a join waits for all of them.
+    pub incoming: Vec<Vec<usize>>,
+    /// Edges out of each node.
+    pub outgoing: Vec<Vec<usize>>,
+    /// Edges out of each trigger.
+    pub trigger_edges: Vec<Vec<usize>>,
+}
+
+/// How a plugin reference resolves: by range at deploy, by exact pin when a
+/// stored version is loaded again.
+pub(crate) type Resolver<'a> = dyn Fn(&str, &VersionReq) -> Result<PluginVersion, String> + 'a;
+
+const ID_MAX: usize = 64;
+
+/// Whether `id` is a valid workflow, node or trigger id.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_MAX
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parse `publisher/name@range` (a bare name means any version).
+pub fn parse_uses(uses: &str) -> Result<(String, VersionReq), String> {
+    let (name, range) = uses.split_once('@').unwrap_or((uses, "*"));
+    wirework_registry::manifest::validate_package_name(name)
+        .map_err(|e| format!("`{uses}`: {e} (expected publisher/name@<semver range>)"))?;
+    let range = VersionReq::parse(range).map_err(|e| format!("`{uses}`: `{range}` is not a semver range: {e}"))?;
+    Ok((name.to_string(), range))
+}
+
+struct Checker<'a> {
+    problems: Vec<Problem>,
+    resolve: &'a Resolver<'a>,
+    pins: BTreeMap<String, Version>,
+    resolved: HashMap<String, Result<PluginVersion, String>>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, location: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem { location: location.into(), message: message.into() });
+    }
+
+    /// Resolve `uses` to a plugin version and find `node` in it.
+    fn node_type(&mut self, at: &str, uses: &str, node: &str, kind: NodeKind) -> Option<(PluginVersion, NodeSummary)> {
+        let (name, range) = match parse_uses(uses) {
+            Ok(parsed) => parsed,
+            Err(message) => {
+                self.problem(format!("{at}.uses"), message);
+                return None;
+            }
+        };
+        let resolved = self.resolved.entry(uses.to_string()).or_insert_with(|| (self.resolve)(&name, &range)).clone();
+        let plugin = match resolved {
+            Ok(plugin) => plugin,
+            Err(message) => {
+                self.problem(format!("{at}.uses"), message);
+                return None;
+            }
+        };
+        if let Some(pinned) = self.pins.get(&name) {
+            if *pinned != plugin.version {
+                self.problem(
+                    format!("{at}.uses"),
+                    format!(
+                        "`{uses}` resolves to {}, but another reference pins {name} {pinned}; use one range per plugin",
+                        plugin.version
+                    ),
+                );
+                return None;
+            }
+        }
+        self.pins.insert(name.clone(), plugin.version.clone());
+        let Some(summary) = plugin.node(node).cloned() else {
+            let known: Vec<&str> = plugin.nodes.iter().map(|n| n.name.as_str()).collect();
+            self.problem(
+                format!("{at}.node"),
+                format!("{name} {} has no node `{node}` (it has: {})", plugin.version, known.join(", ")),
+            );
+            return None;
+        };
+        if summary.kind != kind {
+            self.problem(format!("{at}.node"), format!("`{node}` is a {:?} node, not a {kind:?} node", summary.kind));
+            return None;
+        }
+        Some((plugin, summary))
+    }
+
+    /// Compile `config`'s expressions and check it against the node's schema.
+    fn config(&mut self, at: &str, config: &serde_json::Value, node: &NodeSummary) -> Option<ConfigTemplate> {
+        let template = match ConfigTemplate::compile(config) {
+            Ok(template) => template,
+            Err(errors) => {
+                for (pointer, message) in errors {
+                    self.problem(format!("{at}.config{pointer}"), format!("expression error: {message}"));
+                }
+                return None;
+            }
+        };
+        let schema: serde_json::Value = match serde_json::from_str(&node.config_schema) {
+            Ok(schema) => schema,
+            Err(_) => return Some(template),
+        };
+        let validator = match jsonschema::validator_for(&schema) {
+            Ok(validator) => validator,
+            Err(e) => {
+                self.problem(format!("{at}.node"), format!("the node's own config schema is invalid: {e}"));
+                return None;
+            }
+        };
+        // A string holding an expression is checked when it runs, not here.
+        let expressions = template.expression_pointers();
+        let mut ok = true;
+        for error in validator.iter_errors(config) {
+            let path = error.instance_path().as_str().to_string();
+            if expressions.iter().any(|e| path == *e || path.starts_with(&format!("{e}/"))) {
+                continue;
+            }
+            ok = false;
+            self.problem(format!("{at}.config{path}"), format!("does not match the node's schema: {error}"));
+        }
+        ok.then_some(template)
+    }
+}
+
+/// Check `workflow`; resolve plugin references with `resolve`. `workflow_exists`
+/// answers for other workflows this one names (its error workflow).
+pub(crate) fn plan(
+    workflow: Workflow,
+    resolve: &Resolver<'_>,
+    workflow_exists: &dyn Fn(&str) -> bool,
+) -> Result<Plan, Invalid> {
+    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new() };
+    let wf = &workflow;
+    if !valid_id(&wf.id) {
+        c.problem("id", format!("`{}` is not a valid id: 1-{ID_MAX} of a-z, 0-9, `-`, `_`", wf.id));
+    }
+    if wf.triggers.is_empty() {
+        c.problem("triggers", "a workflow needs at least one trigger");
+    }
+    if wf.settings.max_steps == 0 {
+        c.problem("settings.max_steps", "must be at least 1");
+    }
+    match &wf.settings.error_workflow {
+        Some(id) if *id == wf.id => c.problem("settings.error_workflow", "a workflow cannot be its own error workflow"),
+        Some(id) if !workflow_exists(id) => {
+            c.problem("settings.error_workflow", format!("no workflow `{id}` is deployed"))
+        }
+        _ => {}
+    }
+
+    // Ids: unique across triggers and nodes.
+    let mut seen: HashMap<&str, String> = HashMap::new();
+    let mut trigger_index = HashMap::new();
+    let mut webhook_paths = HashSet::new();
+    for (i, trigger) in wf.triggers.iter().enumerate() {
+        let at = format!("triggers[{i}]({})", trigger.id);
+        if !valid_id(&trigger.id) {
+            c.problem(&at, format!("`{}` is not a valid id", trigger.id));
+        } else if let Some(first) = seen.insert(&trigger.id, at.clone()) {
+            c.problem(&at, format!("id `{}` is already used by {first}", trigger.id));
+        }
+        trigger_index.insert(trigger.id.clone(), i);
+        check_trigger(&mut c, &at, trigger, &mut webhook_paths);
+    }
+    let mut nodes = Vec::new();
+    let mut node_index = HashMap::new();
+    let mut node_ports: Vec<Option<Vec<String>>> = Vec::new();
+    for (i, spec) in wf.nodes.iter().enumerate() {
+        let at = format!("nodes[{i}]({})", spec.id);
+        if !valid_id(&spec.id) {
+            c.problem(&at, format!("`{}` is not a valid id", spec.id));
+        } else if let Some(first) = seen.insert(&spec.id, at.clone()) {
+            c.problem(&at, format!("id `{}` is already used by {first}", spec.id));
+        }
+        node_index.insert(spec.id.clone(), i);
+        if let Some(retry) = &spec.retry {
+            if !(1..=100).contains(&retry.max_attempts) {
+                c.problem(format!("{at}.retry.max_attempts"), "must be between 1 and 100");
+            }
+            if !(retry.multiplier.is_finite() && retry.multiplier >= 1.0) {
+                c.problem(format!("{at}.retry.multiplier"), "must be a number of at least 1");
+            }
+        }
+        if spec.timeout_ms == Some(0) {
+            c.problem(format!("{at}.timeout_ms"), "must be at least 1");
+        }
+        let Some((plugin, summary)) = c.node_type(&at, &spec.uses, &spec.node, NodeKind::Action) else {
+            node_ports.push(None);
+            continue;
+        };
+        for name in spec.credentials.keys() {
+            if !plugin.secrets.contains(name) {
+                c.problem(
+                    format!("{at}.credentials.{name}"),
+                    format!(
+                        "{} does not request a secret `{name}` (it requests: {})",
+                        plugin.name,
+                        plugin.secrets.join(", ")
+                    ),
+                );
+            }
+        }
+        node_ports.push(Some(summary.ports.clone()));
+        if let Some(config) = c.config(&at, &spec.config, &summary) {
+            let first_port = summary.ports.first().cloned().unwrap_or_else(|| "main".into());
+            let static_config = config.is_static().then(|| spec.config.to_string());
+            let mut limits = plugin.limits;
+            if let Some(ms) = spec.timeout_ms {
+                limits.wall_ms = ms;
+            }
+            nodes.push(PlanNode {
+                limits,
+                side_effects: plugin.side_effects,
+                spec: spec.clone(),
+                plugin: plugin.name.clone(),
+                version: plugin.version.clone(),
+                config,
+                static_config,
+                first_port,
+            });
+        }
+    }
+
+    // Connections.
+    let mut edges = Vec::new();
+    let mut pairs = HashSet::new();
+    for (i, conn) in wf.connections.iter().enumerate() {
+        let at = format!("connections[{i}]({} -> {})", conn.from, conn.to);
+        let (from, port) = conn.source();
+        if !pairs.insert((from.to_string(), port.to_string(), conn.to.trim().to_string())) {
+            c.problem(&at, "duplicate connection");
+            continue;
+        }
+        let source = match (trigger_index.get(from), node_index.get(from)) {
+            (Some(&t), _) => {
+                if port != "main" {
+                    c.problem(&at, format!("trigger `{from}` has only the port `main`"));
+                    continue;
+                }
+                Source::Trigger(t)
+            }
+            (None, Some(&n)) => {
+                let spec = &wf.nodes[n];
+                let ok = match &node_ports[n] {
+                    _ if port == "error" && spec.on_error == OnError::ErrorPort => true,
+                    Some(ports) if !ports.is_empty() => ports.iter().any(|p| p == port),
+                    _ => true,
+                };
+                if !ok {
+                    let ports = node_ports[n].clone().unwrap_or_default().join(", ");
+                    let hint = if port == "error" { " (set `on_error: error_port` to use `error`)" } else { "" };
+                    c.problem(&at, format!("node `{from}` has no port `{port}` (its ports: {ports}){hint}"));
+                    continue;
+                }
+                Source::Node(n)
+            }
+            (None, None) => {
+                c.problem(&at, format!("`{from}` is not a trigger or node of this workflow"));
+                continue;
+            }
+        };
+        let Some(&to) = node_index.get(conn.to.trim()) else {
+            let what = if trigger_index.contains_key(conn.to.trim()) { "a trigger, which" } else { "unknown, it" };
+            c.problem(&at, format!("target `{}` is {what} cannot receive items", conn.to));
+            continue;
+        };
+        if conn.max_iterations == Some(0) {
+            c.problem(format!("{at}.max_iterations"), "must be at least 1");
+        }
+        edges.push(Edge { from: source, port: port.to_string(), to, bound: conn.max_iterations });
+    }
+
+    let n = wf.nodes.len();
+    let mut incoming = vec![Vec::new(); n];
+    let mut outgoing = vec![Vec::new(); n];
+    let mut trigger_edges = vec![Vec::new(); wf.triggers.len()];
+    for (e, edge) in edges.iter().enumerate() {
+        match edge.from {
+            Source::Trigger(t) => trigger_edges[t].push(e),
+            Source::Node(from) => outgoing[from].push(e),
+        }
+        if edge.bound.is_none() {
+            incoming[edge.to].push(e);
+        }
+    }
+
+    // Cycles: forward edges must form a DAG (Kahn's algorithm).
+    let mut indegree: Vec<usize> =
+        (0..n).map(|i| incoming[i].iter().filter(|&&e| matches!(edges[e].from, Source::Node(_))).count()).collect();
+    let mut queue: VecDeque<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut sorted = 0;
+    while let Some(i) = queue.pop_front() {
+        sorted += 1;
+        for &e in &outgoing[i] {
+            if edges[e].bound.is_none() {
+                indegree[edges[e].to] -= 1;
+                if indegree[edges[e].to] == 0 {
+                    queue.push_back(edges[e].to);
+                }
+            }
+        }
+    }
+    if sorted < n {
+        let cyclic: Vec<&str> = (0..n).filter(|&i| indegree[i] > 0).map(|i| wf.nodes[i].id.as_str()).collect();
+        c.problem(
+            "connections",
+            format!(
+                "cycle through {} without an explicit bound: set `max_iterations` on the connection that closes the loop",
+                cyclic.join(", ")
+            ),
+        );
+    }
+
+    // Reachability from the triggers, over all edges.
+    let mut reached = vec![false; n];
+    let mut queue: VecDeque<usize> = trigger_edges.iter().flatten().map(|&e| edges[e].to).collect();
+    while let Some(i) = queue.pop_front() {
+        if std::mem::replace(&mut reached[i], true) {
+            continue;
+        }
+        queue.extend(outgoing[i].iter().map(|&e| edges[e].to));
+    }
+    for (i, spec) in wf.nodes.iter().enumerate() {
+        if !reached[i] {
+            c.problem(format!("nodes[{i}]({})", spec.id), "unreachable: no path leads here from a trigger");
+        }
+    }
+
+    if !c.problems.is_empty() {
+        return Err(Invalid { problems: c.problems });
+    }
+    let pins = c.pins;
+    Ok(Plan { workflow, pins, nodes, node_index, trigger_index, edges, incoming, outgoing, trigger_edges })
+}
+
+fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut HashSet<String>) {
+    let fields = [
+        ("path", t.path.is_some()),
+        ("uses", t.uses.is_some()),
+        ("node", t.node.is_some()),
+        ("config", !t.config.is_null()),
+        ("mode", t.mode.is_some()),
+        ("cron", t.cron.is_some()),
+        ("timezone", t.timezone.is_some()),
+        ("event", t.event.is_some()),
+    ];
+    let applies: &[&str] = match t.kind {
+        TriggerType::Webhook => &["path", "uses", "node", "config", "mode"],
+        TriggerType::Schedule => &["cron", "timezone"],
+        TriggerType::Event => &["event"],
+        TriggerType::Manual | TriggerType::Error => &[],
+    };
+    for (field, set) in fields {
+        if set && !applies.contains(&field) {
+            c.problem(format!("{at}.{field}"), format!("does not apply to a {:?} trigger", t.kind));
+        }
+    }
+    match t.kind {
+        TriggerType::Webhook => {
+            match t.path.as_deref() {
+                None | Some("") => c.problem(format!("{at}.path"), "a webhook trigger needs a path"),
+                Some(path)
+                    if !path.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_./".contains(ch))
+                        || path.contains("..") =>
+                {
+                    c.problem(format!("{at}.path"), format!("`{path}`: use letters, digits, `-`, `_`, `.` and `/`"))
+                }
+                Some(path) => {
+                    if !webhook_paths.insert(path.trim_matches('/').to_string()) {
+                        c.problem(format!("{at}.path"), format!("another webhook trigger already uses `{path}`"));
+                    }
+                }
+            }
+            if let Some(mode) = t.mode.as_deref().filter(|m| !["async", "sync"].contains(m)) {
+                c.problem(format!("{at}.mode"), format!("`{mode}`: use `async` or `sync`"));
+            }
+            match t.uses.as_deref() {
+                None => c.problem(format!("{at}.uses"), "a webhook trigger needs `uses`, e.g. wirework/core@^0.1"),
+                Some(uses) => {
+                    let node = t.node.as_deref().unwrap_or("webhook");
+                    if let Some((_, summary)) = c.node_type(at, uses, node, NodeKind::Trigger) {
+                        let config = if t.config.is_null() { serde_json::json!({}) } else { t.config.clone() };
+                        if let Ok(template) = ConfigTemplate::compile(&config) {
+                            if !template.is_static() {
+                                c.problem(format!("{at}.config"), "a trigger's config cannot hold expressions");
+                            }
+                        }
+                        c.config(at, &config, &summary);
+                    }
+                }
+            }
+        }
+        TriggerType::Schedule => {
+            if t.cron.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                c.problem(format!("{at}.cron"), "a schedule trigger needs a cron expression");
+            }
+        }
+        TriggerType::Event => {
+            if t.event.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                c.problem(format!("{at}.event"), "an event trigger needs the event's name");
+            }
+        }
+        TriggerType::Manual | TriggerType::Error => {}
+    }
+}

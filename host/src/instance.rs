@@ -1,0 +1,60 @@
+//! One Wirework instance on a data directory: the store, the plugin runtime,
+//! the installed plugins and the engine, wired together.
+//!
+//! Data directory layout:
+//!
+//! | path | what |
+//! |------|------|
+//! | `store/` | the sled database (one process at a time) |
+//! | `plugins/` | installed packages and `grants.toml` (see [`crate::plugins`]) |
+//! | `cache/` | precompiled components |
+
+use crate::engine::{Credentials, Engine, EngineConfig};
+use crate::home::Home;
+use crate::plugins::InstalledPlugins;
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::{Store, StoreKv};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wirework_registry::TrustStore;
+
+/// The default data directory, relative to where the host runs.
+pub const DEFAULT_DATA_DIR: &str = "wirework-data";
+
+/// A running instance.
+pub struct Instance {
+    /// The engine.
+    pub engine: Engine,
+    /// The plugins it runs.
+    pub plugins: Arc<InstalledPlugins>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+/// Where installed plugins live in a data directory.
+pub fn plugins_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("plugins")
+}
+
+impl Instance {
+    /// Open `data_dir`: load and verify the installed plugins against `home`'s
+    /// trust store, open the store, and continue unfinished executions.
+    pub async fn open(
+        data_dir: &Path,
+        home: &Home,
+        credentials: Arc<dyn Credentials>,
+        engine_config: EngineConfig,
+    ) -> anyhow::Result<Instance> {
+        let store = Store::open_sled(&data_dir.join("store"))?;
+        let runtime_config = RuntimeConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() };
+        let max_calls = runtime_config.max_instances as usize;
+        let runtime = Runtime::new(runtime_config, Arc::new(StoreKv::new(store.clone())))?;
+        let plugins = Arc::new(InstalledPlugins::new(runtime, max_calls));
+        let trust = TrustStore::load(&home.trust_store_path())?;
+        for plugin in plugins.load_dir(&plugins_dir(data_dir), &trust).await? {
+            tracing::info!(plugin = %plugin.name, version = %plugin.version, "loaded");
+        }
+        let engine = Engine::open(store, plugins.clone(), credentials, engine_config).await?;
+        Ok(Instance { engine, plugins, data_dir: data_dir.to_path_buf() })
+    }
+}

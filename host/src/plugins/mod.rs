@@ -1,0 +1,175 @@
+//! Installed plugins: verified, compiled packages the engine runs nodes of,
+//! several versions of one plugin side by side. Implements the engine's
+//! [`NodeHost`] on top of the [runtime](crate::runtime).
+//!
+//! On disk (inside a data directory), `plugins/` holds the installed packages
+//! (`publisher.name@version.wwpkg`) and `plugins/grants.toml` the operator's
+//! grants per plugin:
+//!
+//! ```toml
+//! ["wirework/http"]
+//! http = ["api.example.com", "127.0.0.1:8025"]
+//! kv = false
+//! ```
+//!
+//! Packages are verified against the trust store when loaded, every time.
+
+use crate::engine::{NodeHost, PluginVersion};
+use crate::runtime::{Grants, Invocation, InvokeReport, LoadedPlugin, NodeFailure, Outcome, Runtime};
+use anyhow::Context;
+use futures_util::future::BoxFuture;
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use tokio::sync::Semaphore;
+use wirework_registry::{Package, TrustStore};
+
+/// What the operator granted one plugin, as kept in `grants.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantEntry {
+    /// Host patterns it may call.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Whether it may keep key-value state.
+    #[serde(default)]
+    pub kv: bool,
+}
+
+/// Plugin versions loaded into a runtime.
+pub struct InstalledPlugins {
+    runtime: Runtime,
+    plugins: RwLock<BTreeMap<String, BTreeMap<Version, Arc<LoadedPlugin>>>>,
+    /// Calls at once, within the pooling allocator's instance slots.
+    slots: Arc<Semaphore>,
+}
+
+impl InstalledPlugins {
+    /// No plugins yet; at most `max_calls` node calls run at once.
+    pub fn new(runtime: Runtime, max_calls: usize) -> InstalledPlugins {
+        InstalledPlugins { runtime, plugins: RwLock::default(), slots: Arc::new(Semaphore::new(max_calls.max(1))) }
+    }
+
+    /// Make a loaded plugin available (replacing the same version).
+    pub fn add(&self, plugin: LoadedPlugin) -> PluginVersion {
+        let info = describe(&plugin);
+        let mut plugins = self.plugins.write().expect("plugins lock");
+        plugins.entry(info.name.clone()).or_default().insert(info.version.clone(), Arc::new(plugin));
+        info
+    }
+
+    /// Every installed version.
+    pub fn list(&self) -> Vec<PluginVersion> {
+        let plugins = self.plugins.read().expect("plugins lock");
+        plugins.values().flat_map(|versions| versions.values().map(|p| describe(p))).collect()
+    }
+
+    /// Load every package in `dir` (see the module docs), verified against `trust`.
+    pub async fn load_dir(&self, dir: &Path, trust: &TrustStore) -> anyhow::Result<Vec<PluginVersion>> {
+        let grants = read_grants(dir)?;
+        let mut loaded = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(loaded) };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wwpkg"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let package = Package::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let name = package.clone().verify(trust).map(|v| v.manifest.plugin.name).ok();
+            let entry = name.and_then(|n| grants.get(&n).cloned()).unwrap_or_default();
+            let grants = Grants { http: entry.http, kv: entry.kv, ..Default::default() };
+            let plugin = self
+                .runtime
+                .load(package, trust, &grants)
+                .await
+                .with_context(|| format!("loading {}", path.display()))?;
+            loaded.push(self.add(plugin));
+        }
+        Ok(loaded)
+    }
+}
+
+/// Install a package file into `dir` with `grant`: verified first, then
+/// copied as `publisher.name@version.wwpkg`; the grant replaces any earlier one.
+pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: GrantEntry) -> anyhow::Result<PathBuf> {
+    let bytes = std::fs::read(package).with_context(|| format!("reading {}", package.display()))?;
+    let verified = Package::read(package)?.verify(trust)?;
+    let m = &verified.manifest.plugin;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let target = dir.join(format!("{}@{}.wwpkg", m.name.replace('/', "."), m.version));
+    wirework_registry::write_atomically(&target, &bytes)?;
+    let mut grants = read_grants(dir)?;
+    grants.insert(m.name.clone(), grant);
+    let text = toml::to_string(&grants).context("writing grants")?;
+    wirework_registry::write_atomically(&dir.join("grants.toml"), text.as_bytes())?;
+    Ok(target)
+}
+
+fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
+    let path = dir.join("grants.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn describe(plugin: &LoadedPlugin) -> PluginVersion {
+    let m = plugin.manifest();
+    PluginVersion {
+        name: m.plugin.name.clone(),
+        version: m.plugin.version.clone(),
+        digest: plugin.digest().to_string(),
+        nodes: plugin.nodes().to_vec(),
+        secrets: m.capabilities.secrets.clone(),
+        limits: m.limits,
+        side_effects: !m.capabilities.http.is_empty() || m.capabilities.kv,
+    }
+}
+
+impl NodeHost for InstalledPlugins {
+    fn resolve(&self, name: &str, range: &VersionReq) -> Result<PluginVersion, String> {
+        let plugins = self.plugins.read().expect("plugins lock");
+        let Some(versions) = plugins.get(name) else {
+            return Err(format!("plugin {name} is not installed"));
+        };
+        match versions.iter().rev().find(|(v, _)| range.matches(v)) {
+            Some((_, plugin)) => Ok(describe(plugin)),
+            None => {
+                let installed: Vec<String> = versions.keys().map(ToString::to_string).collect();
+                Err(format!("no installed version of {name} matches `{range}` (installed: {})", installed.join(", ")))
+            }
+        }
+    }
+
+    fn get(&self, name: &str, version: &Version) -> Option<PluginVersion> {
+        self.plugins.read().expect("plugins lock").get(name)?.get(version).map(|p| describe(p))
+    }
+
+    fn invoke(
+        &self,
+        name: &str,
+        version: &Version,
+        invocation: Invocation,
+    ) -> BoxFuture<'static, InvokeReport<Outcome>> {
+        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
+        let (runtime, slots) = (self.runtime.clone(), self.slots.clone());
+        let missing = format!("{name} {version} is not installed");
+        Box::pin(async move {
+            let Some(plugin) = plugin else {
+                return InvokeReport {
+                    result: Err(NodeFailure::Setup { message: missing }),
+                    fuel: 0,
+                    wall: Default::default(),
+                    logs: Vec::new(),
+                    denials: Vec::new(),
+                };
+            };
+            let _slot = slots.acquire().await.expect("the semaphore is never closed");
+            runtime.invoke(&plugin, invocation).await
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! An engine on a fresh data directory with the fixture plugins installed,
+//! and a loopback HTTP server that records what nodes send it.
+
+use super::fixtures;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wirework::engine::{EngineConfig, ExecutionRecord, MemoryCredentials, Status};
+use wirework::instance::{plugins_dir, Instance};
+use wirework::plugins::{install_file, GrantEntry};
+
+/// One request the recorder received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub body: Value,
+}
+
+pub struct RecorderState {
+    pub received: Mutex<Vec<Received>>,
+    /// Answer 503 this many more times, per path.
+    pub failures: Mutex<HashMap<String, usize>>,
+    /// Paths under `/barrier/` wait until this many requests are inside at once.
+    pub barrier: tokio::sync::Barrier,
+}
+
+/// A server on a loopback port that records every request to `/{path}`.
+pub struct Recorder {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<RecorderState>,
+}
+
+impl Recorder {
+    pub async fn start() -> Recorder {
+        let state = Arc::new(RecorderState {
+            received: Mutex::default(),
+            failures: Mutex::default(),
+            barrier: tokio::sync::Barrier::new(2),
+        });
+        let router = axum::Router::new().route("/{*path}", axum::routing::any(record)).with_state(state.clone());
+        Recorder { addr: super::serve(router).await, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    pub fn received(&self, path: &str) -> Vec<Received> {
+        self.state.received.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    pub fn fail_next(&self, path: &str, times: usize) {
+        self.state.failures.lock().unwrap().insert(path.to_string(), times);
+    }
+}
+
+async fn record(
+    State(state): State<Arc<RecorderState>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, axum::Json<Value>) {
+    let received = Received {
+        path: path.clone(),
+        idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(String::from),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    state.received.lock().unwrap().push(received);
+    if path.starts_with("barrier/") {
+        // Both parallel branches must be inside at once, or this times out.
+        if tokio::time::timeout(Duration::from_secs(10), state.barrier.wait()).await.is_err() {
+            return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "alone at the barrier"})));
+        }
+    }
+    let fail = {
+        let mut failures = state.failures.lock().unwrap();
+        match failures.get_mut(&path) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
+    if fail {
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"error": "try again"})));
+    }
+    (StatusCode::OK, axum::Json(serde_json::json!({"ok": true, "path": path})))
+}
+
+/// Install the fixture packages into `data_dir`, granting HTTP to `grant_http`.
+pub fn install_fixtures(data_dir: &std::path::Path, grant_http: &str) {
+    let f = fixtures();
+    let dir = plugins_dir(data_dir);
+    let trust = f.trust();
+    install_file(&dir, &f.core, &trust, GrantEntry::default()).unwrap();
+    let http = GrantEntry { http: vec![grant_http.to_string()], kv: false };
+    install_file(&dir, &f.http, &trust, http.clone()).unwrap();
+    install_file(&dir, &f.hostile, &trust, GrantEntry { kv: true, ..http }).unwrap();
+}
+
+/// Open an instance on `data_dir` with the fixtures' trust store.
+/// A store just given up by an earlier instance is released once that
+/// instance's last task ends: retry for a while.
+pub async fn open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials>) -> Instance {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Instance::open(data_dir, &fixtures().home, credentials.clone(), EngineConfig::default()).await {
+            Ok(instance) => return instance,
+            Err(e) if tokio::time::Instant::now() < deadline && format!("{e:#}").contains("opening the store") => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("opening {}: {e:#}", data_dir.display()),
+        }
+    }
+}
+
+/// Poll `engine` until execution `id` reaches one of `statuses`.
+pub async fn wait_for(engine: &wirework::engine::Engine, id: &str, statuses: &[Status]) -> ExecutionRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = engine.execution(id).unwrap().expect("the execution exists");
+        if statuses.contains(&record.status) {
+            return record;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("execution {id} stayed {:?}: {:?}; steps {:#?}", record.status, record.error, engine.steps(id));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Poll until `f` holds.
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
