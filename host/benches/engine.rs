@@ -16,7 +16,7 @@
 //! executions per second, and overhead per step at most 3x a bare invocation.
 //! Figures, not assertions. `WIREWORK_BENCH_SECONDS` sets the time per
 //! measurement (default 5), `WIREWORK_BENCH_CONCURRENCY` the executions in
-//! flight (default 64).
+//! flight (default 128).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
     }
     let seconds: f64 = std::env::var("WIREWORK_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let concurrency: usize =
-        std::env::var("WIREWORK_BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
+        std::env::var("WIREWORK_BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(128);
     let period = Duration::from_secs_f64(seconds);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
 

@@ -208,6 +208,8 @@ connections: [{{from: failed, to: report}}]
 "#,
         recorder.addr
     );
+    let early = engine.deploy_text(&retrying_workflow(&recorder, 2, true)).await.unwrap_err().to_string();
+    assert!(early.contains("no workflow `on-failure` is deployed"), "{early}");
     engine.deploy_text(&on_failure).await.unwrap();
     engine.deploy_text(&retrying_workflow(&recorder, 2, true)).await.unwrap();
     recorder.fail_next("flaky", 100);
@@ -505,6 +507,7 @@ connections:
   - {from: "a:sideways", to: e}
   - {from: g, to: h}
   - {from: h, to: g}
+  - {from: a, to: e, max_iterations: 2}
 "#;
     let err = engine.deploy_text(workflow).await.unwrap_err();
     let EngineError::Invalid(invalid) = err else { panic!("{err}") };
@@ -523,6 +526,7 @@ connections:
         ("connections[3]", "has no port `sideways`"),
         ("connections", "cycle through g, h without an explicit bound"),
         ("nodes[5](f)", "unreachable"),
+        ("connections", "marks a loop, but e does not lead back to a"),
     ];
     for (location, needle) in expected {
         assert!(found(location, needle), "missing {location}: {needle} in {:#?}", invalid.problems);

@@ -31,7 +31,7 @@ pub(crate) enum Wake {
     /// A timer is due (its key, to delete).
     Timer { step: u64, key: Vec<u8> },
     /// An awaited event arrived.
-    Event { step: u64, payload: Json },
+    Event { step: u64, event: String, payload: Json },
     /// Retry from the failed step.
     Retry { reply: Reply },
     /// Stop.
@@ -47,14 +47,27 @@ pub(crate) fn ensure_driver(inner: &Arc<Inner>, id: &str, wake: Option<Wake>) {
             Some(wake) => match tx.send(wake) {
                 Ok(()) => return,
                 // The driver is gone without deregistering (it panicked): replace it.
-                Err(mpsc::error::SendError(wake)) => return spawn(inner, &mut drivers, id, Some(wake)),
+                Err(mpsc::error::SendError(wake)) => return spawn(inner, &mut drivers, id, Some(wake), None),
             },
         }
     }
-    spawn(inner, &mut drivers, id, wake);
+    spawn(inner, &mut drivers, id, wake, None);
 }
 
-fn spawn(inner: &Arc<Inner>, drivers: &mut HashMap<String, mpsc::UnboundedSender<Wake>>, id: &str, wake: Option<Wake>) {
+/// Start the driver of an execution just created (its record in hand).
+pub(crate) fn start_driver(inner: &Arc<Inner>, record: ExecutionRecord) {
+    let mut drivers = inner.drivers.lock().expect("drivers lock");
+    let id = record.id.clone();
+    spawn(inner, &mut drivers, &id, None, Some(record));
+}
+
+fn spawn(
+    inner: &Arc<Inner>,
+    drivers: &mut HashMap<String, mpsc::UnboundedSender<Wake>>,
+    id: &str,
+    wake: Option<Wake>,
+    record: Option<ExecutionRecord>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     if let Some(wake) = wake {
         let _ = tx.send(wake);
@@ -63,11 +76,25 @@ fn spawn(inner: &Arc<Inner>, drivers: &mut HashMap<String, mpsc::UnboundedSender
     let (inner, id) = (inner.clone(), id.to_string());
     tokio::spawn(async move {
         let driver_id = id.clone();
-        if let Err(e) = drive(inner.clone(), id, rx).await {
+        if let Err(e) = drive(inner.clone(), id, rx, record).await {
+            // The store failed under this execution: it stays as last
+            // committed (continued at the next open). Timers it had taken
+            // are handed out again; whoever waits on it is told.
             tracing::error!(execution = %driver_id, "driver stopped: {e:#}");
+            inner
+                .fired
+                .lock()
+                .expect("fired lock")
+                .retain(|key| keys::parse_timer(key).is_none_or(|(_, id, _)| id != driver_id));
+            inner.watchers.lock().expect("watchers lock").remove(&driver_id);
         }
-        // Normally the driver deregisters itself; make sure after an error.
-        inner.drivers.lock().expect("drivers lock").remove(&driver_id);
+        // Normally the driver deregisters itself. Remove the entry only if it
+        // is still this driver's (its receiver is gone, so its sender is
+        // closed): a new driver may have registered since.
+        let mut drivers = inner.drivers.lock().expect("drivers lock");
+        if drivers.get(&driver_id).is_some_and(|tx| tx.is_closed()) {
+            drivers.remove(&driver_id);
+        }
     });
 }
 
@@ -170,6 +197,9 @@ struct Driver {
     new_timer: bool,
     /// The record changed outside a step (a failure at launch): commit it.
     changed: bool,
+    /// Something was recorded that must be durable before anything else
+    /// starts: an effectful step's result, an event subscription.
+    must_commit: bool,
     /// Writes of pure steps not yet committed (see [`Driver::commit`]).
     held: Batch,
     /// Step records not yet committed; written together as one chunk.
@@ -178,13 +208,37 @@ struct Driver {
     stored_status: Status,
 }
 
-async fn drive(inner: Arc<Inner>, id: String, mut rx: mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<()> {
-    let Some(bytes) = inner.store.get(&keys::execution(&id))? else {
-        answer_missing(&inner, &id, &mut rx);
-        return Ok(());
+async fn drive(
+    inner: Arc<Inner>,
+    id: String,
+    mut rx: mpsc::UnboundedReceiver<Wake>,
+    record: Option<ExecutionRecord>,
+) -> anyhow::Result<()> {
+    let record = match record {
+        Some(record) => record,
+        None => match inner.store.get(&keys::execution(&id))? {
+            Some(bytes) => decode(&bytes, "execution")?,
+            None => {
+                let mut batch = Batch::default();
+                batch.delete(keys::active(&id));
+                inner.store.commit(batch).await?;
+                return answer_missing(&inner, &id, &mut rx).await;
+            }
+        },
     };
-    let record: ExecutionRecord = decode(&bytes, "execution")?;
-    let plan = match inner.plan(&record.workflow_id, record.workflow_version) {
+    // The state must name only nodes of its version (else it was not written
+    // by this engine): checked once here, so lookups below cannot fail.
+    let plan = inner.plan(&record.workflow_id, record.workflow_version).and_then(|plan| {
+        let state = &record.state;
+        let named = state.ready.iter().chain(state.parked.iter().map(|p| &p.activation)).chain(&state.failed);
+        match named.map(|a| &a.node).chain(state.inbox.keys()).find(|n| !plan.node_index.contains_key(*n)) {
+            Some(node) => {
+                Err(format!("the stored state names node `{node}`, which this workflow version does not have"))
+            }
+            None => Ok(plan),
+        }
+    });
+    let plan = match plan {
         Ok(plan) => plan,
         Err(message) => {
             // The version cannot run (a pinned plugin was removed): fail it visibly.
@@ -194,12 +248,16 @@ async fn drive(inner: Arc<Inner>, id: String, mut rx: mpsc::UnboundedReceiver<Wa
                 record.finished_ms = Some(now_ms());
                 record.error = Some(ExecutionError { node: None, step: None, message, failure: None });
                 let mut batch = Batch::default();
+                disarm(&record, &mut batch);
                 batch.put(keys::execution(&id), encode(&record));
                 batch.delete(keys::active(&id));
                 inner.store.commit(batch).await?;
+                let watchers = inner.watchers.lock().expect("watchers lock").remove(&id);
+                for watcher in watchers.into_iter().flatten() {
+                    let _ = watcher.send(record.status);
+                }
             }
-            answer_missing(&inner, &id, &mut rx);
-            return Ok(());
+            return answer_missing(&inner, &id, &mut rx).await;
         }
     };
     let stored_status = record.status;
@@ -215,6 +273,7 @@ async fn drive(inner: Arc<Inner>, id: String, mut rx: mpsc::UnboundedReceiver<Wa
         error_workflow: None,
         new_timer: false,
         changed: false,
+        must_commit: false,
         held: Batch::default(),
         steps: Vec::new(),
         stored_status,
@@ -278,14 +337,40 @@ async fn drive(inner: Arc<Inner>, id: String, mut rx: mpsc::UnboundedReceiver<Wa
 }
 
 /// Answer wakes for an execution that cannot run.
-fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedReceiver<Wake>) {
-    let mut drivers = inner.drivers.lock().expect("drivers lock");
-    while let Ok(wake) = rx.try_recv() {
-        if let Wake::Retry { reply } | Wake::Cancel { reply } = wake {
-            let _ = reply.send(Err(EngineError::Conflict(format!("execution `{id}` cannot run"))));
+/// Answer wakes for an execution that cannot run, and delete the keys that
+/// would bring them back.
+async fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<()> {
+    loop {
+        let mut batch = Batch::default();
+        let mut fired = Vec::new();
+        let done = {
+            let mut drivers = inner.drivers.lock().expect("drivers lock");
+            while let Ok(wake) = rx.try_recv() {
+                match wake {
+                    Wake::Retry { reply } | Wake::Cancel { reply } => {
+                        let _ = reply.send(Err(EngineError::Conflict(format!("execution `{id}` cannot run"))));
+                    }
+                    Wake::Timer { key, .. } => {
+                        batch.delete(key.clone());
+                        fired.push(key);
+                    }
+                    Wake::Event { step, .. } => batch.delete(keys::wake(id, step)),
+                }
+            }
+            if batch.is_empty() {
+                drivers.remove(id);
+            }
+            batch.is_empty()
+        };
+        if done {
+            return Ok(());
+        }
+        inner.store.commit(batch).await?;
+        let mut set = inner.fired.lock().expect("fired lock");
+        for key in fired {
+            set.remove(&key);
         }
     }
-    drivers.remove(id);
 }
 
 impl Driver {
@@ -311,7 +396,7 @@ impl Driver {
             self.record.state.ready.iter().all(|a| {
                 self.launched.contains(&a.step) || !self.plan.nodes[self.plan.node_index[&a.node]].side_effects
             });
-        let observed = !self.replies.is_empty() || self.error_workflow.is_some() || self.new_timer;
+        let observed = self.must_commit || !self.replies.is_empty() || self.error_workflow.is_some() || self.new_timer;
         if self.record.status == Status::Running && next_are_pure && !observed {
             return Ok(());
         }
@@ -332,6 +417,7 @@ impl Driver {
         }
         self.inner.store.commit(batch).await?;
         self.stored_status = self.record.status;
+        self.must_commit = false;
         {
             let mut fired = self.inner.fired.lock().expect("fired lock");
             for key in self.fired.drain(..) {
@@ -366,7 +452,13 @@ impl Driver {
                                 .find(|t| t.kind == super::model::TriggerType::Error)
                                 .map(|t| t.id.clone())
                         });
-                        inner.start(&workflow, version, trigger.as_deref(), vec![item], None).await.map_err(Into::into)
+                        match trigger {
+                            Some(trigger) => inner
+                                .start(&workflow, version, Some(&trigger), vec![item], None)
+                                .await
+                                .map_err(Into::into),
+                            None => Err(anyhow::anyhow!("its current version has no `error` trigger")),
+                        }
                     }
                     Err(e) => Err(e),
                 };
@@ -564,6 +656,9 @@ impl Driver {
             denials: done.denials,
         };
         let id = self.record.id.clone();
+        // An effectful call happened: its result is durable before anything
+        // else starts, so it never runs again once it has finished.
+        self.must_commit |= node.side_effects;
         let mut route: Option<Vec<(String, Vec<Json>)>> = None;
         match done.result {
             Ok(Outcome::Emit { ports }) => {
@@ -581,6 +676,7 @@ impl Driver {
                 }
                 if let Some(event) = &event {
                     batch.put(keys::subscription(event, &id, activation.step), Vec::new());
+                    self.must_commit = true;
                 }
                 let activation = Activation { resume: None, ..activation.clone() };
                 self.record.state.parked.push(Parked {
@@ -606,7 +702,7 @@ impl Driver {
                     if policy.jitter && delay > 1 {
                         delay = rand::thread_rng().gen_range(delay / 2..=delay);
                     }
-                    let due = now_ms() + delay;
+                    let due = now_ms().saturating_add(delay);
                     record.outcome = StepOutcome::Failed { failure, then: "retry".into() };
                     batch.put(keys::timer(due, &id, activation.step), Vec::new());
                     self.new_timer = true;
@@ -654,9 +750,15 @@ impl Driver {
         self.record.state.next_record += 1;
         self.steps.push(record);
         if let Some(ports) = route {
+            // Routing can fail half way (a loop bound): then the state goes
+            // back to before it, and the node is the failed step to retry.
+            let before = self.plan.edges.iter().any(|e| e.bound.is_some()).then(|| self.record.state.clone());
             let mut router = Router { plan: &self.plan, state: &mut self.record.state };
             if let Err(message) = router.route(Source::Node(node_index), &ports) {
-                self.fail(None, message, None, batch);
+                if let Some(before) = before {
+                    self.record.state = before;
+                }
+                self.fail(Some(&activation), message, None, batch);
             }
         }
     }
@@ -689,7 +791,16 @@ impl Driver {
             message: message.clone(),
             failure: failure.clone(),
         });
-        if let Some(workflow) = self.plan.workflow.settings.error_workflow.clone() {
+        // An execution started by an error trigger does not report its own
+        // failure onwards: two error workflows cannot start each other forever.
+        let from_error_trigger = self
+            .plan
+            .workflow
+            .triggers
+            .iter()
+            .any(|t| t.id == self.record.trigger.id && t.kind == super::model::TriggerType::Error);
+        let error_workflow = self.plan.workflow.settings.error_workflow.clone().filter(|_| !from_error_trigger);
+        if let Some(workflow) = error_workflow {
             let item = json!({
                 "execution_id": id,
                 "workflow_id": self.record.workflow_id,
@@ -707,16 +818,7 @@ impl Driver {
 
     /// Delete the timers and subscriptions of every parked activation.
     fn disarm(&mut self, batch: &mut Batch) {
-        let id = &self.record.id;
-        for parked in &self.record.state.parked {
-            let step = parked.activation.step;
-            if let Some(until) = parked.until_ms {
-                batch.delete(keys::timer(until, id, step));
-            }
-            if let Some(event) = &parked.event {
-                batch.delete(keys::subscription(event, id, step));
-            }
-        }
+        disarm(&self.record, batch);
     }
 
     /// Put back the timers and subscriptions of every parked activation.
@@ -738,12 +840,17 @@ impl Driver {
         let id = self.record.id.clone();
         match wake {
             Wake::Timer { step, key } => {
+                let due = keys::parse_timer(&key).map(|(due, _, _)| due);
                 batch.delete(key.clone());
                 self.fired.push(key);
                 if !matches!(self.record.status, Status::Running | Status::Waiting) {
                     return;
                 }
-                if let Some(pos) = self.record.state.parked.iter().position(|p| p.activation.step == step) {
+                // The step and the time must both match: a stale timer of an
+                // earlier park of this step must not end a later one.
+                let found =
+                    self.record.state.parked.iter().position(|p| p.activation.step == step && p.until_ms == due);
+                if let Some(pos) = found {
                     let parked = self.record.state.parked.remove(pos);
                     if let Some(event) = &parked.event {
                         batch.delete(keys::subscription(event, &id, step));
@@ -757,13 +864,17 @@ impl Driver {
                     self.record.status = Status::Running;
                 }
             }
-            Wake::Event { step, payload } => {
+            Wake::Event { step, event, payload } => {
                 batch.delete(keys::wake(&id, step));
                 if !matches!(self.record.status, Status::Running | Status::Waiting) {
                     return;
                 }
-                let found =
-                    self.record.state.parked.iter().position(|p| p.activation.step == step && p.event.is_some());
+                let found = self
+                    .record
+                    .state
+                    .parked
+                    .iter()
+                    .position(|p| p.activation.step == step && p.event.as_deref() == Some(event.as_str()));
                 if let Some(pos) = found {
                     let parked = self.record.state.parked.remove(pos);
                     if let Some(until) = parked.until_ms {
@@ -810,6 +921,19 @@ impl Driver {
                 self.record.finished_ms = Some(now_ms());
                 self.replies.push((reply, Ok(())));
             }
+        }
+    }
+}
+
+/// Delete the timers and subscriptions of every parked activation of `record`.
+fn disarm(record: &ExecutionRecord, batch: &mut Batch) {
+    for parked in &record.state.parked {
+        let step = parked.activation.step;
+        if let Some(until) = parked.until_ms {
+            batch.delete(keys::timer(until, &record.id, step));
+        }
+        if let Some(event) = &parked.event {
+            batch.delete(keys::subscription(event, &record.id, step));
         }
     }
 }

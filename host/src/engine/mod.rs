@@ -135,6 +135,8 @@ pub struct EventOutcome {
     pub started: Vec<String>,
     /// Waits it ended.
     pub resumed: usize,
+    /// Event-triggered workflows that could not start, with why.
+    pub failed: Vec<String>,
 }
 
 /// The engine. Cheap to clone; background tasks stop when the last clone drops.
@@ -154,6 +156,8 @@ pub(crate) struct Inner {
     /// Timer keys handed to a driver and not yet deleted by it.
     fired: Mutex<HashSet<Vec<u8>>>,
     timers_changed: Arc<Notify>,
+    /// Each workflow's current version.
+    current: Mutex<HashMap<String, u32>>,
     /// Active workflows' event triggers: event name to (workflow, trigger).
     event_triggers: Mutex<HashMap<String, Vec<(String, String)>>>,
     /// Callers of [`Engine::wait_settled`], by execution.
@@ -194,11 +198,12 @@ impl Engine {
             fired: Mutex::default(),
             timers_changed: Arc::new(Notify::new()),
             event_triggers: Mutex::default(),
+            current: Mutex::default(),
             watchers: Mutex::default(),
             deploy_lock: tokio::sync::Mutex::new(()),
         });
         let engine = Engine { inner };
-        engine.refresh_event_triggers()?;
+        engine.refresh_heads()?;
         // Continue what was running at the last stop, then deliver events that
         // were accepted but not yet taken up.
         let running: Vec<String> = engine
@@ -212,10 +217,10 @@ impl Engine {
             executor::ensure_driver(&engine.inner, &id, None);
         }
         let wakes: Vec<(Vec<u8>, Vec<u8>)> = engine.inner.store.scan_prefix(b"wk/").collect::<anyhow::Result<_>>()?;
-        for (key, payload) in wakes {
+        for (key, value) in wakes {
             if let Some((id, step)) = keys::parse_tail(&key) {
-                let payload = decode(&payload, "event")?;
-                executor::ensure_driver(&engine.inner, &id, Some(Wake::Event { step, payload }));
+                let records::Delivery { event, payload } = decode(&value, "event delivery")?;
+                executor::ensure_driver(&engine.inner, &id, Some(Wake::Event { step, event, payload }));
             }
         }
         scheduler::spawn(&engine.inner);
@@ -236,8 +241,11 @@ impl Engine {
         let nodes = self.inner.nodes.clone();
         let resolve = |name: &str, range: &semver::VersionReq| nodes.resolve(name, range);
         let store = &self.inner.store;
-        let exists = |id: &str| matches!(store.get(&keys::head(id)), Ok(Some(_)));
-        let plan = validate::plan(workflow, &resolve, &exists)?;
+        let error_trigger = |id: &str| {
+            let version = self.workflow(id, None).ok()?;
+            Some(version.workflow.triggers.iter().any(|t| t.kind == model::TriggerType::Error))
+        };
+        let plan = validate::plan(workflow, &resolve, &error_trigger)?;
         let id = plan.workflow.id.clone();
         let head: Option<WorkflowHead> = self.head(&id)?;
         let version = head.as_ref().map_or(1, |h| h.latest + 1);
@@ -255,7 +263,7 @@ impl Engine {
         store.commit(batch).await?;
         let pins = plan.pins.clone();
         self.inner.plans.lock().expect("plans lock").insert((id.clone(), version), Arc::new(plan));
-        self.refresh_event_triggers()?;
+        self.refresh_heads()?;
         tracing::info!(workflow = %id, version, "deployed");
         Ok(Deployed { id, version, pins })
     }
@@ -298,7 +306,7 @@ impl Engine {
         let mut batch = Batch::default();
         batch.put(keys::head(id), encode(&head));
         self.inner.store.commit(batch).await?;
-        self.refresh_event_triggers()?;
+        self.refresh_heads()?;
         Ok(head)
     }
 
@@ -310,13 +318,17 @@ impl Engine {
         let mut batch = Batch::default();
         batch.put(keys::head(id), encode(&head));
         self.inner.store.commit(batch).await?;
-        self.refresh_event_triggers()?;
+        self.refresh_heads()?;
         Ok(head)
     }
 
-    fn refresh_event_triggers(&self) -> anyhow::Result<()> {
+    /// Rebuild what is kept in memory from the workflow heads: each
+    /// workflow's current version, and the active event triggers.
+    fn refresh_heads(&self) -> anyhow::Result<()> {
         let mut index: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut current = HashMap::new();
         for head in self.workflows()? {
+            current.insert(head.id.clone(), head.current);
             if !head.active {
                 continue;
             }
@@ -334,6 +346,7 @@ impl Engine {
             }
         }
         *self.inner.event_triggers.lock().expect("event index lock") = index;
+        *self.inner.current.lock().expect("current versions lock") = current;
         Ok(())
     }
 
@@ -341,8 +354,9 @@ impl Engine {
     /// the trigger (default: the first `manual` trigger, else the first).
     /// Returns once the execution is durable.
     pub async fn start(&self, workflow: &str, trigger: Option<&str>, items: Vec<Value>) -> Result<String, EngineError> {
-        let head = self.head(workflow)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
-        self.inner.start(workflow, head.current, trigger, items, None).await
+        let current = self.inner.current.lock().expect("current versions lock").get(workflow).copied();
+        let version = current.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
+        self.inner.start(workflow, version, trigger, items, None).await
     }
 
     /// Emit an event: start the active workflows whose event trigger listens
@@ -350,11 +364,6 @@ impl Engine {
     pub async fn emit_event(&self, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
         if !payload.is_object() {
             return Err(EngineError::Conflict("an event's payload must be a JSON object".into()));
-        }
-        let mut outcome = EventOutcome::default();
-        let starts = self.inner.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
-        for (workflow, trigger) in starts {
-            outcome.started.push(self.start(&workflow, Some(&trigger), vec![payload.clone()]).await?);
         }
         let raw = serde_json::value::to_raw_value(&payload).map_err(anyhow::Error::from)?;
         let subscribers: Vec<Vec<u8>> = self
@@ -366,17 +375,31 @@ impl Engine {
         // Record each delivery durably first, so a crash cannot lose it.
         let mut batch = Batch::default();
         let mut wakes = Vec::new();
+        let delivery = encode(&records::Delivery { event: name.to_string(), payload: raw.clone() });
         for key in subscribers {
             if let Some((id, step)) = keys::parse_tail(&key) {
                 batch.delete(key);
-                batch.put(keys::wake(&id, step), raw.get().as_bytes().to_vec());
+                batch.put(keys::wake(&id, step), delivery.clone());
                 wakes.push((id, step));
             }
         }
         self.inner.store.commit(batch).await?;
-        outcome.resumed = wakes.len();
+        let mut outcome = EventOutcome { resumed: wakes.len(), ..Default::default() };
         for (id, step) in wakes {
-            executor::ensure_driver(&self.inner, &id, Some(Wake::Event { step, payload: raw.clone() }));
+            let wake = Wake::Event { step, event: name.to_string(), payload: raw.clone() };
+            executor::ensure_driver(&self.inner, &id, Some(wake));
+        }
+        // Then start the workflows listening for it; one that cannot start
+        // does not keep the event from the others.
+        let starts = self.inner.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
+        for (workflow, trigger) in starts {
+            match self.start(&workflow, Some(&trigger), vec![payload.clone()]).await {
+                Ok(id) => outcome.started.push(id),
+                Err(e) => {
+                    tracing::error!(workflow = %workflow, event = %name, "event trigger could not start: {e}");
+                    outcome.failed.push(format!("{workflow}: {e}"));
+                }
+            }
         }
         Ok(outcome)
     }
@@ -399,22 +422,18 @@ impl Engine {
     pub fn list_executions(&self, filter: &ExecutionFilter) -> anyhow::Result<Vec<ExecutionSummary>> {
         let limit = filter.limit.unwrap_or(100);
         let mut found = Vec::new();
-        for entry in self.inner.store.scan_prefix(b"ix/") {
-            let (key, workflow) = entry?;
-            let text = String::from_utf8_lossy(&key[3..]).into_owned();
-            let Some((created, id)) = text.split_once('/') else { continue };
-            let created = u64::from_str_radix(created, 16).unwrap_or(0);
-            if filter.since_ms.is_some_and(|s| created < s) {
+        // Execution ids are UUIDv7: `ex/` keys are in creation order.
+        for entry in self.inner.store.scan_prefix(b"ex/") {
+            let record: ExecutionRecord = decode(&entry?.1, "execution")?;
+            if filter.since_ms.is_some_and(|s| record.created_ms < s) {
                 continue;
             }
-            if filter.until_ms.is_some_and(|u| created >= u) {
+            if filter.until_ms.is_some_and(|u| record.created_ms >= u) {
                 break;
             }
-            if filter.workflow.as_deref().is_some_and(|w| w.as_bytes() != workflow.as_slice()) {
-                continue;
-            }
-            let Some(record) = self.execution(id)? else { continue };
-            if filter.status.is_some_and(|s| s != record.status) {
+            if filter.workflow.as_deref().is_some_and(|w| w != record.workflow_id)
+                || filter.status.is_some_and(|s| s != record.status)
+            {
                 continue;
             }
             found.push(ExecutionSummary {
@@ -437,6 +456,9 @@ impl Engine {
     pub async fn retry(&self, id: &str, mode: RetryMode) -> Result<String, EngineError> {
         let record = self.execution(id)?.ok_or_else(|| EngineError::NotFound(format!("no execution `{id}`")))?;
         match mode {
+            RetryMode::FromStart if !record.status.is_finished() => {
+                Err(EngineError::Conflict(format!("execution `{id}` is still {:?}", record.status).to_lowercase()))
+            }
             RetryMode::FromStart => {
                 let items =
                     record.trigger.items.iter().map(|i| serde_json::from_str(i.get())).collect::<Result<_, _>>();
@@ -472,12 +494,34 @@ impl Engine {
         let (tx, rx) = oneshot::channel();
         // Register before looking, so a change in between is not missed.
         self.inner.watchers.lock().expect("watchers lock").entry(id.to_string()).or_default().push(tx);
-        let record = self.execution(id)?.ok_or_else(|| EngineError::NotFound(format!("no execution `{id}`")))?;
+        let forget = |rx: oneshot::Receiver<Status>| {
+            drop(rx);
+            let mut watchers = self.inner.watchers.lock().expect("watchers lock");
+            if let Some(list) = watchers.get_mut(id) {
+                list.retain(|tx| !tx.is_closed());
+                if list.is_empty() {
+                    watchers.remove(id);
+                }
+            }
+        };
+        let record = match self.execution(id) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                forget(rx);
+                return Err(EngineError::NotFound(format!("no execution `{id}`")));
+            }
+            Err(e) => {
+                forget(rx);
+                return Err(e.into());
+            }
+        };
         if record.status != Status::Running {
-            self.inner.watchers.lock().expect("watchers lock").remove(id);
+            forget(rx);
+            // What was read may be applied but not yet flushed.
+            self.inner.store.durable().await?;
             return Ok(record.status);
         }
-        rx.await.map_err(|_| EngineError::Store(anyhow::anyhow!("the engine stopped")))
+        rx.await.map_err(|_| EngineError::Store(anyhow::anyhow!("the execution's driver stopped")))
     }
 
     /// Wait until nothing can run now: no execution is running and no timer
@@ -522,7 +566,7 @@ impl Inner {
                 .ok_or_else(|| format!("{name} {version}, pinned by this workflow version, is no longer installed")),
             None => Err(format!("{name} is not pinned by this workflow version")),
         };
-        let plan = validate::plan(record.workflow, &resolve, &|_| true).map_err(|e| e.to_string())?;
+        let plan = validate::plan(record.workflow, &resolve, &|_| Some(true)).map_err(|e| e.to_string())?;
         let plan = Arc::new(plan);
         self.plans.lock().expect("plans lock").insert((workflow.to_string(), version), plan.clone());
         Ok(plan)
@@ -581,13 +625,12 @@ impl Inner {
         }
         let mut batch = Batch::default();
         batch.put(keys::execution(&id), encode(&record));
-        batch.put(keys::by_time(now, &id), workflow.as_bytes().to_vec());
         if record.status == Status::Running {
             batch.put(keys::active(&id), Vec::new());
         }
         self.store.commit(batch).await?;
         if record.status == Status::Running {
-            executor::ensure_driver(self, &id, None);
+            executor::start_driver(self, record);
         }
         Ok(id)
     }

@@ -6,13 +6,13 @@
 //! | `wv/{id}/{version:010}` | [`WorkflowVersion`]: the definition and its plugin pins |
 //! | `ex/{id}` | [`ExecutionRecord`]: status and the state to continue from |
 //! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order |
-//! | `ix/{created:016x}/{id}` | index of executions by time (value: workflow id) |
 //! | `ac/{id}` | executions that are `running` (to continue after a restart) |
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
 //! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
 //!
-//! Execution ids are UUIDv7, so they sort by creation time too.
+//! Execution ids are UUIDv7, so `ex/` keys are in creation order: listing by
+//! time and pruning scan them without an index.
 
 use crate::runtime::{Json, LogLine, NodeFailure};
 use semver::Version;
@@ -185,6 +185,15 @@ pub struct Parked {
     pub wait_state: Option<Json>,
 }
 
+/// An event handed to a waiting execution (the value of a `wk/` key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The event's name.
+    pub event: String,
+    /// Its payload.
+    pub payload: Json,
+}
+
 /// How one node call ended. (Externally tagged: items are raw JSON, which
 /// serde cannot buffer through an internally tagged enum.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -265,9 +274,6 @@ pub(crate) mod keys {
     }
     pub fn steps(id: &str) -> Vec<u8> {
         format!("st/{id}/").into_bytes()
-    }
-    pub fn by_time(created_ms: u64, id: &str) -> Vec<u8> {
-        format!("ix/{created_ms:016x}/{id}").into_bytes()
     }
     pub fn active(id: &str) -> Vec<u8> {
         format!("ac/{id}").into_bytes()

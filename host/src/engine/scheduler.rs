@@ -50,6 +50,12 @@ fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
         }
         // Fired once; the driver deletes the key, then forgets it here.
         if inner.fired.lock().expect("fired lock").insert(key.clone()) {
+            // The scan is no snapshot: the key may have been deleted (and
+            // forgotten) since it was read.
+            if inner.store.get(&key)?.is_none() {
+                inner.fired.lock().expect("fired lock").remove(&key);
+                continue;
+            }
             ensure_driver(inner, &id, Some(Wake::Timer { step, key }));
         }
     }
@@ -75,25 +81,20 @@ async fn retention(weak: Weak<Inner>) {
 pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
     let mut pruned = 0;
     let mut batch = Batch::default();
-    for entry in inner.store.scan_prefix(b"ix/") {
-        let (key, _) = entry?;
-        let text = String::from_utf8_lossy(&key[3..]).into_owned();
-        let Some((created, id)) = text.split_once('/') else { continue };
-        if u64::from_str_radix(created, 16).unwrap_or(0) >= cutoff_ms {
+    // Execution ids are UUIDv7: `ex/` keys are in creation order.
+    for entry in inner.store.scan_prefix(b"ex/") {
+        let (key, bytes) = entry?;
+        let record: ExecutionRecord = decode(&bytes, "execution")?;
+        if record.created_ms >= cutoff_ms {
             break;
         }
-        let Some(bytes) = inner.store.get(&keys::execution(id))? else {
-            batch.delete(key);
-            continue;
-        };
-        let record: ExecutionRecord = decode(&bytes, "execution")?;
-        if !record.status.is_finished() {
+        // A finished execution may still have a driver (a retry just began).
+        if !record.status.is_finished() || inner.drivers.lock().expect("drivers lock").contains_key(&record.id) {
             continue;
         }
-        for step in inner.store.scan_prefix(&keys::steps(id)) {
+        for step in inner.store.scan_prefix(&keys::steps(&record.id)) {
             batch.delete(step?.0);
         }
-        batch.delete(keys::execution(id));
         batch.delete(key);
         pruned += 1;
         if batch.ops.len() > 10_000 {

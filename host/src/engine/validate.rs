@@ -197,12 +197,13 @@ impl Checker<'_> {
     }
 }
 
-/// Check `workflow`; resolve plugin references with `resolve`. `workflow_exists`
-/// answers for other workflows this one names (its error workflow).
+/// Check `workflow`; resolve plugin references with `resolve`. `error_trigger`
+/// answers for the workflow this one names as its error workflow: `None` if it
+/// is not deployed, else whether its current version has an `error` trigger.
 pub(crate) fn plan(
     workflow: Workflow,
     resolve: &Resolver<'_>,
-    workflow_exists: &dyn Fn(&str) -> bool,
+    error_trigger: &dyn Fn(&str) -> Option<bool>,
 ) -> Result<Plan, Invalid> {
     let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new() };
     let wf = &workflow;
@@ -217,9 +218,11 @@ pub(crate) fn plan(
     }
     match &wf.settings.error_workflow {
         Some(id) if *id == wf.id => c.problem("settings.error_workflow", "a workflow cannot be its own error workflow"),
-        Some(id) if !workflow_exists(id) => {
-            c.problem("settings.error_workflow", format!("no workflow `{id}` is deployed"))
-        }
+        Some(id) => match error_trigger(id) {
+            None => c.problem("settings.error_workflow", format!("no workflow `{id}` is deployed")),
+            Some(false) => c.problem("settings.error_workflow", format!("workflow `{id}` has no `error` trigger")),
+            Some(true) => {}
+        },
         _ => {}
     }
 
@@ -254,6 +257,10 @@ pub(crate) fn plan(
             }
             if !(retry.multiplier.is_finite() && retry.multiplier >= 1.0) {
                 c.problem(format!("{at}.retry.multiplier"), "must be a number of at least 1");
+            }
+            const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
+            if retry.initial_delay_ms > MAX_DELAY_MS || retry.max_delay_ms > MAX_DELAY_MS {
+                c.problem(format!("{at}.retry"), "delays are at most 30 days (2592000000 ms)");
             }
         }
         if spec.timeout_ms == Some(0) {
@@ -316,10 +323,11 @@ pub(crate) fn plan(
             }
             (None, Some(&n)) => {
                 let spec = &wf.nodes[n];
+                let declared = node_ports[n].as_ref().is_some_and(|ports| ports.iter().any(|p| p == port));
                 let ok = match &node_ports[n] {
-                    _ if port == "error" && spec.on_error == OnError::ErrorPort => true,
-                    Some(ports) if !ports.is_empty() => ports.iter().any(|p| p == port),
-                    _ => true,
+                    _ if port == "error" && !declared => spec.on_error == OnError::ErrorPort,
+                    Some(ports) if !ports.is_empty() => declared,
+                    _ => true, // ports named by the node's configuration
                 };
                 if !ok {
                     let ports = node_ports[n].clone().unwrap_or_default().join(", ");
@@ -384,6 +392,34 @@ pub(crate) fn plan(
                 cyclic.join(", ")
             ),
         );
+    }
+
+    // A bound marks the connection that closes a loop: its target must lead
+    // back to its source, else the bound hides a plain edge from joins.
+    for (e, edge) in edges.iter().enumerate() {
+        let (Some(_), Source::Node(from)) = (edge.bound, edge.from) else { continue };
+        let mut seen = vec![false; n];
+        let mut queue = VecDeque::from([edge.to]);
+        let mut closes = false;
+        while let Some(i) = queue.pop_front() {
+            if i == from {
+                closes = true;
+                break;
+            }
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            queue.extend(outgoing[i].iter().filter(|&&o| o != e).map(|&o| edges[o].to));
+        }
+        if !closes {
+            c.problem(
+                "connections",
+                format!(
+                    "`max_iterations` on {} -> {} marks a loop, but {} does not lead back to {}",
+                    wf.nodes[from].id, wf.nodes[edge.to].id, wf.nodes[edge.to].id, wf.nodes[from].id
+                ),
+            );
+        }
     }
 
     // Reachability from the triggers, over all edges.

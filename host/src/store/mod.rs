@@ -137,16 +137,22 @@ impl Store {
                         std::thread::sleep(GROUP_COMMIT_WINDOW - since);
                     }
                     let start = std::time::Instant::now();
+                    // All batches of a round go to the backend as one atomic
+                    // batch: each stays all-or-nothing, and the backend pays
+                    // its per-batch cost once per round.
+                    let mut round = Batch::default();
                     let mut waiters = Vec::new();
                     for (batch, waiter) in std::iter::once(first).chain(requests.try_iter()) {
-                        let applied = match batch {
-                            Some(batch) if !batch.is_empty() => flushing.apply(batch).map_err(|e| format!("{e:#}")),
-                            _ => Ok(()),
-                        };
-                        match applied {
-                            Ok(()) => waiters.push(waiter),
-                            Err(e) => drop(waiter.send(Err(e))),
+                        round.ops.extend(batch.map(|b| b.ops).unwrap_or_default());
+                        waiters.push(waiter);
+                    }
+                    let applied = if round.is_empty() { Ok(()) } else { flushing.apply(round) };
+                    if let Err(e) = applied {
+                        let e = format!("{e:#}");
+                        for waiter in waiters.drain(..) {
+                            let _ = waiter.send(Err(e.clone()));
                         }
+                        continue;
                     }
                     last_flush = std::time::Instant::now();
                     let result = flushing.flush().map_err(|e| format!("{e:#}"));
