@@ -543,3 +543,59 @@ connections:
     assert!(err.contains("no workflow `nowhere`") && err.contains("does not apply"), "{err}");
     assert!(engine.workflows().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_emit_events_that_start_workflows_and_end_waits() {
+    let (_dir, _recorder, instance) = setup().await;
+    let engine = &instance.engine;
+    let listener = r#"
+id: on-paid
+triggers: [{id: paid, type: event, event: order.paid}]
+nodes: [{id: thank, uses: wirework/core@^0.1, node: set, config: {fields: {thanked: true}}}]
+connections: [{from: paid, to: thank}]
+"#;
+    let waiter = r#"
+id: waits-for-payment
+triggers: [{id: go, type: manual}]
+nodes: [{id: hold, uses: wirework/core@^0.1, node: wait, config: {event: "order.paid", timeout_seconds: 60}}]
+connections: [{from: go, to: hold}]
+"#;
+    let payer = r#"
+id: pay
+triggers: [{id: go, type: manual}]
+nodes:
+  - {id: charge, uses: wirework/core@^0.1, node: set, config: {fields: {paid: true}}, emit_event: "order.{{ $json.state }}"}
+connections: [{from: go, to: charge}]
+"#;
+    for wf in [listener, waiter, payer] {
+        engine.deploy_text(wf).await.unwrap();
+    }
+    let waiting = engine.start("waits-for-payment", None, vec![json!({})]).await.unwrap();
+    wait_for(engine, &waiting, &[Status::Waiting]).await;
+    let pay = engine.start("pay", None, vec![json!({"order": 42, "state": "paid"})]).await.unwrap();
+    wait_for(engine, &pay, &[Status::Succeeded]).await;
+
+    let resumed = wait_for(engine, &waiting, &[Status::Succeeded, Status::Failed]).await;
+    assert_eq!(resumed.status, Status::Succeeded);
+    let hold = engine.steps(&waiting).unwrap().pop().unwrap();
+    match hold.outcome {
+        StepOutcome::Emitted { ports } => {
+            let item: Value = serde_json::from_str(ports[0].1[0].get()).unwrap();
+            assert_eq!(ports[0].0, "main", "the event came, no timeout");
+            assert_eq!(item["event"], json!({"order": 42, "state": "paid", "paid": true}));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut started = Vec::new();
+    until("the listening workflow", || {
+        started = engine
+            .list_executions(&ExecutionFilter { workflow: Some("on-paid".into()), ..Default::default() })
+            .unwrap();
+        !started.is_empty()
+    })
+    .await;
+    let listener_run = wait_for(engine, &started[0].id, &[Status::Succeeded]).await;
+    let trigger_item: Value = serde_json::from_str(listener_run.trigger.items[0].get()).unwrap();
+    assert_eq!(trigger_item, json!({"order": 42, "state": "paid", "paid": true}));
+    until("follow-up actions done and deleted", || engine.store().scan_prefix(b"ob/").next().is_none()).await;
+}

@@ -7,6 +7,7 @@
 //! its channel, so there is one writer per execution.
 
 use super::expr::{Root, Scope};
+use super::outbox::{self, Action};
 use super::records::{
     keys, Activation, ExecState, ExecutionError, ExecutionRecord, Parked, Resume, Status, StepOutcome, StepRecord,
 };
@@ -192,8 +193,8 @@ struct Driver {
     fired: Vec<Vec<u8>>,
     /// Answers to send once the batch is durable.
     replies: Vec<(Reply, Result<(), EngineError>)>,
-    /// An error workflow to start once the failure is durable.
-    error_workflow: Option<(String, Value)>,
+    /// Follow-up actions to carry out once the batch holding them is durable.
+    outbox: Vec<(Vec<u8>, Action)>,
     new_timer: bool,
     /// The record changed outside a step (a failure at launch): commit it.
     changed: bool,
@@ -270,7 +271,7 @@ async fn drive(
         launched: HashSet::new(),
         fired: Vec::new(),
         replies: Vec::new(),
-        error_workflow: None,
+        outbox: Vec::new(),
         new_timer: false,
         changed: false,
         must_commit: false,
@@ -396,7 +397,7 @@ impl Driver {
             self.record.state.ready.iter().all(|a| {
                 self.launched.contains(&a.step) || !self.plan.nodes[self.plan.node_index[&a.node]].side_effects
             });
-        let observed = self.must_commit || !self.replies.is_empty() || self.error_workflow.is_some() || self.new_timer;
+        let observed = self.must_commit || !self.replies.is_empty() || !self.outbox.is_empty() || self.new_timer;
         if self.record.status == Status::Running && next_are_pure && !observed {
             return Ok(());
         }
@@ -436,37 +437,7 @@ impl Driver {
                 let _ = watcher.send(self.record.status);
             }
         }
-        if let Some((workflow, item)) = self.error_workflow.take() {
-            let inner = self.inner.clone();
-            tokio::spawn(async move {
-                let version = match inner.store.get(&keys::head(&workflow)) {
-                    Ok(Some(bytes)) => decode::<super::WorkflowHead>(&bytes, "workflow head").map(|h| h.current),
-                    _ => Err(anyhow::anyhow!("no such workflow")),
-                };
-                let started = match version {
-                    Ok(version) => {
-                        let trigger = inner.plan(&workflow, version).ok().and_then(|plan| {
-                            plan.workflow
-                                .triggers
-                                .iter()
-                                .find(|t| t.kind == super::model::TriggerType::Error)
-                                .map(|t| t.id.clone())
-                        });
-                        match trigger {
-                            Some(trigger) => inner
-                                .start(&workflow, version, Some(&trigger), vec![item], None)
-                                .await
-                                .map_err(Into::into),
-                            None => Err(anyhow::anyhow!("its current version has no `error` trigger")),
-                        }
-                    }
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = started {
-                    tracing::error!(workflow = %workflow, "could not start the error workflow: {e:#}");
-                }
-            });
-        }
+        outbox::spawn(&self.inner, std::mem::take(&mut self.outbox));
         Ok(())
     }
 
@@ -663,6 +634,27 @@ impl Driver {
         match done.result {
             Ok(Outcome::Emit { ports }) => {
                 let ports: Vec<(String, Vec<Json>)> = ports.into_iter().map(|p| (p.port, p.items)).collect();
+                if let Some(template) = node.emit_event.clone() {
+                    let items = ports.iter().find(|(port, _)| *port == node.first_port).map(|(_, i)| i.as_slice());
+                    for item in items.unwrap_or_default() {
+                        let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
+                        let no_node = || Value::Null;
+                        let scope = Scope {
+                            json: Some(&value),
+                            items: &Value::Null,
+                            node: &no_node,
+                            trigger: &Value::Null,
+                            execution: &Value::Null,
+                            now_ms: now_ms(),
+                        };
+                        match template.render(&scope) {
+                            Ok(Value::String(event)) if !event.is_empty() => {
+                                self.push_action(Action::EmitEvent { event, payload: item.clone() }, batch)
+                            }
+                            other => tracing::warn!(node = %spec.id, "emit_event gave no event name: {other:?}"),
+                        }
+                    }
+                }
                 self.outputs
                     .insert(activation.node.clone(), ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect());
                 record.outcome = StepOutcome::Emitted { ports: ports.clone() };
@@ -812,8 +804,17 @@ impl Driver {
                 "attempt": activation.map(|a| a.attempt),
                 "failed_ms": now,
             });
-            self.error_workflow = Some((workflow, item));
+            let item = serde_json::value::to_raw_value(&item).expect("JSON values serialise");
+            self.push_action(Action::StartErrorWorkflow { workflow, item }, batch);
         }
+    }
+
+    /// Record a follow-up action in `batch`, to carry out once it is durable.
+    fn push_action(&mut self, action: Action, batch: &mut Batch) {
+        let key = keys::action(&self.record.id, self.record.state.next_action);
+        self.record.state.next_action += 1;
+        batch.put(key.clone(), encode(&action));
+        self.outbox.push((key, action));
     }
 
     /// Delete the timers and subscriptions of every parked activation.

@@ -22,6 +22,7 @@ mod executor;
 pub mod expr;
 pub mod model;
 pub mod nodes;
+mod outbox;
 pub mod records;
 mod scheduler;
 pub mod validate;
@@ -223,6 +224,7 @@ impl Engine {
                 executor::ensure_driver(&engine.inner, &id, Some(Wake::Event { step, event, payload }));
             }
         }
+        outbox::replay(&engine.inner)?;
         scheduler::spawn(&engine.inner);
         Ok(engine)
     }
@@ -359,49 +361,10 @@ impl Engine {
         self.inner.start(workflow, version, trigger, items, None).await
     }
 
-    /// Emit an event: start the active workflows whose event trigger listens
-    /// for it, and end the waits on it. Durable when this returns.
+    /// Emit an event: end the waits on it, and start the active workflows
+    /// whose event trigger listens for it. Durable when this returns.
     pub async fn emit_event(&self, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
-        if !payload.is_object() {
-            return Err(EngineError::Conflict("an event's payload must be a JSON object".into()));
-        }
-        let raw = serde_json::value::to_raw_value(&payload).map_err(anyhow::Error::from)?;
-        let subscribers: Vec<Vec<u8>> = self
-            .inner
-            .store
-            .scan_prefix(&keys::subscriptions(name))
-            .map(|e| e.map(|(k, _)| k))
-            .collect::<anyhow::Result<_>>()?;
-        // Record each delivery durably first, so a crash cannot lose it.
-        let mut batch = Batch::default();
-        let mut wakes = Vec::new();
-        let delivery = encode(&records::Delivery { event: name.to_string(), payload: raw.clone() });
-        for key in subscribers {
-            if let Some((id, step)) = keys::parse_tail(&key) {
-                batch.delete(key);
-                batch.put(keys::wake(&id, step), delivery.clone());
-                wakes.push((id, step));
-            }
-        }
-        self.inner.store.commit(batch).await?;
-        let mut outcome = EventOutcome { resumed: wakes.len(), ..Default::default() };
-        for (id, step) in wakes {
-            let wake = Wake::Event { step, event: name.to_string(), payload: raw.clone() };
-            executor::ensure_driver(&self.inner, &id, Some(wake));
-        }
-        // Then start the workflows listening for it; one that cannot start
-        // does not keep the event from the others.
-        let starts = self.inner.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
-        for (workflow, trigger) in starts {
-            match self.start(&workflow, Some(&trigger), vec![payload.clone()]).await {
-                Ok(id) => outcome.started.push(id),
-                Err(e) => {
-                    tracing::error!(workflow = %workflow, event = %name, "event trigger could not start: {e}");
-                    outcome.failed.push(format!("{workflow}: {e}"));
-                }
-            }
-        }
-        Ok(outcome)
+        self.inner.emit_event(name, payload).await
     }
 
     /// One execution with its state.
@@ -548,6 +511,55 @@ impl Engine {
 }
 
 impl Inner {
+    /// Emit an event: start the active workflows whose event trigger listens
+    /// for it, and end the waits on it. Durable when this returns.
+    pub(crate) async fn emit_event(self: &Arc<Self>, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
+        if !payload.is_object() {
+            return Err(EngineError::Conflict("an event's payload must be a JSON object".into()));
+        }
+        let raw = serde_json::value::to_raw_value(&payload).map_err(anyhow::Error::from)?;
+        let subscribers: Vec<Vec<u8>> = self
+            .store
+            .scan_prefix(&keys::subscriptions(name))
+            .map(|e| e.map(|(k, _)| k))
+            .collect::<anyhow::Result<_>>()?;
+        // Record each delivery durably first, so a crash cannot lose it.
+        let mut batch = Batch::default();
+        let mut wakes = Vec::new();
+        let delivery = encode(&records::Delivery { event: name.to_string(), payload: raw.clone() });
+        for key in subscribers {
+            if let Some((id, step)) = keys::parse_tail(&key) {
+                batch.delete(key);
+                batch.put(keys::wake(&id, step), delivery.clone());
+                wakes.push((id, step));
+            }
+        }
+        self.store.commit(batch).await?;
+        let mut outcome = EventOutcome { resumed: wakes.len(), ..Default::default() };
+        for (id, step) in wakes {
+            let wake = Wake::Event { step, event: name.to_string(), payload: raw.clone() };
+            executor::ensure_driver(self, &id, Some(wake));
+        }
+        // Then start the workflows listening for it; one that cannot start
+        // does not keep the event from the others.
+        let starts = self.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
+        for (workflow, trigger) in starts {
+            let version = self.current.lock().expect("current versions lock").get(&workflow).copied();
+            let started = match version {
+                Some(version) => self.start(&workflow, version, Some(&trigger), vec![payload.clone()], None).await,
+                None => Err(EngineError::NotFound(format!("no workflow `{workflow}`"))),
+            };
+            match started {
+                Ok(id) => outcome.started.push(id),
+                Err(e) => {
+                    tracing::error!(workflow = %workflow, event = %name, "event trigger could not start: {e}");
+                    outcome.failed.push(format!("{workflow}: {e}"));
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
     /// The plan of a stored version, from the cache or rebuilt from its pins.
     pub(crate) fn plan(&self, workflow: &str, version: u32) -> Result<Arc<Plan>, String> {
         if let Some(plan) = self.plans.lock().expect("plans lock").get(&(workflow.to_string(), version)) {

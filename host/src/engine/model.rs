@@ -108,6 +108,11 @@ pub struct NodeSpec {
     /// What a failure that is not (or no longer) retried does.
     #[serde(default)]
     pub on_error: OnError,
+    /// After the node succeeds, emit this event once per item it sent on its
+    /// first port, with the item as payload. Expressions allowed (`$json` is
+    /// the item): `"order.paid:{{ $json.customer_id }}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emit_event: Option<String>,
 }
 
 fn empty_object() -> Value {

@@ -10,6 +10,7 @@
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
 //! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
+//! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
 //!
 //! Execution ids are UUIDv7, so `ex/` keys are in creation order: listing by
 //! time and pruning scan them without an index.
@@ -146,6 +147,9 @@ pub struct ExecState {
     pub loops: BTreeMap<usize, u32>,
     /// The activation that failed, for retry-from-failed.
     pub failed: Option<Activation>,
+    /// The next follow-up action's sequence number.
+    #[serde(default)]
+    pub next_action: u64,
 }
 
 /// A node run waiting to happen (or to be resumed).
@@ -286,6 +290,10 @@ pub(crate) mod keys {
     }
     pub fn subscriptions(event: &str) -> Vec<u8> {
         format!("sb/{event}\u{0}").into_bytes()
+    }
+    pub const OUTBOX: &[u8] = b"ob/";
+    pub fn action(id: &str, seq: u64) -> Vec<u8> {
+        format!("ob/{id}/{seq:010}").into_bytes()
     }
     pub fn wake(id: &str, step: u64) -> Vec<u8> {
         format!("wk/{id}/{step:010}").into_bytes()

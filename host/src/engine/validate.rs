@@ -43,6 +43,8 @@ pub(crate) struct PlanNode {
     pub limits: wirework_registry::Limits,
     /// Whether its calls can have effects outside (see [`PluginVersion::side_effects`]).
     pub side_effects: bool,
+    /// The event to emit per output item, compiled.
+    pub emit_event: Option<ConfigTemplate>,
 }
 
 /// Where an edge starts.
@@ -283,6 +285,19 @@ pub(crate) fn plan(
             }
         }
         node_ports.push(Some(summary.ports.clone()));
+        let emit_event = match spec.emit_event.as_deref().map(|e| ConfigTemplate::compile(&e.into())) {
+            None => None,
+            Some(Ok(template)) => Some(template),
+            Some(Err(errors)) => {
+                for (_, message) in errors {
+                    c.problem(format!("{at}.emit_event"), format!("expression error: {message}"));
+                }
+                None
+            }
+        };
+        if spec.emit_event.as_deref().is_some_and(|e| e.trim().is_empty()) {
+            c.problem(format!("{at}.emit_event"), "an event needs a name");
+        }
         if let Some(config) = c.config(&at, &spec.config, &summary) {
             let first_port = summary.ports.first().cloned().unwrap_or_else(|| "main".into());
             let static_config = config.is_static().then(|| spec.config.to_string());
@@ -291,6 +306,7 @@ pub(crate) fn plan(
                 limits.wall_ms = ms;
             }
             nodes.push(PlanNode {
+                emit_event,
                 limits,
                 side_effects: plugin.side_effects,
                 spec: spec.clone(),
