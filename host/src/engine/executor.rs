@@ -77,11 +77,14 @@ fn spawn(
     let (inner, id) = (inner.clone(), id.to_string());
     tokio::spawn(async move {
         let driver_id = id.clone();
-        if let Err(e) = drive(inner.clone(), id, rx, record).await {
+        let failed = drive(inner.clone(), id, rx, record).await.is_err_and(|e| {
+            tracing::error!(execution = %driver_id, "driver stopped: {e:#}");
+            true
+        });
+        if failed {
             // The store failed under this execution: it stays as last
             // committed (continued at the next open). Timers it had taken
             // are handed out again; whoever waits on it is told.
-            tracing::error!(execution = %driver_id, "driver stopped: {e:#}");
             inner
                 .fired
                 .lock()
@@ -92,9 +95,11 @@ fn spawn(
         // Normally the driver deregisters itself. Remove the entry only if it
         // is still this driver's (its receiver is gone, so its sender is
         // closed): a new driver may have registered since.
-        let mut drivers = inner.drivers.lock().expect("drivers lock");
-        if drivers.get(&driver_id).is_some_and(|tx| tx.is_closed()) {
-            drivers.remove(&driver_id);
+        {
+            let mut drivers = inner.drivers.lock().expect("drivers lock");
+            if drivers.get(&driver_id).is_some_and(|tx| tx.is_closed()) {
+                drivers.remove(&driver_id);
+            }
         }
     });
 }
@@ -460,7 +465,9 @@ impl Driver {
             let max = self.plan.workflow.settings.max_steps;
             if self.record.state.runs > max {
                 let message = format!("step limit of {max} reached: a loop may be running away (settings.max_steps)");
-                self.fail(Some(&activation), message, None, batch);
+                // It never ran: a retry is its first attempt, not its next.
+                let never_ran = Activation { attempt: activation.attempt - 1, ..activation };
+                self.fail(Some(&never_ran), message, None, batch);
                 return;
             }
             self.launched.insert(activation.step);
