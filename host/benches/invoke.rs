@@ -8,7 +8,8 @@
 //!    `Store`, instantiate from an `InstancePre`, one synchronous call, every
 //!    import a trap. The baseline of the target.
 //! 1. **bare**: the same on the host's pooling allocator
-//!    ([`wirework::runtime::pooling_allocator`]) and nothing else: no fuel, no
+//!    ([`wirework::runtime::pooling_allocator`], with the host's memory
+//!    settings, [`wirework::runtime::explicit_bounds_checks`]) and nothing else: no fuel, no
 //!    epochs, no memory limiter, no host state. The strictest reference.
 //! 2. **+ async**: the same, through the async entry points on tokio.
 //! 3. **+ fuel and epochs**: the same, on an engine that meters fuel and checks
@@ -33,7 +34,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
-use wirework::runtime::{pooling_allocator, Grants, Invocation, MemoryKv, Outcome, Runtime, RuntimeConfig};
+use wirework::runtime::{
+    explicit_bounds_checks, pooling_allocator, Grants, Invocation, MemoryKv, Outcome, Runtime, RuntimeConfig,
+};
 use wirework_registry::{Package, TrustStore};
 
 /// Typed exports for the bare paths, synchronous; WIT types shared with `bare_async`.
@@ -99,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             .consume_fuel(metered)
             .epoch_interruption(metered)
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        explicit_bounds_checks(&mut config);
         Ok(Engine::new(&config)?)
     };
     let link = |engine: &Engine| -> anyhow::Result<_> {
