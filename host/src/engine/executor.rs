@@ -192,6 +192,8 @@ struct Driver {
     plan: Arc<Plan>,
     /// Items each node emitted last, for `$node`.
     outputs: HashMap<String, Vec<Json>>,
+    /// Whether any expression of the plan reads `$node` (else `outputs` stays empty).
+    needs_outputs: bool,
     running: FuturesUnordered<BoxFuture<'static, StepDone>>,
     launched: HashSet<u64>,
     /// Timers to forget once the batch deleting them is durable.
@@ -272,6 +274,7 @@ async fn drive(
         record,
         plan,
         outputs: HashMap::new(),
+        needs_outputs: false,
         running: FuturesUnordered::new(),
         launched: HashSet::new(),
         fired: Vec::new(),
@@ -284,7 +287,8 @@ async fn drive(
         steps: Vec::new(),
         stored_status,
     };
-    if driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node)) {
+    driver.needs_outputs = driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node));
+    if driver.needs_outputs {
         for chunk in driver.inner.store.scan_prefix(&keys::steps(&id)) {
             for step in decode::<Vec<StepRecord>>(&chunk?.1, "steps")? {
                 if let StepOutcome::Emitted { ports } = step.outcome {
@@ -662,8 +666,10 @@ impl Driver {
                         }
                     }
                 }
-                self.outputs
-                    .insert(activation.node.clone(), ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect());
+                if self.needs_outputs {
+                    let items = ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect();
+                    self.outputs.insert(activation.node.clone(), items);
+                }
                 record.outcome = StepOutcome::Emitted { ports: ports.clone() };
                 route = Some(ports);
             }
