@@ -301,22 +301,20 @@ impl Engine {
 
     /// Make an earlier version current again.
     pub async fn rollback(&self, id: &str, version: u32) -> Result<WorkflowHead, EngineError> {
-        let _guard = self.inner.deploy_lock.lock().await;
         self.workflow(id, Some(version))?;
-        let mut head = self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?;
-        head.current = version;
-        let mut batch = Batch::default();
-        batch.put(keys::head(id), encode(&head));
-        self.inner.store.commit(batch).await?;
-        self.refresh_heads()?;
-        Ok(head)
+        self.update_head(id, |head| head.current = version).await
     }
 
     /// Turn a workflow's triggers on or off (manual starts always work).
     pub async fn set_active(&self, id: &str, active: bool) -> Result<WorkflowHead, EngineError> {
+        self.update_head(id, |head| head.active = active).await
+    }
+
+    /// Change a workflow's head durably and refresh what memory keeps of it.
+    async fn update_head(&self, id: &str, change: impl FnOnce(&mut WorkflowHead)) -> Result<WorkflowHead, EngineError> {
         let _guard = self.inner.deploy_lock.lock().await;
         let mut head = self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?;
-        head.active = active;
+        change(&mut head);
         let mut batch = Batch::default();
         batch.put(keys::head(id), encode(&head));
         self.inner.store.commit(batch).await?;
