@@ -45,7 +45,19 @@ impl Instance {
         credentials: Arc<dyn Credentials>,
         engine_config: EngineConfig,
     ) -> anyhow::Result<Instance> {
+        Self::open_with(data_dir, home, engine_config, |_| Ok(credentials)).await
+    }
+
+    /// [`open`](Self::open), with credentials made from the store (the
+    /// server keeps them there, encrypted).
+    pub async fn open_with(
+        data_dir: &Path,
+        home: &Home,
+        engine_config: EngineConfig,
+        credentials: impl FnOnce(&Store) -> anyhow::Result<Arc<dyn Credentials>>,
+    ) -> anyhow::Result<Instance> {
         let store = Store::open_sled(&data_dir.join("store"))?;
+        let credentials = credentials(&store)?;
         let runtime_config = RuntimeConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() };
         let max_calls = runtime_config.max_instances as usize;
         let runtime = Runtime::new(runtime_config, Arc::new(StoreKv::new(store.clone())))?;

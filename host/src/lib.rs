@@ -8,6 +8,8 @@
 //! - [`engine`]: workflows: model, validation, expressions, durable execution.
 //! - [`plugins`]: installed plugin versions, the engine's way into the runtime.
 //! - [`instance`]: store, runtime, plugins and engine on one data directory.
+//! - [`server`]: `wirework serve`: webhooks, schedules, the management API, metrics.
+//! - [`metrics`]: what the host counts, for `/metrics`.
 //!
 //! Why these dependencies: `wasmtime`/`wasmtime-wasi` run components;
 //! `wit-component` turns wasm32 modules into components; `reqwest` makes the
@@ -17,7 +19,10 @@
 //! is the embedded store; `jsonschema` checks node configuration at deploy;
 //! `serde_json_path` evaluates expressions (JSONPath, RFC 9535: reads data,
 //! runs no code); `serde_yaml_ng` reads YAML workflows (the maintained fork of
-//! `serde_yaml`); `uuid` makes time-ordered execution ids; `rand` jitters retries.
+//! `serde_yaml`); `uuid` makes time-ordered execution ids; `rand` jitters retries; `axum` serves
+//! HTTP; `croner` + `chrono-tz` compute cron schedules in IANA time zones;
+//! `chacha20poly1305` encrypts credentials at rest; `prometheus-client` writes
+//! `/metrics`.
 
 #![deny(missing_docs)]
 
@@ -26,6 +31,8 @@ pub mod cli;
 pub mod engine;
 pub mod home;
 pub mod instance;
+pub mod metrics;
 pub mod plugins;
 pub mod runtime;
+pub mod server;
 pub mod store;

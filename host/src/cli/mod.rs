@@ -1,5 +1,7 @@
 //! The `wirework` command line.
 
+mod client;
+
 use crate::build::{build_plugin, BuildOptions};
 use crate::engine::{EngineConfig, ExecutionFilter, MemoryCredentials, Status};
 use crate::home::Home;
@@ -43,6 +45,40 @@ enum Command {
     /// Run the workflow engine on a data directory, without the HTTP server.
     #[command(subcommand)]
     Engine(EngineCommand),
+    /// Serve webhooks, schedules, the management API and metrics over a data
+    /// directory (flags over environment over `wirework.toml`).
+    Serve(ServeArgs),
+    /// Commands that talk to a running server: `workflow`, `execution`, `token`, `secret`, `event`.
+    #[command(flatten)]
+    Remote(client::Command),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// A settings file (default: `wirework.toml` if it exists).
+    #[arg(long, env = "WIREWORK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "WIREWORK_LISTEN")]
+    listen: Option<String>,
+    /// The data directory (default ./wirework-data).
+    #[arg(long, env = "WIREWORK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest webhook body in bytes (default 1 MiB).
+    #[arg(long, env = "WIREWORK_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// How long a sync webhook waits before answering 202 (default 10000).
+    #[arg(long, env = "WIREWORK_SYNC_TIMEOUT_MS")]
+    sync_timeout_ms: Option<u64>,
+    /// How long shutdown lets running steps finish (default 10000).
+    #[arg(long, env = "WIREWORK_SHUTDOWN_GRACE_MS")]
+    shutdown_grace_ms: Option<u64>,
+    /// The credential key file (default: secret.key in the data directory).
+    #[arg(long, env = "WIREWORK_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// Days finished executions are kept (default 30).
+    #[arg(long, env = "WIREWORK_RETENTION_DAYS")]
+    retention_days: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,10 +231,33 @@ struct RunArgs {
 }
 
 impl Cli {
+    /// The log filter when `WIREWORK_LOG` is unset: the server tells what it
+    /// does; one-shot commands only warn.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Serve(_) => "warn,wirework=info",
+            _ => "warn",
+        }
+    }
+
     /// Run the command; the process exit code is the result.
     pub async fn run(self) -> anyhow::Result<i32> {
         let home = self.home.map(Home::at).unwrap_or_else(Home::from_env);
         match self.command {
+            Command::Serve(args) => {
+                let overrides = crate::server::config::Overrides {
+                    listen: args.listen,
+                    data_dir: args.data_dir,
+                    max_body_bytes: args.max_body_bytes,
+                    sync_timeout_ms: args.sync_timeout_ms,
+                    shutdown_grace_ms: args.shutdown_grace_ms,
+                    secret_key_file: args.secret_key_file,
+                    retention_days: args.retention_days,
+                };
+                let config = crate::server::ServeConfig::resolve(args.config.as_deref(), overrides)?;
+                let server = crate::server::Server::open(config, home).await?;
+                server.run(crate::server::stop_signal()).await?;
+            }
             Command::Key(KeyCommand::Generate { name }) => {
                 let path = home.key_path(&name);
                 if path.exists() {
@@ -265,6 +324,7 @@ impl Cli {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
             Command::Node(NodeCommand::Run(args)) => return run_node(&home, args).await,
+            Command::Remote(command) => return client::run(command).await,
         }
         Ok(0)
     }

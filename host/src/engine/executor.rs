@@ -260,6 +260,7 @@ async fn drive(
                 batch.put(keys::execution(&id), encode(&record));
                 batch.delete(keys::active(&id));
                 inner.store.commit(batch).await?;
+                inner.metrics.record_finished(record.status);
                 let watchers = inner.watchers.lock().expect("watchers lock").remove(&id);
                 for watcher in watchers.into_iter().flatten() {
                     let _ = watcher.send(record.status);
@@ -299,8 +300,17 @@ async fn drive(
     }
     loop {
         let mut batch = Batch::default();
-        if driver.record.status == Status::Running {
+        let stopping = inner.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        if driver.record.status == Status::Running && !stopping {
             driver.launch(&mut batch);
+        }
+        if driver.running.is_empty() && stopping {
+            // Shutting down: make what is held durable and leave; the
+            // execution continues from here at the next open.
+            driver.must_commit = true;
+            driver.commit(batch).await?;
+            inner.drivers.lock().expect("drivers lock").remove(&id);
+            return Ok(());
         }
         if driver.running.is_empty() {
             let mut changed = false;
@@ -426,6 +436,9 @@ impl Driver {
             }
         }
         self.inner.store.commit(batch).await?;
+        if self.record.status != self.stored_status && self.record.status.is_finished() {
+            self.inner.metrics.record_finished(self.record.status);
+        }
         self.stored_status = self.record.status;
         self.must_commit = false;
         {
@@ -637,6 +650,7 @@ impl Driver {
             logs: done.logs,
             denials: done.denials,
         };
+        self.inner.metrics.record_step(&record.plugin, &spec.node, record.duration_us, record.fuel);
         let id = self.record.id.clone();
         // An effectful call happened: its result is durable before anything
         // else starts, so it never runs again once it has finished.

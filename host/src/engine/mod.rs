@@ -24,6 +24,7 @@ pub mod model;
 pub mod nodes;
 mod outbox;
 pub mod records;
+pub mod schedule;
 mod scheduler;
 pub mod validate;
 
@@ -32,12 +33,14 @@ pub use nodes::{Credentials, MemoryCredentials, NodeHost, PluginVersion};
 pub use records::{ExecutionRecord, Status, StepRecord, WorkflowHead, WorkflowVersion};
 pub use validate::{Invalid, Problem};
 
+use crate::metrics::Metrics;
 use crate::store::{Batch, Store};
 use executor::{Router, Wake};
 use records::keys;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -165,6 +168,28 @@ pub(crate) struct Inner {
     watchers: Mutex<HashMap<String, Vec<oneshot::Sender<Status>>>>,
     /// Serialises deploys, rollbacks and activation changes.
     deploy_lock: tokio::sync::Mutex<()>,
+    /// Active schedule triggers.
+    schedules: Mutex<Vec<schedule::Scheduled>>,
+    /// Wakes the schedule loop when workflows change.
+    schedules_changed: Arc<Notify>,
+    /// Set by [`Engine::shutdown`]: drivers start no new steps.
+    stopping: AtomicBool,
+    metrics: Arc<Metrics>,
+}
+
+/// Extra writes committed in the same atomic batch as a new execution, given
+/// its id (an idempotency record, a schedule's last slot, ...).
+pub type StartWrites = Box<dyn FnOnce(&str, &mut Batch) + Send>;
+
+/// Encode trigger items, which must be JSON objects.
+fn raw_items(items: Vec<Value>) -> Result<Vec<crate::runtime::Json>, EngineError> {
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(_) => serde_json::value::to_raw_value(&item).map_err(|e| EngineError::Store(e.into())),
+            other => Err(EngineError::Conflict(format!("trigger items must be JSON objects, not {other}"))),
+        })
+        .collect()
 }
 
 /// Milliseconds since the Unix epoch.
@@ -202,9 +227,13 @@ impl Engine {
             current: Mutex::default(),
             watchers: Mutex::default(),
             deploy_lock: tokio::sync::Mutex::new(()),
+            schedules: Mutex::default(),
+            schedules_changed: Arc::new(Notify::new()),
+            stopping: AtomicBool::new(false),
+            metrics: Arc::new(Metrics::new()),
         });
         let engine = Engine { inner };
-        engine.refresh_heads()?;
+        engine.refresh_heads_at(true)?;
         // Continue what was running at the last stop, then deliver events that
         // were accepted but not yet taken up.
         let running: Vec<String> = engine
@@ -214,7 +243,7 @@ impl Engine {
             .map(|e| e.map(|(k, _)| String::from_utf8_lossy(&k[3..]).into_owned()))
             .collect::<anyhow::Result<_>>()?;
         for id in running {
-            tracing::info!(execution = %id, "continuing after restart");
+            tracing::debug!(execution = %id, "continuing after restart");
             executor::ensure_driver(&engine.inner, &id, None);
         }
         let wakes: Vec<(Vec<u8>, Vec<u8>)> = engine.inner.store.scan_prefix(b"wk/").collect::<anyhow::Result<_>>()?;
@@ -226,6 +255,7 @@ impl Engine {
         }
         outbox::replay(&engine.inner)?;
         scheduler::spawn(&engine.inner);
+        schedule::spawn(&engine.inner);
         Ok(engine)
     }
 
@@ -325,7 +355,12 @@ impl Engine {
     /// Rebuild what is kept in memory from the workflow heads: each
     /// workflow's current version, and the active event triggers.
     fn refresh_heads(&self) -> anyhow::Result<()> {
+        self.refresh_heads_at(false)
+    }
+
+    fn refresh_heads_at(&self, at_open: bool) -> anyhow::Result<()> {
         let mut index: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut schedules = Vec::new();
         let mut current = HashMap::new();
         for head in self.workflows()? {
             current.insert(head.id.clone(), head.current);
@@ -343,10 +378,23 @@ impl Engine {
                 if let (model::TriggerType::Event, Some(event)) = (trigger.kind, &trigger.event) {
                     index.entry(event.clone()).or_default().push((head.id.clone(), trigger.id.clone()));
                 }
+                if let (model::TriggerType::Schedule, Some(cron)) = (trigger.kind, &trigger.cron) {
+                    match schedule::CronSchedule::parse(cron, trigger.timezone.as_deref()) {
+                        Ok(parsed) => schedules.push(schedule::Scheduled {
+                            workflow: head.id.clone(),
+                            version: head.current,
+                            trigger: trigger.id.clone(),
+                            schedule: parsed,
+                            since_ms: None,
+                        }),
+                        Err(e) => tracing::warn!(workflow = %head.id, "skipping schedule: {e}"),
+                    }
+                }
             }
         }
         *self.inner.event_triggers.lock().expect("event index lock") = index;
         *self.inner.current.lock().expect("current versions lock") = current;
+        schedule::set_active(&self.inner, schedules, at_open);
         Ok(())
     }
 
@@ -356,7 +404,52 @@ impl Engine {
     pub async fn start(&self, workflow: &str, trigger: Option<&str>, items: Vec<Value>) -> Result<String, EngineError> {
         let current = self.inner.current.lock().expect("current versions lock").get(workflow).copied();
         let version = current.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
-        self.inner.start(workflow, version, trigger, items, None).await
+        self.inner.start(workflow, version, trigger, raw_items(items)?, None, None).await
+    }
+
+    /// [`start`](Self::start) on a given version with items already encoded
+    /// (each a JSON object), committing `writes` in the same atomic batch as
+    /// the new execution (nothing of either is stored unless both are).
+    pub async fn start_with(
+        &self,
+        workflow: &str,
+        version: u32,
+        trigger: Option<&str>,
+        items: Vec<crate::runtime::Json>,
+        writes: StartWrites,
+    ) -> Result<String, EngineError> {
+        self.inner.start(workflow, version, trigger, items, None, Some(writes)).await
+    }
+
+    /// What the engine counts (shared with the server for `/metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Executions with a driver in memory: running now, or about to.
+    pub fn executions_in_memory(&self) -> usize {
+        self.inner.drivers.lock().expect("drivers lock").len()
+    }
+
+    /// Stop gracefully: no new step starts; steps already running finish and
+    /// are committed, for at most `grace`. Executions continue from their
+    /// last committed step at the next [`open`](Self::open) (a step still
+    /// running when `grace` ends runs again then, with the same idempotency
+    /// key). Returns whether every driver stopped within `grace`.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        // Wake idle drivers so they notice.
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            if self.executions_in_memory() == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.inner.store.durable().await.is_ok()
     }
 
     /// Emit an event: end the waits on it, and start the active workflows
@@ -421,11 +514,9 @@ impl Engine {
                 Err(EngineError::Conflict(format!("execution `{id}` is still {:?}", record.status).to_lowercase()))
             }
             RetryMode::FromStart => {
-                let items =
-                    record.trigger.items.iter().map(|i| serde_json::from_str(i.get())).collect::<Result<_, _>>();
-                let items = items.map_err(anyhow::Error::from)?;
+                let items = record.trigger.items.clone();
                 let (workflow, version) = (&record.workflow_id, record.workflow_version);
-                self.inner.start(workflow, version, Some(&record.trigger.id), items, Some(id.to_string())).await
+                self.inner.start(workflow, version, Some(&record.trigger.id), items, Some(id.to_string()), None).await
             }
             RetryMode::FromFailed => {
                 let (reply, answer) = oneshot::channel();
@@ -544,7 +635,7 @@ impl Inner {
         for (workflow, trigger) in starts {
             let version = self.current.lock().expect("current versions lock").get(&workflow).copied();
             let started = match version {
-                Some(version) => self.start(&workflow, version, Some(&trigger), vec![payload.clone()], None).await,
+                Some(version) => self.start(&workflow, version, Some(&trigger), vec![raw.clone()], None, None).await,
                 None => Err(EngineError::NotFound(format!("no workflow `{workflow}`"))),
             };
             match started {
@@ -588,9 +679,13 @@ impl Inner {
         workflow: &str,
         version: u32,
         trigger: Option<&str>,
-        items: Vec<Value>,
+        items: Vec<crate::runtime::Json>,
         rerun_of: Option<String>,
+        writes: Option<StartWrites>,
     ) -> Result<String, EngineError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(EngineError::Conflict("the engine is shutting down".into()));
+        }
         let plan = self.plan(workflow, version).map_err(EngineError::NotFound)?;
         let triggers = &plan.workflow.triggers;
         let index = match trigger {
@@ -600,14 +695,6 @@ impl Inner {
                 .ok_or_else(|| EngineError::NotFound(format!("workflow `{workflow}` has no trigger `{t}`")))?,
             None => triggers.iter().position(|t| t.kind == model::TriggerType::Manual).unwrap_or(0),
         };
-        let items = items
-            .into_iter()
-            .map(|item| match item {
-                Value::Object(_) => serde_json::value::to_raw_value(&item).map_err(anyhow::Error::from),
-                other => Err(anyhow::anyhow!("trigger items must be JSON objects, not {other}")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| EngineError::Conflict(e.to_string()))?;
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let mut record = ExecutionRecord {
@@ -638,7 +725,14 @@ impl Inner {
         if record.status == Status::Running {
             batch.put(keys::active(&id), Vec::new());
         }
+        if let Some(writes) = writes {
+            writes(&id, &mut batch);
+        }
         self.store.commit(batch).await?;
+        self.metrics.executions_started.inc();
+        if record.status.is_finished() {
+            self.metrics.record_finished(record.status);
+        }
         if record.status == Status::Running {
             executor::start_driver(self, record);
         }

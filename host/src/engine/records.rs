@@ -11,6 +11,9 @@
 //! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
 //! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
+//! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
+//!
+//! The server keeps its own records beside these (`server/` module docs).
 //!
 //! Execution ids are UUIDv7, so `ex/` keys are in creation order: listing by
 //! time and pruning scan them without an index.
@@ -294,6 +297,9 @@ pub(crate) mod keys {
     pub const OUTBOX: &[u8] = b"ob/";
     pub fn action(id: &str, seq: u64) -> Vec<u8> {
         format!("ob/{id}/{seq:010}").into_bytes()
+    }
+    pub fn schedule(workflow: &str, trigger: &str) -> Vec<u8> {
+        format!("sc/{workflow}\u{0}{trigger}").into_bytes()
     }
     pub fn wake(id: &str, step: u64) -> Vec<u8> {
         format!("wk/{id}/{step:010}").into_bytes()

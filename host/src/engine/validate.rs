@@ -517,11 +517,15 @@ fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut
                 }
             }
         }
-        TriggerType::Schedule => {
-            if t.cron.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                c.problem(format!("{at}.cron"), "a schedule trigger needs a cron expression");
+        TriggerType::Schedule => match t.cron.as_deref() {
+            None => c.problem(format!("{at}.cron"), "a schedule trigger needs a cron expression"),
+            Some(cron) => {
+                if let Err(message) = super::schedule::CronSchedule::parse(cron, t.timezone.as_deref()) {
+                    let field = if message.contains("time zone") { "timezone" } else { "cron" };
+                    c.problem(format!("{at}.{field}"), message);
+                }
             }
-        }
+        },
         TriggerType::Event => {
             if t.event.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 c.problem(format!("{at}.event"), "an event trigger needs the event's name");

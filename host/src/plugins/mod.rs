@@ -15,7 +15,9 @@
 //! Packages are verified against the trust store when loaded, every time.
 
 use crate::engine::{NodeHost, PluginVersion};
-use crate::runtime::{Grants, Invocation, InvokeReport, LoadedPlugin, NodeFailure, Outcome, Runtime};
+use crate::runtime::{
+    Grants, Invocation, InvokeReport, LoadedPlugin, NodeFailure, Outcome, Runtime, TriggerOutput, TriggerRequest,
+};
 use anyhow::Context;
 use futures_util::future::BoxFuture;
 use semver::{Version, VersionReq};
@@ -44,12 +46,14 @@ pub struct InstalledPlugins {
     plugins: RwLock<BTreeMap<String, BTreeMap<Version, Arc<LoadedPlugin>>>>,
     /// Calls at once, within the pooling allocator's instance slots.
     slots: Arc<Semaphore>,
+    max_calls: usize,
 }
 
 impl InstalledPlugins {
     /// No plugins yet; at most `max_calls` node calls run at once.
     pub fn new(runtime: Runtime, max_calls: usize) -> InstalledPlugins {
-        InstalledPlugins { runtime, plugins: RwLock::default(), slots: Arc::new(Semaphore::new(max_calls.max(1))) }
+        let max_calls = max_calls.max(1);
+        InstalledPlugins { runtime, plugins: RwLock::default(), slots: Arc::new(Semaphore::new(max_calls)), max_calls }
     }
 
     /// Make a loaded plugin available (replacing the same version).
@@ -64,6 +68,65 @@ impl InstalledPlugins {
     pub fn list(&self) -> Vec<PluginVersion> {
         let plugins = self.plugins.read().expect("plugins lock");
         plugins.values().flat_map(|versions| versions.values().map(|p| describe(p))).collect()
+    }
+
+    /// The capabilities an installed version's manifest requests.
+    pub fn requested(&self, name: &str, version: &Version) -> Option<wirework_registry::manifest::Capabilities> {
+        let plugins = self.plugins.read().expect("plugins lock");
+        Some(plugins.get(name)?.get(version)?.manifest().capabilities.clone())
+    }
+
+    /// Forget one version (its package file is the caller's to delete).
+    /// Whether it was loaded.
+    pub fn forget(&self, name: &str, version: &Version) -> bool {
+        let mut plugins = self.plugins.write().expect("plugins lock");
+        let Some(versions) = plugins.get_mut(name) else { return false };
+        let removed = versions.remove(version).is_some();
+        if versions.is_empty() {
+            plugins.remove(name);
+        }
+        removed
+    }
+
+    /// Node calls holding an instance slot now.
+    pub fn calls_in_flight(&self) -> usize {
+        self.max_calls - self.slots.available_permits()
+    }
+
+    /// Load one package with `grant` and make it available.
+    pub async fn load_package(
+        &self,
+        package: Package,
+        trust: &TrustStore,
+        grant: &GrantEntry,
+    ) -> anyhow::Result<PluginVersion> {
+        let grants = Grants { http: grant.http.clone(), kv: grant.kv, ..Default::default() };
+        let plugin = self.runtime.load(package, trust, &grants).await?;
+        Ok(self.add(plugin))
+    }
+
+    /// Let trigger node `node` of an installed version turn an HTTP request
+    /// into items (the webhook path of the server).
+    pub async fn handle_request(
+        &self,
+        name: &str,
+        version: &Version,
+        node: &str,
+        config: &str,
+        request: TriggerRequest,
+    ) -> InvokeReport<TriggerOutput> {
+        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
+        let Some(plugin) = plugin else {
+            return InvokeReport {
+                result: Err(NodeFailure::Setup { message: format!("{name} {version} is not installed") }),
+                fuel: 0,
+                wall: Default::default(),
+                logs: Vec::new(),
+                denials: Vec::new(),
+            };
+        };
+        let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
+        self.runtime.handle_request(&plugin, node, config, request).await
     }
 
     /// Load every package in `dir` (see the module docs), verified against `trust`.
@@ -99,16 +162,27 @@ pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: Grant
     let verified = Package::read(package)?.verify(trust)?;
     let m = &verified.manifest.plugin;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let target = dir.join(format!("{}@{}.wwpkg", m.name.replace('/', "."), m.version));
+    let target = package_path(dir, &m.name, &m.version);
     wirework_registry::write_atomically(&target, &bytes)?;
-    let mut grants = read_grants(dir)?;
-    grants.insert(m.name.clone(), grant);
-    let text = toml::to_string(&grants).context("writing grants")?;
-    wirework_registry::write_atomically(&dir.join("grants.toml"), text.as_bytes())?;
+    write_grant(dir, &m.name, grant)?;
     Ok(target)
 }
 
-fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
+/// Replace the grant of plugin `name` in `dir`.
+pub fn write_grant(dir: &Path, name: &str, grant: GrantEntry) -> anyhow::Result<()> {
+    let mut grants = read_grants(dir)?;
+    grants.insert(name.to_string(), grant);
+    let text = toml::to_string(&grants).context("writing grants")?;
+    wirework_registry::write_atomically(&dir.join("grants.toml"), text.as_bytes()).context("writing grants.toml")
+}
+
+/// The file an installed version is kept in, inside `dir`.
+pub fn package_path(dir: &Path, name: &str, version: &Version) -> PathBuf {
+    dir.join(format!("{}@{}.wwpkg", name.replace('/', "."), version))
+}
+
+/// The grants kept in `dir` (see the module docs).
+pub fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
     let path = dir.join("grants.toml");
     match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),

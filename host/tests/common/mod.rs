@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,671 @@
+//! Operator commands that talk to a running `wirework serve` over its HTTP API
+//! (`/api/v1`): workflows, executions, tokens, secrets and events.
+//!
+//! Exit codes: 0 when the server did what was asked, 1 when it refused (its
+//! message, and a workflow's problems, go to stderr); anything that keeps the
+//! request from being answered at all is an error for `main` (exit 2).
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// How long to wait for a TCP connection to the server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a whole answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// At most this much of a non-JSON error body is shown.
+const MAX_SHOWN_BODY: usize = 300;
+
+/// Where the server is and which token to show it.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server's base URL.
+    #[arg(long, global = true, env = "WIREWORK_URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An API token (`wirework token create`, or the server's first admin token).
+    #[arg(long, global = true, env = "WIREWORK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// A group of server commands: the server to talk to, and the command.
+#[derive(Debug, Args)]
+pub struct Group<C: Subcommand> {
+    /// The server and token.
+    #[command(flatten)]
+    server: ServerArgs,
+    /// What to ask of it.
+    #[command(subcommand)]
+    command: C,
+}
+
+/// The commands that talk to a server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy and manage workflows on a server.
+    Workflow(Group<WorkflowCommand>),
+    /// Inspect, retry and cancel executions on a server.
+    Execution(Group<ExecutionCommand>),
+    /// Create, list and revoke a server's API tokens.
+    Token(Group<TokenCommand>),
+    /// Set, list and delete the credentials a server's nodes use (values are never shown).
+    Secret(Group<SecretCommand>),
+    /// Send events to a server: they start and resume workflows waiting for them.
+    Event(Group<EventCommand>),
+}
+
+/// `wirework workflow ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Deploy a workflow file (YAML or JSON): a new workflow, or its next version.
+    /// Prints the workflow id last.
+    Deploy {
+        /// The workflow definition.
+        file: PathBuf,
+    },
+    /// List workflows with their current and latest versions (JSON).
+    List,
+    /// Show a workflow and its current definition (JSON).
+    Show {
+        /// The workflow's id.
+        id: String,
+    },
+    /// Let the workflow's triggers start executions again.
+    Activate {
+        /// The workflow's id.
+        id: String,
+    },
+    /// Stop the workflow's triggers from starting executions.
+    Deactivate {
+        /// The workflow's id.
+        id: String,
+    },
+    /// Make an earlier deployed version current again.
+    Rollback {
+        /// The workflow's id.
+        id: String,
+        /// The version to make current.
+        version: u64,
+    },
+}
+
+/// `wirework execution ...`
+#[derive(Debug, Subcommand)]
+pub enum ExecutionCommand {
+    /// List executions, newest first (JSON).
+    List {
+        /// Only this workflow's.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only those with this status (running, waiting, succeeded, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Show one execution with its steps (JSON).
+    Show {
+        /// The execution's id.
+        id: String,
+    },
+    /// Run a finished execution again, from its failed steps; prints the new execution's id last.
+    Retry {
+        /// The execution's id.
+        id: String,
+        /// Run it again from its trigger instead.
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// Cancel a running or waiting execution.
+    Cancel {
+        /// The execution's id.
+        id: String,
+    },
+}
+
+/// `wirework token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; prints it last (the server shows it only this once).
+    Create {
+        /// The token's name.
+        name: String,
+    },
+    /// List tokens by name (JSON; never the tokens themselves).
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+/// `wirework secret ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Set a credential. The value is read from stdin (one trailing newline
+    /// dropped) unless `--value` is given, which leaves it in shell history.
+    Set {
+        /// The credential's name, as workflows bind it.
+        name: String,
+        /// The value.
+        #[arg(long)]
+        value: Option<String>,
+    },
+    /// List credential names and when they changed (JSON; never values).
+    List,
+    /// Delete a credential.
+    Delete {
+        /// The credential's name.
+        name: String,
+    },
+}
+
+/// `wirework event ...`
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Emit an event; prints what it started and resumed (JSON).
+    Emit {
+        /// The event's name.
+        name: String,
+        /// The event's payload (JSON).
+        #[arg(long, default_value = "{}")]
+        payload: String,
+    },
+}
+
+/// Run a server command; the result is the process exit code.
+pub async fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Workflow(Group { server, command }) => workflow(&Client::new(server)?, command).await,
+        Command::Execution(Group { server, command }) => execution(&Client::new(server)?, command).await,
+        Command::Token(Group { server, command }) => token(&Client::new(server)?, command).await,
+        Command::Secret(Group { server, command }) => secret(&Client::new(server)?, command).await,
+        Command::Event(Group { server, command }) => event(&Client::new(server)?, command).await,
+    }
+}
+
+async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i32> {
+    let answer = match command {
+        WorkflowCommand::Deploy { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let body = Body::Text { content_type: definition_type(&file), text };
+            let Some(deployed) = client.call(Method::POST, &["workflows"], &[], body).await? else {
+                return Ok(1);
+            };
+            let id = answer_str(&deployed, "id")?;
+            eprintln!("deployed workflow `{id}` version {}", deployed.get("version").unwrap_or(&Value::Null));
+            println!("{id}");
+            return Ok(0);
+        }
+        WorkflowCommand::List => client.call(Method::GET, &["workflows"], &[], Body::None).await?,
+        WorkflowCommand::Show { id } => client.call(Method::GET, &["workflows", &id], &[], Body::None).await?,
+        WorkflowCommand::Activate { id } => {
+            client.call(Method::POST, &["workflows", &id, "activate"], &[], Body::None).await?
+        }
+        WorkflowCommand::Deactivate { id } => {
+            client.call(Method::POST, &["workflows", &id, "deactivate"], &[], Body::None).await?
+        }
+        WorkflowCommand::Rollback { id, version } => {
+            let body = Body::Json(json!({ "version": version }));
+            client.call(Method::POST, &["workflows", &id, "rollback"], &[], body).await?
+        }
+    };
+    print_json(answer)
+}
+
+async fn execution(client: &Client, command: ExecutionCommand) -> anyhow::Result<i32> {
+    let answer = match command {
+        ExecutionCommand::List { workflow, status, limit } => {
+            let query: Vec<(&str, String)> =
+                [("workflow", workflow), ("status", status), ("limit", limit.map(|n| n.to_string()))]
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key, value?)))
+                    .collect();
+            client.call(Method::GET, &["executions"], &query, Body::None).await?
+        }
+        ExecutionCommand::Show { id } => client.call(Method::GET, &["executions", &id], &[], Body::None).await?,
+        ExecutionCommand::Retry { id, from_start } => {
+            let mode = if from_start { "from_start" } else { "from_failed" };
+            let body = Body::Json(json!({ "mode": mode }));
+            let Some(retried) = client.call(Method::POST, &["executions", &id, "retry"], &[], body).await? else {
+                return Ok(1);
+            };
+            let new_id = answer_str(&retried, "execution_id")?;
+            eprintln!("retrying execution `{id}` ({mode}) as a new execution");
+            println!("{new_id}");
+            return Ok(0);
+        }
+        ExecutionCommand::Cancel { id } => {
+            let Some(cancelled) = client.call(Method::POST, &["executions", &id, "cancel"], &[], Body::None).await?
+            else {
+                return Ok(1);
+            };
+            println!("execution `{id}`: {}", cancelled.get("status").and_then(Value::as_str).unwrap_or("cancelled"));
+            return Ok(0);
+        }
+    };
+    print_json(answer)
+}
+
+async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
+    match command {
+        TokenCommand::Create { name } => {
+            let body = Body::Json(json!({ "name": name }));
+            let Some(created) = client.call(Method::POST, &["tokens"], &[], body).await? else {
+                return Ok(1);
+            };
+            let token = answer_str(&created, "token")?;
+            eprintln!("created token `{name}`; it is shown only this once");
+            println!("{token}");
+            Ok(0)
+        }
+        TokenCommand::List => print_json(client.call(Method::GET, &["tokens"], &[], Body::None).await?),
+        TokenCommand::Revoke { name } => {
+            if client.call(Method::DELETE, &["tokens", &name], &[], Body::None).await?.is_none() {
+                return Ok(1);
+            }
+            println!("revoked token `{name}`");
+            Ok(0)
+        }
+    }
+}
+
+async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> {
+    match command {
+        SecretCommand::Set { name, value } => {
+            let value = match value {
+                Some(value) => value,
+                None => read_secret_value(&name)?,
+            };
+            if value.is_empty() {
+                bail!("the value for secret `{name}` is empty");
+            }
+            let body = Body::Json(json!({ "value": value }));
+            if client.call(Method::PUT, &["credentials", &name], &[], body).await?.is_none() {
+                return Ok(1);
+            }
+            println!("set secret `{name}`");
+            Ok(0)
+        }
+        SecretCommand::List => print_json(client.call(Method::GET, &["credentials"], &[], Body::None).await?),
+        SecretCommand::Delete { name } => {
+            if client.call(Method::DELETE, &["credentials", &name], &[], Body::None).await?.is_none() {
+                return Ok(1);
+            }
+            println!("deleted secret `{name}`");
+            Ok(0)
+        }
+    }
+}
+
+async fn event(client: &Client, command: EventCommand) -> anyhow::Result<i32> {
+    match command {
+        EventCommand::Emit { name, payload } => {
+            let payload: Value = serde_json::from_str(&payload).context("--payload is not valid JSON")?;
+            let body = Body::Json(json!({ "name": name, "payload": payload }));
+            print_json(client.call(Method::POST, &["events"], &[], body).await?)
+        }
+    }
+}
+
+/// Read a secret's value from stdin: one line from a terminal, everything from
+/// a pipe or file; either way without one trailing newline.
+fn read_secret_value(name: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let mut value = String::new();
+    if stdin.is_terminal() {
+        eprint!("value for secret `{name}` (one line, shown as typed): ");
+        stdin.lock().read_line(&mut value).context("reading the value from stdin")?;
+    } else {
+        stdin.lock().read_to_string(&mut value).context("reading the value from stdin")?;
+    }
+    Ok(trim_one_newline(value))
+}
+
+/// `text` without one trailing `\n` or `\r\n`.
+fn trim_one_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+/// The content type a workflow file is sent with (the server reads either).
+fn definition_type(file: &Path) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("json") => "application/json",
+        _ => "application/yaml",
+    }
+}
+
+/// Print an answer as pretty JSON; a refused request (`None`) exits 1.
+fn print_json(answer: Option<Value>) -> anyhow::Result<i32> {
+    match answer {
+        Some(value) => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(0)
+        }
+        None => Ok(1),
+    }
+}
+
+/// A string field the server's answer must have.
+fn answer_str<'a>(answer: &'a Value, field: &str) -> anyhow::Result<&'a str> {
+    answer.get(field).and_then(Value::as_str).with_context(|| format!("the server's answer has no `{field}`: {answer}"))
+}
+
+/// A request body.
+enum Body {
+    /// None.
+    None,
+    /// A JSON document.
+    Json(Value),
+    /// Text as it is, e.g. a workflow file.
+    Text {
+        /// Its `Content-Type`.
+        content_type: &'static str,
+        /// The text.
+        text: String,
+    },
+}
+
+/// The server's API, as `--server` and `--token` name it.
+struct Client {
+    /// `--server` as given, for messages.
+    server: String,
+    /// `--server` parsed.
+    base: Url,
+    /// The bearer token, if any.
+    token: Option<String>,
+    /// The HTTP client.
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the server `args` name.
+    fn new(args: ServerArgs) -> anyhow::Result<Self> {
+        let base = parse_server(&args.server)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("wirework-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("making an HTTP client")?;
+        let token = args.token.filter(|t| !t.is_empty());
+        Ok(Client { server: args.server, base, token, http })
+    }
+
+    /// Send one API request. `Ok(Some(answer))` on success (`null` when the
+    /// answer has no body); `Ok(None)` when the server refused, after saying
+    /// why on stderr; `Err` when no answer came or it could not be read.
+    async fn call(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, String)],
+        body: Body,
+    ) -> anyhow::Result<Option<Value>> {
+        let mut url = api_url(&self.base, path)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let what = format!("{method} {}", url.path());
+        let mut request = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request = match body {
+            Body::None => request,
+            Body::Json(value) => request.header(CONTENT_TYPE, "application/json").body(value.to_string()),
+            Body::Text { content_type, text } => request.header(CONTENT_TYPE, content_type).body(text),
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot connect to the Wirework server at {}: is `wirework serve` running there? \
+                     (set --server or WIREWORK_URL to use another)",
+                    self.server
+                )))
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("{what} on {}", self.server))),
+        };
+        let status = response.status();
+        let bytes = response.bytes().await.with_context(|| format!("reading the answer to {what}"))?;
+        if !status.is_success() {
+            let refusal = Refusal::from_answer(status, &bytes, self.token.is_some());
+            eprintln!("error: {}", refusal.message);
+            for problem in &refusal.problems {
+                eprintln!("{problem}");
+            }
+            return Ok(None);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Some(Value::Null));
+        }
+        let answer = serde_json::from_slice(&bytes)
+            .with_context(|| format!("the server's answer to {what} ({status}) is not JSON"))?;
+        Ok(Some(answer))
+    }
+}
+
+/// What the operator is told when the server answers with a non-2xx status.
+#[derive(Debug)]
+struct Refusal {
+    /// One line: why.
+    message: String,
+    /// A workflow's problems, `location: message` each.
+    problems: Vec<String>,
+}
+
+impl Refusal {
+    /// Read a refusal from the server's status and body (`{"error", "problems"}`, or anything).
+    fn from_answer(status: StatusCode, body: &[u8], token_given: bool) -> Refusal {
+        if status == StatusCode::UNAUTHORIZED {
+            let message = if token_given {
+                "the server refused the token (set --token or WIREWORK_TOKEN)"
+            } else {
+                "the server wants a token and none was given (set --token or WIREWORK_TOKEN)"
+            };
+            return Refusal { message: message.to_string(), problems: Vec::new() };
+        }
+        let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let problems: Vec<String> = answer
+            .get("problems")
+            .and_then(Value::as_array)
+            .map(|problems| problems.iter().map(problem_line).collect())
+            .unwrap_or_default();
+        if !problems.is_empty() {
+            // The server's `error` repeats the problems on one line; list them instead.
+            let message = format!("invalid workflow ({status}), {} problem(s):", problems.len());
+            return Refusal { message, problems };
+        }
+        let reason = match answer.get("error").and_then(Value::as_str) {
+            Some(error) => error.to_string(),
+            None => {
+                let text = String::from_utf8_lossy(body);
+                let text = text.trim();
+                if text.is_empty() {
+                    "the server gave no reason".to_string()
+                } else if text.chars().count() > MAX_SHOWN_BODY {
+                    format!("{}...", text.chars().take(MAX_SHOWN_BODY).collect::<String>())
+                } else {
+                    text.to_string()
+                }
+            }
+        };
+        Refusal { message: format!("{reason} ({status})"), problems }
+    }
+}
+
+/// A workflow problem as `location: message`.
+fn problem_line(problem: &Value) -> String {
+    let message = match problem.get("message") {
+        Some(Value::String(message)) => message.clone(),
+        Some(other) => other.to_string(),
+        None => problem.to_string(),
+    };
+    match problem.get("location").and_then(Value::as_str) {
+        Some(location) if !location.is_empty() => format!("{location}: {message}"),
+        _ => message,
+    }
+}
+
+/// Check `--server`: an `http://` or `https://` URL, maybe with a path prefix.
+fn parse_server(server: &str) -> anyhow::Result<Url> {
+    let hint = || format!("--server `{server}` is not an http:// or https:// URL (like http://127.0.0.1:8080)");
+    let mut url = Url::parse(server).with_context(hint)?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        bail!(hint());
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// `base` + `/api/v1/` + `segments`, each segment percent-encoded (a `/` in an
+/// id stays inside its segment). Empty, `.` and `..` segments are refused, since
+/// they would name another resource.
+fn api_url(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
+    if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+        bail!("`{bad}` cannot be used as a name or id");
+    }
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("{base} cannot have a path"))?
+        .pop_if_empty()
+        .extend(["api", "v1"])
+        .extend(segments);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn url(server: &str, segments: &[&str]) -> String {
+        api_url(&parse_server(server).unwrap(), segments).unwrap().to_string()
+    }
+
+    #[test]
+    fn urls_keep_the_server_prefix_and_encode_ids() {
+        assert_eq!(url("http://127.0.0.1:8080", &["workflows"]), "http://127.0.0.1:8080/api/v1/workflows");
+        assert_eq!(url("http://h:1/", &["tokens", "ci"]), "http://h:1/api/v1/tokens/ci");
+        assert_eq!(url("https://h/ww/", &["workflows", "w"]), "https://h/ww/api/v1/workflows/w");
+        assert_eq!(url("https://h/ww?x=1#f", &["events"]), "https://h/ww/api/v1/events");
+        assert_eq!(
+            url("http://h", &["workflows", "a b/c?d", "activate"]),
+            "http://h/api/v1/workflows/a%20b%2Fc%3Fd/activate"
+        );
+    }
+
+    #[test]
+    fn names_that_would_change_the_path_are_refused() {
+        let base = parse_server("http://h").unwrap();
+        for bad in ["", ".", ".."] {
+            assert!(api_url(&base, &["tokens", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn servers_must_be_http_urls() {
+        for bad in ["127.0.0.1:8080", "localhost:8080", "ftp://h", "mailto:a@b", "not a url"] {
+            assert!(parse_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_token_the_error_and_the_problems() {
+        let with = Refusal::from_answer(StatusCode::UNAUTHORIZED, b"{\"error\":\"no\"}", true);
+        assert_eq!(with.message, "the server refused the token (set --token or WIREWORK_TOKEN)");
+        let without = Refusal::from_answer(StatusCode::UNAUTHORIZED, b"", false);
+        assert!(without.message.contains("WIREWORK_TOKEN") && without.message.contains("none was given"));
+
+        let body = json!({
+            "error": "the workflow is invalid",
+            "problems": [{"location": "nodes.a.config", "message": "missing `url`"}, {"message": "no trigger"}],
+        });
+        let invalid = Refusal::from_answer(StatusCode::BAD_REQUEST, body.to_string().as_bytes(), true);
+        assert_eq!(invalid.message, "invalid workflow (400 Bad Request), 2 problem(s):");
+        assert_eq!(invalid.problems, ["nodes.a.config: missing `url`", "no trigger"]);
+
+        let empty = json!({"error": "no workflow `w`", "problems": []});
+        let missing = Refusal::from_answer(StatusCode::NOT_FOUND, empty.to_string().as_bytes(), true);
+        assert_eq!((missing.message.as_str(), missing.problems.len()), ("no workflow `w` (404 Not Found)", 0));
+        let plain = Refusal::from_answer(StatusCode::BAD_GATEWAY, b"upstream down\n", true);
+        assert_eq!(plain.message, "upstream down (502 Bad Gateway)");
+        let long = Refusal::from_answer(StatusCode::INTERNAL_SERVER_ERROR, "x".repeat(1000).as_bytes(), true);
+        assert!(long.message.len() < 400);
+    }
+
+    #[test]
+    fn one_trailing_newline_is_dropped() {
+        assert_eq!(trim_one_newline("s3cret\n".into()), "s3cret");
+        assert_eq!(trim_one_newline("s3cret\r\n".into()), "s3cret");
+        assert_eq!(trim_one_newline("two\n\n".into()), "two\n");
+        assert_eq!(trim_one_newline("none".into()), "none");
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        match Cli::try_parse_from(args).unwrap().command {
+            super::super::Command::Remote(command) => command,
+            other => panic!("not a server command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_options_go_before_or_after_the_subcommand() {
+        let after = ["wirework", "workflow", "deploy", "w.yaml", "--server", "http://a:1", "--token", "t"];
+        let Command::Workflow(Group { server, command: WorkflowCommand::Deploy { file } }) = parse(&after) else {
+            panic!("not workflow deploy");
+        };
+        assert_eq!((server.server.as_str(), server.token.as_deref()), ("http://a:1", Some("t")));
+        assert_eq!(file, PathBuf::from("w.yaml"));
+
+        let before = ["wirework", "execution", "--server", "http://b:2", "retry", "e1", "--from-start"];
+        let Command::Execution(Group { server, command: ExecutionCommand::Retry { id, from_start } }) = parse(&before)
+        else {
+            panic!("not execution retry");
+        };
+        assert_eq!((server.server.as_str(), id.as_str(), from_start), ("http://b:2", "e1", true));
+    }
+
+    #[test]
+    fn every_contract_command_parses() {
+        let s = ["--server", "http://h"];
+        for args in [
+            &["workflow", "list"][..],
+            &["workflow", "show", "w"],
+            &["workflow", "activate", "w"],
+            &["workflow", "deactivate", "w"],
+            &["workflow", "rollback", "w", "3"],
+            &["execution", "list", "--workflow", "w", "--status", "failed", "--limit", "5"],
+            &["execution", "show", "e"],
+            &["execution", "cancel", "e"],
+            &["token", "create", "ci"],
+            &["token", "list"],
+            &["token", "revoke", "ci"],
+            &["secret", "set", "k", "--value", "v"],
+            &["secret", "list"],
+            &["secret", "delete", "k"],
+            &["event", "emit", "signup", "--payload", "{\"a\":1}"],
+        ] {
+            let argv: Vec<&str> = ["wirework"].iter().chain(args).chain(&s).copied().collect();
+            assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");
+        }
+        assert!(Cli::try_parse_from(["wirework", "workflow", "rollback", "w", "latest"]).is_err());
+        assert!(Cli::try_parse_from(["wirework", "execution", "list", "--limit", "-1"]).is_err());
+    }
+}

@@ -1,0 +1,502 @@
+//! The management API under `/api/v1`: workflows, executions, plugins,
+//! credentials, events and tokens. Every route but `openapi.json` needs
+//! `Authorization: Bearer <token>`. Errors are `{"error": ...}` (with
+//! `problems` for invalid workflows). The routes are listed, with their
+//! bodies, in `openapi.json` next to this file.
+
+use super::{ApiError, AppState};
+use crate::engine::{ExecutionFilter, RetryMode, Status};
+use crate::instance::plugins_dir;
+use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use semver::Version;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use wirework_registry::{Package, TrustStore};
+
+/// The OpenAPI 3.1 document of this API (kept by hand next to the routes;
+/// a test checks every route below is in it).
+pub(super) const OPENAPI: &str = include_str!("openapi.json");
+
+/// Largest plugin package accepted for upload.
+const MAX_PACKAGE_BYTES: usize = 64 * 1024 * 1024;
+
+type ApiResult = Result<Response, ApiError>;
+
+pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let protected = Router::new()
+        .route("/workflows", get(list_workflows).post(deploy))
+        .route("/workflows/{id}", get(get_workflow))
+        .route("/workflows/{id}/activate", post(activate))
+        .route("/workflows/{id}/deactivate", post(deactivate))
+        .route("/workflows/{id}/versions", get(versions))
+        .route("/workflows/{id}/rollback", post(rollback))
+        .route("/workflows/{id}/executions", post(start))
+        .route("/executions", get(list_executions))
+        .route("/executions/{id}", get(get_execution))
+        .route("/executions/{id}/retry", post(retry))
+        .route("/executions/{id}/cancel", post(cancel))
+        .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
+        .route("/plugins/{publisher}/{name}/{version}", delete(remove_plugin))
+        .route("/plugins/{publisher}/{name}/grants", get(get_grants).put(set_grants))
+        .route("/credentials", get(list_credentials))
+        .route("/credentials/{name}", put(set_credential).delete(delete_credential))
+        .route("/events", post(emit))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{name}", delete(revoke_token))
+        .route_layer(middleware::from_fn_with_state(state, require_token));
+    Router::new().route("/openapi.json", get(openapi)).merge(protected)
+}
+
+async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let refuse = |message: &str| {
+        let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        response
+    };
+    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else {
+        return refuse("this API needs `Authorization: Bearer <token>` (see `wirework token create`)");
+    };
+    match state.tokens.check(token) {
+        Ok(Some(_)) => next.run(request).await,
+        Ok(None) => refuse("unknown or revoked token"),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
+fn ok(value: impl serde::Serialize) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+fn created(value: impl serde::Serialize) -> ApiResult {
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+fn refresh_hooks(state: &AppState) -> Result<(), ApiError> {
+    state.hooks.refresh(&state.engine).map_err(ApiError::internal)
+}
+
+// ---- workflows ----
+
+async fn list_workflows(State(state): State<Arc<AppState>>) -> ApiResult {
+    ok(state.engine.workflows().map_err(ApiError::internal)?)
+}
+
+async fn deploy(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the definition is not UTF-8"))?;
+    let deployed = state.engine.deploy_text(text).await?;
+    refresh_hooks(&state)?;
+    created(deployed)
+}
+
+async fn get_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let head = state.engine.head(&id).map_err(ApiError::internal)?;
+    let head = head.ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
+    let version = state.engine.workflow(&id, Some(head.current))?;
+    ok(json!({
+        "id": head.id, "current": head.current, "latest": head.latest, "active": head.active,
+        "definition": version.workflow, "pins": version.pins,
+    }))
+}
+
+async fn activate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let head = state.engine.set_active(&id, true).await?;
+    refresh_hooks(&state)?;
+    ok(head)
+}
+
+async fn deactivate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let head = state.engine.set_active(&id, false).await?;
+    refresh_hooks(&state)?;
+    ok(head)
+}
+
+async fn versions(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let versions = state.engine.versions(&id).map_err(ApiError::internal)?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no workflow `{id}`")));
+    }
+    ok(versions)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    version: u32,
+}
+
+async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let RollbackBody { version } = parse_json(&body)?;
+    let head = state.engine.rollback(&id, version).await?;
+    refresh_hooks(&state)?;
+    ok(head)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    #[serde(default)]
+    trigger: Option<String>,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+async fn start(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let StartBody { trigger, items } =
+        if body.is_empty() { StartBody { trigger: None, items: Vec::new() } } else { parse_json(&body)? };
+    let items = if items.is_empty() { vec![json!({})] } else { items };
+    if let Some(bad) = items.iter().find(|i| !i.is_object()) {
+        return Err(ApiError::bad_request(format!("items must be JSON objects, not {bad}")));
+    }
+    let execution = state.engine.start(&id, trigger.as_deref(), items).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"execution_id": execution}))).into_response())
+}
+
+// ---- executions ----
+
+async fn list_executions(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        query
+            .get(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("`{name}` must be a number, not `{v}`")))
+            })
+            .transpose()
+    };
+    let status = match query.get("status") {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("unknown status `{s}`: running, waiting, succeeded, failed or cancelled"))
+        })?),
+        None => None,
+    };
+    if let Some(unknown) =
+        query.keys().find(|k| !["workflow", "status", "since_ms", "until_ms", "limit"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!("unknown filter `{unknown}`")));
+    }
+    let filter = ExecutionFilter {
+        workflow: query.get("workflow").cloned(),
+        status,
+        since_ms: number("since_ms")?,
+        until_ms: number("until_ms")?,
+        limit: number("limit")?.map(|n| n.min(10_000) as usize),
+    };
+    ok(state.engine.list_executions(&filter).map_err(ApiError::internal)?)
+}
+
+async fn get_execution(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    let record = state.engine.execution(&id).map_err(ApiError::internal)?;
+    let record = record.ok_or_else(|| ApiError::not_found(format!("no execution `{id}`")))?;
+    let steps = state.engine.steps(&id).map_err(ApiError::internal)?;
+    let mut value = serde_json::to_value(&record).map_err(ApiError::internal)?;
+    if let Value::Object(map) = &mut value {
+        // The engine's private bookkeeping (ready steps, joins, loop counts).
+        map.remove("state");
+        map.insert("steps".into(), serde_json::to_value(&steps).map_err(ApiError::internal)?);
+    }
+    ok(value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryBody {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+async fn retry(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let RetryBody { mode } = if body.is_empty() { RetryBody { mode: None } } else { parse_json(&body)? };
+    let mode = match mode.as_deref() {
+        None | Some("from_failed") => RetryMode::FromFailed,
+        Some("from_start") => RetryMode::FromStart,
+        Some(other) => return Err(ApiError::bad_request(format!("unknown mode `{other}`: from_failed or from_start"))),
+    };
+    let execution = state.engine.retry(&id, mode).await?;
+    ok(json!({"execution_id": execution}))
+}
+
+async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    state.engine.cancel(&id).await?;
+    let status = state.engine.execution(&id).map_err(ApiError::internal)?.map(|r| r.status);
+    ok(json!({"execution_id": id, "status": status}))
+}
+
+// ---- plugins ----
+
+async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
+    let grants = read_grants(&plugins_dir(&state.data_dir)).map_err(ApiError::internal)?;
+    let plugins: Vec<Value> = state
+        .plugins
+        .list()
+        .into_iter()
+        .map(|p| {
+            let requested = state.plugins.requested(&p.name, &p.version).unwrap_or_default();
+            let nodes: Vec<Value> =
+                p.nodes.iter().map(|n| json!({"name": n.name, "kind": n.kind, "title": n.title})).collect();
+            json!({
+                "name": p.name, "version": p.version, "digest": p.digest, "nodes": nodes,
+                "requested": requested, "grants": grants.get(&p.name).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    ok(plugins)
+}
+
+fn trust(state: &AppState) -> Result<TrustStore, ApiError> {
+    TrustStore::load(&state.home.trust_store_path()).map_err(ApiError::internal)
+}
+
+/// `grant_http=HOST` (repeatable) and `grant_kv=true` from a query string.
+fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
+    let mut grant = GrantEntry::default();
+    for (key, value) in url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "grant_http" => grant.http.push(value.into_owned()),
+            "grant_kv" => grant.kv = value == "true",
+            other => return Err(ApiError::bad_request(format!("unknown parameter `{other}`: grant_http, grant_kv"))),
+        }
+    }
+    Ok(grant)
+}
+
+async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Bytes) -> ApiResult {
+    let grant = grant_from_query(&uri)?;
+    let package = Package::from_bytes(&body).map_err(|e| ApiError::bad_request(format!("not a package: {e}")))?;
+    let trust = trust(&state)?;
+    let verified = package
+        .clone()
+        .verify(&trust)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("refused: {e}")))?;
+    let (name, version) = (verified.manifest.plugin.name.clone(), verified.manifest.plugin.version.clone());
+    let _guard = state.plugin_lock.lock().await;
+    let dir = plugins_dir(&state.data_dir);
+    // Compile and link first: a package that cannot load leaves nothing behind.
+    let loaded =
+        state.plugins.load_package(package, &trust, &grant).await.map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
+        })?;
+    let write = || -> anyhow::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        wirework_registry::write_atomically(&package_path(&dir, &name, &version), &body)?;
+        write_grant(&dir, &name, grant.clone())
+    };
+    if let Err(e) = write() {
+        state.plugins.forget(&name, &version);
+        return Err(ApiError::internal(e));
+    }
+    tracing::info!(plugin = %name, %version, "installed");
+    created(json!({"name": loaded.name, "version": loaded.version, "digest": loaded.digest, "grants": grant}))
+}
+
+#[derive(Deserialize)]
+struct RemoveQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn remove_plugin(
+    State(state): State<Arc<AppState>>,
+    Path((publisher, name, version)): Path<(String, String, String)>,
+    Query(query): Query<RemoveQuery>,
+) -> ApiResult {
+    let name = format!("{publisher}/{name}");
+    let version = Version::parse(&version).map_err(|e| ApiError::bad_request(format!("`{version}`: {e}")))?;
+    let _guard = state.plugin_lock.lock().await;
+    if state.plugins.requested(&name, &version).is_none() {
+        return Err(ApiError::not_found(format!("{name} {version} is not installed")));
+    }
+    if !query.force {
+        let mut users = Vec::new();
+        for head in state.engine.workflows().map_err(ApiError::internal)? {
+            let current = state.engine.workflow(&head.id, Some(head.current))?;
+            if current.pins.get(&name) == Some(&version) {
+                users.push(head.id);
+            }
+        }
+        if !users.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "{name} {version} is used by workflow(s) {} (add ?force=true to remove anyway)",
+                    users.join(", ")
+                ),
+            ));
+        }
+    }
+    let path = package_path(&plugins_dir(&state.data_dir), &name, &version);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    state.plugins.forget(&name, &version);
+    tracing::info!(plugin = %name, %version, "removed");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_grants(State(state): State<Arc<AppState>>, Path((publisher, name)): Path<(String, String)>) -> ApiResult {
+    let name = format!("{publisher}/{name}");
+    if !state.plugins.list().iter().any(|p| p.name == name) {
+        return Err(ApiError::not_found(format!("{name} is not installed")));
+    }
+    let grants = read_grants(&plugins_dir(&state.data_dir)).map_err(ApiError::internal)?;
+    ok(grants.get(&name).cloned().unwrap_or_default())
+}
+
+async fn set_grants(
+    State(state): State<Arc<AppState>>,
+    Path((publisher, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let name = format!("{publisher}/{name}");
+    let grant: GrantEntry = parse_json(&body)?;
+    let _guard = state.plugin_lock.lock().await;
+    let versions: Vec<Version> =
+        state.plugins.list().into_iter().filter(|p| p.name == name).map(|p| p.version).collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("{name} is not installed")));
+    }
+    let dir = plugins_dir(&state.data_dir);
+    write_grant(&dir, &name, grant.clone()).map_err(ApiError::internal)?;
+    // Reload every installed version with the new grant.
+    let trust = trust(&state)?;
+    for version in versions {
+        let package = Package::read(&package_path(&dir, &name, &version)).map_err(ApiError::internal)?;
+        state.plugins.load_package(package, &trust, &grant).await.map_err(ApiError::internal)?;
+    }
+    ok(grant)
+}
+
+// ---- credentials ----
+
+async fn list_credentials(State(state): State<Arc<AppState>>) -> ApiResult {
+    ok(state.secrets.list().map_err(ApiError::internal)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialBody {
+    value: String,
+}
+
+fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
+    if super::secrets::valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("`{name}`: a {what} name is 1 to 128 letters, digits, `-`, `_` or `.`")))
+    }
+}
+
+async fn set_credential(State(state): State<Arc<AppState>>, Path(name): Path<String>, body: Bytes) -> ApiResult {
+    check_name(&name, "credential")?;
+    let CredentialBody { value } = parse_json(&body)?;
+    state.secrets.set(&name, &value).await.map_err(ApiError::internal)?;
+    tracing::info!(credential = %name, "credential set");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_credential(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
+    if !state.secrets.delete(&name).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found(format!("no credential `{name}`")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- events ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventBody {
+    name: String,
+    #[serde(default = "empty_object")]
+    payload: Value,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+async fn emit(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let EventBody { name, payload } = parse_json(&body)?;
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request("an event needs a name"));
+    }
+    if !payload.is_object() {
+        return Err(ApiError::bad_request("an event's payload must be a JSON object"));
+    }
+    ok(state.engine.emit_event(&name, payload).await?)
+}
+
+// ---- tokens ----
+
+async fn list_tokens(State(state): State<Arc<AppState>>) -> ApiResult {
+    ok(state.tokens.list().map_err(ApiError::internal)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    name: String,
+}
+
+async fn create_token(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let TokenBody { name } = parse_json(&body)?;
+    check_name(&name, "token")?;
+    let token = state.tokens.create(&name).await.map_err(ApiError::internal)?;
+    created(json!({"name": name, "token": token}))
+}
+
+async fn revoke_token(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
+    if !state.tokens.revoke(&name).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found(format!("no token `{name}`")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every route of the router is documented (path and method).
+    #[test]
+    fn openapi_documents_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let source = include_str!("api.rs");
+        let mut checked = 0;
+        for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+            let path = line.split('"').nth(1).unwrap();
+            let path = format!("/api/v1{path}");
+            let entry = doc["paths"].get(&path).unwrap_or_else(|| panic!("{path} is not in openapi.json"));
+            for method in ["get", "post", "put", "delete"] {
+                let used = line.contains(&format!("({method}(")) || line.contains(&format!(".{method}("));
+                if used {
+                    assert!(entry.get(method).is_some(), "{method} {path} is not in openapi.json");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 24, "only {checked} routes found: did the router's layout change?");
+    }
+}

@@ -1,0 +1,142 @@
+//! `wirework serve` settings. Each comes from, in order of precedence: a
+//! command-line flag, an environment variable, `wirework.toml` (or the file
+//! `--config` names), a default.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The settings file, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// The data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Largest webhook body, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// How long a sync webhook waits for its execution before answering 202.
+    pub sync_timeout_ms: Option<u64>,
+    /// How long a graceful shutdown lets running steps finish.
+    pub shutdown_grace_ms: Option<u64>,
+    /// A file holding the 32-byte credential key (64 hex characters).
+    pub secret_key_file: Option<PathBuf>,
+    /// Days finished executions are kept.
+    pub retention_days: Option<u64>,
+}
+
+/// Values given as flags or environment variables (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen` / `WIREWORK_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `WIREWORK_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--max-body-bytes` / `WIREWORK_MAX_BODY_BYTES`.
+    pub max_body_bytes: Option<usize>,
+    /// `--sync-timeout-ms` / `WIREWORK_SYNC_TIMEOUT_MS`.
+    pub sync_timeout_ms: Option<u64>,
+    /// `--shutdown-grace-ms` / `WIREWORK_SHUTDOWN_GRACE_MS`.
+    pub shutdown_grace_ms: Option<u64>,
+    /// `--secret-key-file` / `WIREWORK_SECRET_KEY_FILE`.
+    pub secret_key_file: Option<PathBuf>,
+    /// `--retention-days` / `WIREWORK_RETENTION_DAYS`.
+    pub retention_days: Option<u64>,
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The data directory (default `./wirework-data`).
+    pub data_dir: PathBuf,
+    /// Largest webhook body (default 1 MiB); larger ones are answered 413.
+    pub max_body_bytes: usize,
+    /// Sync webhooks answer 202 after this (default 10 s).
+    pub sync_timeout: Duration,
+    /// Graceful shutdown lets running steps finish for this long (default 10 s).
+    pub shutdown_grace: Duration,
+    /// The credential key file (default: `secret.key` in the data directory,
+    /// made at first start). `WIREWORK_SECRET_KEY` (64 hex characters) wins over it.
+    pub secret_key_file: Option<PathBuf>,
+    /// Finished executions are pruned after this (default 30 days).
+    pub retention: Duration,
+    /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
+    /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
+    pub secret_key_hex: Option<String>,
+}
+
+impl ServeConfig {
+    /// Settings from `overrides` over the file at `file` (if it exists; an
+    /// explicitly named file must) over defaults.
+    pub fn resolve(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<ServeConfig> {
+        let from_file = match file {
+            Some(path) => read_file(path)?,
+            None if Path::new("wirework.toml").exists() => read_file(Path::new("wirework.toml"))?,
+            None => FileConfig::default(),
+        };
+        let listen = overrides.listen.or(from_file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().with_context(|| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
+        let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ok(ServeConfig {
+            listen,
+            data_dir: overrides
+                .data_dir
+                .or(from_file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(crate::instance::DEFAULT_DATA_DIR)),
+            max_body_bytes: overrides.max_body_bytes.or(from_file.max_body_bytes).unwrap_or(1024 * 1024),
+            sync_timeout: Duration::from_millis(
+                overrides.sync_timeout_ms.or(from_file.sync_timeout_ms).unwrap_or(10_000),
+            ),
+            shutdown_grace: Duration::from_millis(
+                overrides.shutdown_grace_ms.or(from_file.shutdown_grace_ms).unwrap_or(10_000),
+            ),
+            secret_key_file: overrides.secret_key_file.or(from_file.secret_key_file),
+            retention: Duration::from_secs(
+                overrides.retention_days.or(from_file.retention_days).unwrap_or(30).saturating_mul(24 * 3600),
+            ),
+            admin_token: secret("WIREWORK_ADMIN_TOKEN"),
+            secret_key_hex: secret("WIREWORK_SECRET_KEY"),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wirework.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 10\nsync_timeout_ms = 5\n").unwrap();
+        let overrides = Overrides { max_body_bytes: Some(20), ..Default::default() };
+        let config = ServeConfig::resolve(Some(&file), overrides).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_body_bytes, 20);
+        assert_eq!(config.sync_timeout, Duration::from_millis(5));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_settings_and_bad_addresses_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let err = format!("{:#}", ServeConfig::resolve(Some(&file), Overrides::default()).unwrap_err());
+        assert!(err.contains("listn"), "{err}");
+        let overrides = Overrides { listen: Some("nowhere".into()), ..Default::default() };
+        let err = format!("{:#}", ServeConfig::resolve(Some(&dir.path().join("none.toml")), overrides).unwrap_err());
+        assert!(err.contains("none.toml"), "{err}");
+    }
+}

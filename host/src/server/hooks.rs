@@ -1,0 +1,343 @@
+//! HTTP triggers at `/hooks/{workflow}/{path}`.
+//!
+//! A request goes to the trigger node of the active workflow's current
+//! version (a plugin's `handle-request`), which turns it into items or
+//! answers it itself (a bad signature: 401). With items, an execution starts
+//! and is durable before anything is answered:
+//!
+//! - `async` (default): `202 {"execution_id": ...}`, or the trigger's own answer;
+//! - `sync`: the answer of a `respond` node (an item on a port named
+//!   `response`: `{status, headers, body}`), else the last step's output as
+//!   JSON (200); a failed execution is 500; still running after the sync
+//!   timeout (or waiting on a timer or event): 202 with the execution id.
+//!
+//! **Idempotency.** With an `Idempotency-Key` header, the first answer is kept
+//! under `ik/{workflow}\0{path}\0{key}` (written in the same batch as the
+//! execution it started) and a repeat gets it again, starting nothing.
+//! Repeats racing the first request wait for it.
+
+use super::{ApiError, AppState};
+use crate::engine::records::StepOutcome;
+use crate::engine::Status;
+use crate::metrics::WebhookLabels;
+use crate::runtime::{NodeFailure, TriggerRequest};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// Where one webhook goes.
+#[derive(Debug)]
+pub struct HookRoute {
+    workflow: String,
+    version: u32,
+    trigger: String,
+    plugin: String,
+    plugin_version: Version,
+    node: String,
+    config: String,
+    sync: bool,
+}
+
+/// The active webhooks, by workflow and path; rebuilt when workflows change.
+#[derive(Default)]
+pub struct HookTable {
+    routes: RwLock<HashMap<(String, String), Arc<HookRoute>>>,
+    /// Idempotency keys being answered now.
+    in_progress: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn normalise(path: &str) -> String {
+    path.trim_matches('/').to_string()
+}
+
+impl HookTable {
+    /// Rebuild from the engine's active workflows.
+    pub fn refresh(&self, engine: &crate::engine::Engine) -> anyhow::Result<()> {
+        let mut routes = HashMap::new();
+        for head in engine.workflows()? {
+            if !head.active {
+                continue;
+            }
+            let version = match engine.workflow(&head.id, Some(head.current)) {
+                Ok(version) => version,
+                Err(e) => {
+                    tracing::warn!(workflow = %head.id, "no webhooks: {e}");
+                    continue;
+                }
+            };
+            for trigger in &version.workflow.triggers {
+                let (Some(path), Some(uses)) = (&trigger.path, &trigger.uses) else { continue };
+                let Ok((plugin, _)) = crate::engine::validate::parse_uses(uses) else { continue };
+                let Some(plugin_version) = version.pins.get(&plugin).cloned() else { continue };
+                let config = if trigger.config.is_null() { json!({}) } else { trigger.config.clone() };
+                let route = HookRoute {
+                    workflow: head.id.clone(),
+                    version: head.current,
+                    trigger: trigger.id.clone(),
+                    plugin,
+                    plugin_version,
+                    node: trigger.node.clone().unwrap_or_else(|| "webhook".into()),
+                    config: config.to_string(),
+                    sync: trigger.mode.as_deref() == Some("sync"),
+                };
+                routes.insert((head.id.clone(), normalise(path)), Arc::new(route));
+            }
+        }
+        *self.routes.write().expect("hooks lock") = routes;
+        Ok(())
+    }
+
+    fn get(&self, workflow: &str, path: &str) -> Option<Arc<HookRoute>> {
+        self.routes.read().expect("hooks lock").get(&(workflow.to_string(), normalise(path))).cloned()
+    }
+
+    /// The lock for one idempotency key, and a guard that forgets it.
+    fn key_lock(&self, key: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
+        self.in_progress.lock().expect("idempotency lock").entry(key.to_vec()).or_default().clone()
+    }
+
+    fn release(&self, key: &[u8], lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self.in_progress.lock().expect("idempotency lock");
+        // Two references: the map's and ours; nobody else waits.
+        if Arc::strong_count(&lock) <= 2 {
+            map.remove(key);
+        }
+    }
+}
+
+/// An answer as kept for idempotent repeats.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(status: StatusCode, value: &Value) -> Answer {
+        Answer {
+            status: status.as_u16(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(value).expect("JSON serialises"),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, self.body).into_response();
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+fn idempotency_key(route: &HookRoute, path: &str, key: &str) -> Vec<u8> {
+    format!("ik/{}\u{0}{}\u{0}{key}", route.workflow, normalise(path)).into_bytes()
+}
+
+/// `ANY /hooks/{workflow}/{*path}`.
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    Path((workflow, path)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let started = Instant::now();
+    let Some(route) = state.hooks.get(&workflow, &path) else {
+        let message = format!("no active webhook at /hooks/{workflow}/{path}");
+        return ApiError::new(StatusCode::NOT_FOUND, message).into_response();
+    };
+    let observe = |response: Response| {
+        let mode = if route.sync { "sync" } else { "async" };
+        let labels = WebhookLabels { mode: mode.into(), code: response.status().as_u16() };
+        state.metrics.webhook_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        response
+    };
+    let limit = state.config.max_body_bytes;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!("the body is larger than the limit of {limit} bytes");
+            return observe(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response());
+        }
+    };
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(idempotency_key(&route, &path, k)),
+        Some(_) => {
+            let message = "Idempotency-Key must be 1 to 255 visible ASCII characters";
+            return ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
+    let answer = match &key {
+        None => answer(&state, &route, &path, method, uri, headers, body, None).await,
+        Some(key) => {
+            let lock = state.hooks.key_lock(key);
+            let answer = {
+                let _turn = lock.lock().await;
+                match state.engine.store().get(key) {
+                    Ok(Some(saved)) => match serde_json::from_slice::<Answer>(&saved) {
+                        Ok(saved) => {
+                            let mut response = saved.into_response();
+                            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                            Ok(response)
+                        }
+                        Err(e) => Err(ApiError::internal(anyhow::anyhow!("corrupt idempotency record: {e}"))),
+                    },
+                    Ok(None) => answer(&state, &route, &path, method, uri, headers, body, Some(key.clone())).await,
+                    Err(e) => Err(ApiError::internal(e)),
+                }
+            };
+            state.hooks.release(key, lock);
+            answer
+        }
+    };
+    observe(answer.unwrap_or_else(IntoResponse::into_response))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    state: &Arc<AppState>,
+    route: &HookRoute,
+    path: &str,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    key: Option<Vec<u8>>,
+) -> Result<Response, ApiError> {
+    let request = TriggerRequest {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let report =
+        state.plugins.handle_request(&route.plugin, &route.plugin_version, &route.node, &route.config, request).await;
+    let output = match report.result {
+        Ok(output) => output,
+        Err(NodeFailure::Plugin { message, .. }) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("the trigger refused the request: {message}")))
+        }
+        Err(failure) => {
+            tracing::error!(workflow = %route.workflow, trigger = %route.trigger, "trigger failed: {failure}");
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the trigger failed: {failure}")));
+        }
+    };
+    let own = output.response.map(|r| Answer { status: r.status, headers: r.headers, body: r.body });
+    if output.items.is_empty() {
+        // The trigger answered (or ignored) the request: no execution.
+        let answer = own.unwrap_or_else(|| Answer::json(StatusCode::OK, &json!({"execution_id": null})));
+        return Ok(answer.into_response());
+    }
+    let accepted = |id: &str| Answer::json(StatusCode::ACCEPTED, &json!({"execution_id": id}));
+    // Async: the answer is known before the start, so it is written with it.
+    let first = match (&own, route.sync) {
+        (Some(own), false) => Some(own.clone()),
+        _ => None,
+    };
+    let saved_key = key.clone();
+    let writes: crate::engine::StartWrites = Box::new(move |id, batch| {
+        if let Some(key) = saved_key {
+            let answer = first.unwrap_or_else(|| accepted(id));
+            batch.put(key, serde_json::to_vec(&answer).expect("answers serialise"));
+        }
+    });
+    let id = state
+        .engine
+        .start_with(&route.workflow, route.version, Some(&route.trigger), output.items, writes)
+        .await
+        .map_err(ApiError::from)?;
+    if !route.sync {
+        return Ok(own.unwrap_or_else(|| accepted(&id)).into_response());
+    }
+    let answer = match tokio::time::timeout(state.config.sync_timeout, state.engine.wait_settled(&id)).await {
+        Err(_) => accepted(&id),
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(status)) => own.unwrap_or(sync_answer(state, &id, status)?),
+    };
+    if let Some(key) = key {
+        // Replace the provisional 202 with the final answer.
+        let mut batch = crate::store::Batch::default();
+        batch.put(key, serde_json::to_vec(&answer).expect("answers serialise"));
+        state.engine.store().commit(batch).await.map_err(ApiError::internal)?;
+    }
+    Ok(answer.into_response())
+}
+
+/// The answer of a settled sync execution.
+fn sync_answer(state: &AppState, id: &str, status: Status) -> Result<Answer, ApiError> {
+    match status {
+        Status::Succeeded => {}
+        Status::Failed => {
+            let record = state.engine.execution(id).map_err(ApiError::internal)?;
+            let error = record.and_then(|r| r.error).map(|e| e.message).unwrap_or_default();
+            return Ok(Answer::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"execution_id": id, "status": "failed", "error": error}),
+            ));
+        }
+        other => {
+            let status = format!("{other:?}").to_lowercase();
+            return Ok(Answer::json(StatusCode::ACCEPTED, &json!({"execution_id": id, "status": status})));
+        }
+    }
+    let steps = state.engine.steps(id).map_err(ApiError::internal)?;
+    // A respond node's answer wins; else the last step's output.
+    for step in steps.iter().rev() {
+        let StepOutcome::Emitted { ports } = &step.outcome else { continue };
+        if let Some((_, items)) = ports.iter().find(|(port, items)| port == "response" && !items.is_empty()) {
+            let item: Value = serde_json::from_str(items[0].get()).unwrap_or(Value::Null);
+            return Ok(respond_answer(&item));
+        }
+    }
+    let last = steps.iter().rev().find_map(|step| match &step.outcome {
+        StepOutcome::Emitted { ports } => Some(ports.iter().flat_map(|(_, items)| items.iter()).collect::<Vec<_>>()),
+        _ => None,
+    });
+    let items: Vec<Value> =
+        last.unwrap_or_default().into_iter().map(|i| serde_json::from_str(i.get()).unwrap_or(Value::Null)).collect();
+    let body = match <[Value; 1]>::try_from(items) {
+        Ok([one]) => one,
+        Err(items) => Value::Array(items),
+    };
+    Ok(Answer::json(StatusCode::OK, &body))
+}
+
+/// `{status, headers, body}` from a respond node: a string body is sent as
+/// is, anything else as JSON.
+fn respond_answer(item: &Value) -> Answer {
+    let status = item.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(200);
+    let mut headers: Vec<(String, String)> = item
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| h.iter().filter_map(|(k, v)| Some((k.to_lowercase(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default();
+    let body = match item.get("body") {
+        Some(Value::String(text)) => text.clone().into_bytes(),
+        Some(other) => {
+            if !headers.iter().any(|(k, _)| k == "content-type") {
+                headers.push(("content-type".into(), "application/json".into()));
+            }
+            serde_json::to_vec(other).expect("JSON serialises")
+        }
+        None => Vec::new(),
+    };
+    Answer { status, headers, body }
+}

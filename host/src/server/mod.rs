@@ -1,0 +1,247 @@
+//! `wirework serve`: one process serving webhooks, schedules, the management
+//! API and metrics over one data directory and its embedded store.
+//!
+//! - [`config`]: settings from flags, environment, `wirework.toml`.
+//! - `hooks`: HTTP triggers at `/hooks/{workflow}/{path}`.
+//! - `api`: the management API under `/api/v1` (bearer tokens, `auth`),
+//!   described by `/api/v1/openapi.json`.
+//! - `secrets`: credentials, encrypted at rest.
+//!
+//! Besides the engine's records (see `engine::records`), the server keeps
+//! in the store: `tk/`, `th/` (API tokens, hashed), `cr/` (sealed
+//! credentials), `ik/` (answers to webhook requests with an `Idempotency-Key`).
+//!
+//! Schedules are the engine's (`engine::schedule`): they run whenever the
+//! engine is open.
+
+mod api;
+mod auth;
+pub mod config;
+mod hooks;
+pub mod secrets;
+
+pub use config::ServeConfig;
+
+use crate::engine::{Credentials, EngineConfig, EngineError, Invalid};
+use crate::home::Home;
+use crate::instance::Instance;
+use crate::metrics::Metrics;
+use crate::plugins::InstalledPlugins;
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use serde_json::json;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    engine: crate::engine::Engine,
+    plugins: Arc<InstalledPlugins>,
+    data_dir: PathBuf,
+    home: Home,
+    tokens: auth::Tokens,
+    secrets: Arc<secrets::SecretStore>,
+    hooks: hooks::HookTable,
+    metrics: Arc<Metrics>,
+    config: ServeConfig,
+    ready: AtomicBool,
+    /// Serialises plugin installs, removals and grant changes.
+    plugin_lock: tokio::sync::Mutex<()>,
+}
+
+/// An error answer: `{"error": ..., "problems": [...]}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+    problems: Option<Vec<crate::engine::Problem>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into(), problems: None }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    fn invalid(invalid: Invalid) -> ApiError {
+        let message = invalid.to_string();
+        ApiError { status: StatusCode::BAD_REQUEST, message, problems: Some(invalid.problems) }
+    }
+
+    /// A failure of the host itself: logged with its cause, answered 500.
+    fn internal(e: impl Into<anyhow::Error>) -> ApiError {
+        let e = e.into();
+        tracing::error!("internal error: {e:#}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e:#}"))
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Invalid(invalid) => ApiError::invalid(invalid),
+            EngineError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, message),
+            EngineError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
+            EngineError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match self.problems {
+            Some(problems) => json!({"error": self.message, "problems": problems}),
+            None => json!({"error": self.message}),
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Server {
+    state: Arc<AppState>,
+    instance: Instance,
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Open the data directory (plugins verified against `home`'s trust
+    /// store, unfinished executions continued), make sure an admin token
+    /// exists, and bind the listen address.
+    pub async fn open(config: ServeConfig, home: Home) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let key_file = config.secret_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
+        let key = secrets::load_key(config.secret_key_hex.as_deref(), &key_file)?;
+        let mut secret_store = None;
+        let engine_config = EngineConfig { retention: config.retention, ..Default::default() };
+        let instance = Instance::open_with(&config.data_dir, &home, engine_config, |store| {
+            let secrets = Arc::new(secrets::SecretStore::new(store.clone(), key));
+            secret_store = Some(secrets.clone());
+            Ok(secrets as Arc<dyn Credentials>)
+        })
+        .await?;
+        let secrets = secret_store.expect("the credentials were made");
+        let tokens = auth::Tokens::new(instance.engine.store().clone());
+        if let Some(token) = tokens.bootstrap(config.admin_token.as_deref()).await? {
+            println!("admin token (shown once; keep it): {token}");
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let state = Arc::new(AppState {
+            engine: instance.engine.clone(),
+            plugins: instance.plugins.clone(),
+            data_dir: config.data_dir.clone(),
+            home,
+            tokens,
+            secrets,
+            hooks: hooks::HookTable::default(),
+            metrics: instance.engine.metrics().clone(),
+            config,
+            ready: AtomicBool::new(false),
+            plugin_lock: tokio::sync::Mutex::new(()),
+        });
+        state.hooks.refresh(&state.engine)?;
+        Ok(Server { state, instance, listener })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until `shutdown` completes, then stop gracefully: refuse new
+    /// connections, finish the requests in flight, let running steps finish
+    /// (for the configured grace) and close the store.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Server { state, instance, listener } = self;
+        let app = router(state.clone());
+        state.ready.store(true, Ordering::SeqCst);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %state.data_dir.display(), "serving");
+        println!("listening on http://{addr}");
+        let stopping = state.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stopping.ready.store(false, Ordering::SeqCst);
+                tracing::info!("shutting down: no new requests");
+            })
+            .await
+            .context("serving HTTP")?;
+        let grace = state.config.shutdown_grace;
+        if !state.engine.shutdown(grace).await {
+            tracing::warn!("steps still running after {grace:?}; they run again at the next start");
+        }
+        drop(state);
+        drop(instance);
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let hooks = Router::new()
+        .route("/hooks/{workflow}/{*path}", any(hooks::handle))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+    Router::new()
+        .merge(hooks)
+        .nest("/api/v1", api::router(state.clone()))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let m = &state.metrics;
+    m.executions_in_memory.set(state.engine.executions_in_memory() as i64);
+    m.plugin_calls_in_flight.set(state.plugins.calls_in_flight() as i64);
+    m.store_flushes.set(state.engine.store().commit_stats().flushes);
+    let headers = [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")];
+    (headers, m.encode()).into_response()
+}

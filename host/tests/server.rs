@@ -1,0 +1,432 @@
+//! `wirework serve` over real HTTP on loopback: the management API, webhooks
+//! (async, sync, idempotent), credentials, schedules and plugins, against the
+//! plugins built from source and a sled store in a temporary directory.
+
+mod common;
+
+use common::engine::Recorder;
+use common::fixtures;
+use common::server::{data_dir, json, serve, ADMIN};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const INTAKE: &str = r#"
+id: intake
+triggers: [{id: form, type: webhook, path: leads/new, uses: wirework/core@^0.1}]
+nodes:
+  - {id: tag, uses: wirework/core@^0.1, node: set, config: {fields: {stage: new}}}
+  - {id: hot, uses: wirework/core@^0.1, node: if, config: {condition: {field: score, op: gte, value: 50}}}
+  - {id: priority, uses: wirework/core@^0.1, node: set, config: {fields: {priority: high}}}
+connections:
+  - {from: form, to: tag}
+  - {from: tag, to: hot}
+  - {from: "hot:true", to: priority}
+"#;
+
+async fn executions_of(server: &common::server::TestServer, workflow: &str) -> Vec<Value> {
+    let (status, list) =
+        json(server.api(Method::GET, &format!("/executions?workflow={workflow}")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_fire_follow_and_every_refusal() {
+    let dir = data_dir("127.0.0.1:1");
+    let server = serve(dir.path(), |c| c.max_body_bytes = 4096).await;
+
+    // No token, a wrong token: 401, and the answer says what to do.
+    let (status, body) = json(server.raw(Method::GET, "/api/v1/workflows").send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+    let wrong = server.raw(Method::GET, "/api/v1/workflows").bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    // Invalid and malformed workflows: 400 with every problem, nothing stored.
+    let invalid = INTAKE.replace("node: set, config: {fields: {stage: new}}", "node: sett");
+    let (status, body) = json(server.api(Method::POST, "/workflows").body(invalid).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    let problems = body["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["location"] == "nodes[0] (tag)" || p["message"].as_str().unwrap().contains("sett")),
+        "{body}"
+    );
+    let (status, body) = json(server.api(Method::POST, "/workflows").body("id: [unclosed").send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(body["problems"][0]["message"].as_str().unwrap().contains("YAML"), "{body}");
+    let (_, list) = json(server.api(Method::GET, "/workflows").send().await.unwrap()).await;
+    assert_eq!(list, json!([]));
+
+    // Deploy, fire the webhook, follow the execution to its end.
+    let deployed = server.deploy(INTAKE).await;
+    assert_eq!((deployed["id"].as_str(), deployed["version"].as_u64()), (Some("intake"), Some(1)));
+    let lead = json!({"email": "ann@example.com", "score": 70});
+    let response = server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&lead).send().await.unwrap();
+    let (status, accepted) = json(response).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["execution_id"].as_str().unwrap().to_string();
+    let execution = server.wait_for(&id, &["succeeded", "failed"]).await;
+    assert_eq!(execution["status"], "succeeded", "{execution:#}");
+    let steps = execution["steps"].as_array().unwrap();
+    let nodes: Vec<&str> = steps.iter().map(|s| s["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["tag", "hot", "priority"]);
+    let last = &steps[2]["outcome"]["emitted"]["ports"][0][1][0];
+    assert_eq!((last["stage"].as_str(), last["priority"].as_str()), (Some("new"), Some("high")), "{last}");
+    assert!(execution.get("state").is_none(), "the engine's bookkeeping stays private");
+
+    // Unknown hooks, oversized and malformed bodies: nothing starts.
+    for path in ["/hooks/nobody/leads/new", "/hooks/intake/other"] {
+        let response = server.raw(Method::POST, path).json_body(&lead).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let big = json!({"padding": "x".repeat(5000)});
+    let response = server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&big).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let response = server
+        .raw(Method::POST, "/hooks/intake/leads/new")
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(executions_of(&server, "intake").await.len(), 1, "refused requests start nothing");
+
+    // Idempotent repeats: the first answer again, one execution.
+    let keyed =
+        || server.raw(Method::POST, "/hooks/intake/leads/new").header("idempotency-key", "form-42").json_body(&lead);
+    let first = keyed().send().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let (_, first) = json(first).await;
+    let again = keyed().send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let (status, again) = json(again).await;
+    assert_eq!((status, &again), (202, &first));
+    assert_eq!(executions_of(&server, "intake").await.len(), 2);
+
+    // Deactivated: its hooks are gone (404); activated again, they answer.
+    let (status, head) = json(server.api(Method::POST, "/workflows/intake/deactivate").send().await.unwrap()).await;
+    assert_eq!((status, head["active"].as_bool()), (200, Some(false)));
+    let response = server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&lead).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    server.api(Method::POST, "/workflows/intake/activate").send().await.unwrap();
+    let response = server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&lead).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+
+    // Versions and rollback.
+    server.deploy(&INTAKE.replace("stage: new", "stage: fresh")).await;
+    let (_, versions) = json(server.api(Method::GET, "/workflows/intake/versions").send().await.unwrap()).await;
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let rollback = server.api_json(Method::POST, "/workflows/intake/rollback", &json!({"version": 1}));
+    let (status, head) = json(rollback.send().await.unwrap()).await;
+    assert_eq!((status, head["current"].as_u64()), (200, Some(1)), "{head}");
+    let (_, workflow) = json(server.api(Method::GET, "/workflows/intake").send().await.unwrap()).await;
+    assert_eq!(workflow["definition"]["nodes"][0]["config"]["fields"]["stage"], "new");
+
+    // Filters, a manual start, retry and cancel refusals, malformed JSON.
+    let (_, succeeded) =
+        json(server.api(Method::GET, "/executions?workflow=intake&status=succeeded&limit=1").send().await.unwrap())
+            .await;
+    assert_eq!(succeeded.as_array().unwrap().len(), 1);
+    let (status, body) = json(server.api(Method::GET, "/executions?status=sleeping").send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    let manual = server.api_json(Method::POST, "/workflows/intake/executions", &json!({"items": [lead]}));
+    let (status, body) = json(manual.send().await.unwrap()).await;
+    assert_eq!(status, 202, "started by hand through its first trigger: {body}");
+    let (status, body) = json(server.api(Method::POST, &format!("/executions/{id}/retry")).send().await.unwrap()).await;
+    assert_eq!(status, 409, "a succeeded execution is not retried from failed: {body}");
+    let (status, _) = json(server.api(Method::GET, "/executions/no-such-id").send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    let bad = server.api(Method::POST, "/events").header("content-type", "application/json").body("{\"name\": ");
+    let (status, body) = json(bad.send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
+
+    // Health, readiness, metrics.
+    assert_eq!(server.raw(Method::GET, "/healthz").send().await.unwrap().status(), 200);
+    assert_eq!(server.raw(Method::GET, "/readyz").send().await.unwrap().status(), 200);
+    let metrics = server.raw(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    for family in [
+        "wirework_executions_finished_total{status=\"succeeded\"}",
+        "wirework_step_duration_seconds_bucket",
+        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.0\"}",
+        "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"202\"}",
+        "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"413\"}",
+        "wirework_executions_in_memory",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from /metrics:\n{metrics}");
+    }
+    let (status, doc) = json(server.raw(Method::GET, "/api/v1/openapi.json").send().await.unwrap()).await;
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
+    server.stop().await;
+}
+
+/// JSON bodies without reqwest's `json` feature.
+trait JsonBody {
+    fn json_body(self, value: &Value) -> Self;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    fn json_body(self, value: &Value) -> Self {
+        self.header("content-type", "application/json").body(value.to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_webhooks_answer_with_the_result_or_fall_back_to_202() {
+    let recorder = Recorder::start().await;
+    let dir = data_dir(&recorder.addr.to_string());
+    let server = serve(dir.path(), |c| c.sync_timeout = Duration::from_millis(500)).await;
+    server
+        .deploy(
+            r#"
+id: quote
+triggers: [{id: ask, type: webhook, path: quote, uses: wirework/core@^0.1, mode: sync}]
+nodes:
+  - {id: price, uses: wirework/core@^0.1, node: set, config: {fields: {price: 42}}}
+  - {id: answer, uses: wirework/core@^0.1, node: respond, config: {status: 201, headers: {x-quote: yes}, body: {price: "{{ $json.price }}", sku: "{{ $json.sku }}"}}}
+connections: [{from: ask, to: price}, {from: price, to: answer}]
+"#,
+        )
+        .await;
+    server
+        .deploy(
+            r#"
+id: echo
+triggers: [{id: ask, type: webhook, path: echo, uses: wirework/core@^0.1, mode: sync}]
+nodes:
+  - {id: stamp, uses: wirework/core@^0.1, node: set, config: {fields: {seen: true}}}
+connections: [{from: ask, to: stamp}]
+"#,
+        )
+        .await;
+    server
+        .deploy(
+            r#"
+id: slow
+triggers: [{id: ask, type: webhook, path: slow, uses: wirework/core@^0.1, mode: sync}]
+nodes:
+  - {id: call, uses: wirework-tests/hostile@^0.1, node: fetch, config: {url: "http://ADDR/barrier/alone"}, timeout_ms: 15000}
+connections: [{from: ask, to: call}]
+"#
+            .replace("ADDR", &recorder.addr.to_string())
+            .as_str(),
+        )
+        .await;
+
+    // A respond node's answer: status, headers and body from its config.
+    let response =
+        server.raw(Method::POST, "/hooks/quote/quote").json_body(&json!({"sku": "A-1"})).send().await.unwrap();
+    assert_eq!(response.headers()["x-quote"], "yes");
+    let (status, body) = json(response).await;
+    assert_eq!((status, body), (201, json!({"price": 42, "sku": "A-1"})));
+
+    // No respond node: the last step's output.
+    let response = server.raw(Method::POST, "/hooks/echo/echo").json_body(&json!({"n": 1})).send().await.unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!((status, body), (200, json!({"n": 1, "seen": true})));
+
+    // Still running at the sync timeout: 202 with the id, and it goes on.
+    let started = std::time::Instant::now();
+    let response = server.raw(Method::POST, "/hooks/slow/slow").json_body(&json!({})).send().await.unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(9), "answered at the sync timeout, not at the end");
+    let id = body["execution_id"].as_str().unwrap();
+    let (_, execution) = json(server.api(Method::GET, &format!("/executions/{id}")).send().await.unwrap()).await;
+    assert_eq!(execution["status"], "running");
+
+    // A sync repeat with the same key: the final answer again, one execution.
+    let keyed = || {
+        server.raw(Method::POST, "/hooks/quote/quote").header("idempotency-key", "q-1").json_body(&json!({"sku": "B"}))
+    };
+    let (first_status, first) = json(keyed().send().await.unwrap()).await;
+    let (again_status, again) = json(keyed().send().await.unwrap()).await;
+    assert_eq!((first_status, &first), (201, &json!({"price": 42, "sku": "B"})));
+    assert_eq!((again_status, again), (first_status, first));
+    assert_eq!(executions_of(&server, "quote").await.len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_set_through_the_api_reaches_only_the_node_bound_to_it() {
+    const VALUE: &str = "sk_live_very_secret_42";
+    let dir = data_dir("127.0.0.1:1");
+    let server = serve(dir.path(), |_| {}).await;
+    let set = server.api_json(Method::PUT, "/credentials/crm-token", &json!({"value": VALUE}));
+    assert_eq!(set.send().await.unwrap().status(), 204);
+    let (_, names) = json(server.api(Method::GET, "/credentials").send().await.unwrap()).await;
+    assert_eq!(names[0]["name"], "crm-token");
+    assert!(!names.to_string().contains(VALUE));
+    server
+        .deploy(
+            r#"
+id: secrets
+triggers: [{id: go, type: manual}]
+nodes:
+  - {id: bound, uses: wirework-tests/hostile@^0.1, node: secret, config: {name: API_TOKEN}, credentials: {API_TOKEN: crm-token}}
+  - {id: unbound, uses: wirework-tests/hostile@^0.1, node: secret, config: {name: API_TOKEN}, on_error: continue}
+connections: [{from: go, to: bound}, {from: bound, to: unbound}]
+"#,
+        )
+        .await;
+    let start = server.api_json(Method::POST, "/workflows/secrets/executions", &json!({"items": [{}]}));
+    let (status, body) = json(start.send().await.unwrap()).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["execution_id"].as_str().unwrap();
+    let execution = server.wait_for(id, &["succeeded", "failed"]).await;
+    assert_eq!(execution["status"], "succeeded", "{execution:#}");
+    let steps = &execution["steps"];
+    assert_eq!(steps[0]["outcome"]["emitted"]["ports"][0][1][0]["length"], VALUE.len(), "the bound node read it");
+    let failure = steps[1]["outcome"]["failed"]["failure"]["message"].as_str().unwrap();
+    assert!(failure.contains("not granted"), "the unbound node did not: {failure}");
+    assert!(!execution.to_string().contains(VALUE), "no value in API answers");
+    let missing = server.api(Method::DELETE, "/credentials/nothing-here").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad_name = server.api_json(Method::PUT, "/credentials/bad%20name", &json!({"value": "x"}));
+    assert_eq!(bad_name.send().await.unwrap().status(), 400);
+    server.stop().await;
+
+    // Nothing in the store holds the value in the clear.
+    let store = wirework::store::Store::open_sled(&dir.path().join("store")).unwrap();
+    for entry in store.scan_prefix(b"") {
+        let (key, value) = entry.unwrap();
+        let text = String::from_utf8_lossy(&value);
+        assert!(!text.contains(VALUE), "{} holds the secret", String::from_utf8_lossy(&key));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_fires_on_time_and_missed_slots_are_caught_up_once() {
+    let dir = data_dir("127.0.0.1:1");
+    let server = serve(dir.path(), |_| {}).await;
+    server
+        .deploy(
+            r#"
+id: tick
+triggers: [{id: every, type: schedule, cron: "*/3 * * * * *", timezone: Europe/Amsterdam}]
+nodes: [{id: n, uses: wirework/core@^0.1, node: noop}]
+connections: [{from: every, to: n}]
+"#,
+        )
+        .await;
+    // An invalid schedule is refused at deploy.
+    let bad = "id: bad\ntriggers: [{id: t, type: schedule, cron: '* * *', timezone: Nowhere/City}]\n";
+    let (status, body) = json(server.api(Method::POST, "/workflows").body(bad).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("Nowhere/City") || body.to_string().contains("* * *"), "{body}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        if let Some(first) = executions_of(&server, "tick").await.last().cloned() {
+            break first;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the schedule never fired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let execution = server.wait_for(first["id"].as_str().unwrap(), &["succeeded"]).await;
+    let item = &execution["trigger"]["items"][0];
+    let (slot, fired) = (item["scheduled_ms"].as_u64().unwrap(), item["fired_ms"].as_u64().unwrap());
+    assert_eq!(slot % 3000, 0, "a slot of the expression: {item}");
+    assert!(fired >= slot && fired - slot < 2500, "fired on time: {item}");
+    assert_eq!(item["missed"], 0);
+    server.stop().await;
+
+    // Down for more than two slots: one execution catches up, saying how many.
+    let stopped_ms = now_ms();
+    tokio::time::sleep(Duration::from_millis(7000)).await;
+    let server = serve(dir.path(), |_| {}).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let catch_up = loop {
+        let all = executions_of(&server, "tick").await;
+        let after: Vec<Value> = all.into_iter().filter(|e| e["created_ms"].as_u64().unwrap() > stopped_ms).collect();
+        if let Some(oldest) = after.last() {
+            break oldest.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no catch-up after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let execution = server.wait_for(catch_up["id"].as_str().unwrap(), &["succeeded"]).await;
+    let item = &execution["trigger"]["items"][0];
+    assert!(item["missed"].as_u64().unwrap() >= 1, "it says slots were missed: {item}");
+    assert!(item["scheduled_ms"].as_u64().unwrap() < item["fired_ms"].as_u64().unwrap());
+    let slots_while_down: Vec<Value> = executions_of(&server, "tick")
+        .await
+        .into_iter()
+        .filter(|e| e["created_ms"].as_u64().unwrap() > stopped_ms)
+        .collect();
+    assert!(slots_while_down.len() <= 2, "one catch-up, not one per missed slot: {slots_while_down:#?}");
+    server.stop().await;
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_are_installed_regranted_and_not_removed_while_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), |_| {}).await;
+    let (_, list) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    assert_eq!(list, json!([]));
+
+    // Not a package; then the real http package with a grant.
+    let (status, body) = json(server.api(Method::POST, "/plugins").body("garbage").send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    let package = std::fs::read(&fixtures().http).unwrap();
+    let upload =
+        server.api(Method::POST, "/plugins?grant_http=127.0.0.1:9&grant_http=api.example.com").body(package.clone());
+    let (status, body) = json(upload.send().await.unwrap()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["name"], "wirework/http");
+    let core = std::fs::read(&fixtures().core).unwrap();
+    assert_eq!(server.api(Method::POST, "/plugins").body(core).send().await.unwrap().status(), 201);
+    let (_, list) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    let http = list.as_array().unwrap().iter().find(|p| p["name"] == "wirework/http").unwrap().clone();
+    assert_eq!(http["grants"]["http"], json!(["127.0.0.1:9", "api.example.com"]));
+    assert_eq!(http["requested"]["http"], json!(["*"]));
+
+    // Change the grants.
+    let put =
+        server.api_json(Method::PUT, "/plugins/wirework/http/grants", &json!({"http": ["127.0.0.1:9"], "kv": false}));
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let (_, grants) = json(server.api(Method::GET, "/plugins/wirework/http/grants").send().await.unwrap()).await;
+    assert_eq!(grants["http"], json!(["127.0.0.1:9"]));
+
+    // Removal is refused while a deployed workflow pins the version.
+    server
+        .deploy(
+            r#"
+id: caller
+triggers: [{id: go, type: manual}]
+nodes: [{id: call, uses: wirework/http@^0.1, node: request, config: {url: "http://127.0.0.1:9/"}}]
+connections: [{from: go, to: call}]
+"#,
+        )
+        .await;
+    let version = http["version"].as_str().unwrap();
+    let path = format!("/plugins/wirework/http/{version}");
+    let (status, body) = json(server.api(Method::DELETE, &path).send().await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("caller"), "{body}");
+    let forced = server.api(Method::DELETE, &format!("{path}?force=true")).send().await.unwrap();
+    assert_eq!(forced.status(), 204);
+    let (_, list) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    assert!(!list.to_string().contains("wirework/http"), "{list}");
+    assert!(!dir.path().join("plugins").join(format!("wirework.http@{version}.wwpkg")).exists());
+
+    // Tokens: a new one works, revoked it does not; the admin token is kept hashed.
+    let (status, made) =
+        json(server.api_json(Method::POST, "/tokens", &json!({"name": "ci"})).send().await.unwrap()).await;
+    assert_eq!(status, 201);
+    let token = made["token"].as_str().unwrap().to_string();
+    let with = |t: &str| server.raw(Method::GET, "/api/v1/tokens").bearer_auth(t).send();
+    let (status, tokens) = json(with(&token).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(!tokens.to_string().contains(ADMIN) && !tokens.to_string().contains(&token), "{tokens}");
+    assert_eq!(server.api(Method::DELETE, "/tokens/ci").send().await.unwrap().status(), 204);
+    assert_eq!(with(&token).await.unwrap().status(), 401);
+    server.stop().await;
+}
