@@ -11,8 +11,9 @@
 //!
 //! **Missed slots** (the host was down, or the store failed) are caught up
 //! with one execution, for the most recent missed slot, as soon as the host
-//! runs again; its item says how many slots it stands for (`missed`). Slots
-//! from before a schedule was deployed or activated never fire.
+//! runs again; its item's `missed` says how many earlier slots it stands for
+//! too (0 when on time). Slots from before a schedule was deployed or
+//! activated never fire: activation moves the stored last slot to its time.
 
 use super::records::keys;
 use super::{decode, encode, now_ms, Inner};
@@ -140,7 +141,15 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
         let now = now_ms();
         let stored = inner.store.get(&key)?.map(|b| decode::<LastSlot>(&b, "schedule")).transpose()?;
         let base = match (stored, entry.since_ms) {
-            (Some(last), since) => last.slot_ms.max(since.unwrap_or(0)),
+            (Some(last), Some(since)) if last.slot_ms < since => {
+                // Activated (or redeployed) since: slots before count for nothing,
+                // after a restart too.
+                let mut batch = crate::store::Batch::default();
+                batch.put(key.clone(), encode(&LastSlot { slot_ms: since }));
+                inner.store.commit(batch).await?;
+                since
+            }
+            (Some(last), _) => last.slot_ms,
             (None, since) => {
                 // First sight: count from now (or activation), never backwards.
                 let mut batch = crate::store::Batch::default();

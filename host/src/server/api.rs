@@ -306,6 +306,8 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
         state.plugins.forget(&name, &version);
         return Err(ApiError::internal(e));
     }
+    // The grant is per plugin: versions installed before get it too.
+    reload_with(&state, &name, &grant, Some(&version)).await?;
     tracing::info!(plugin = %name, %version, "installed");
     created(json!({"name": loaded.name, "version": loaded.version, "digest": loaded.digest, "grants": grant}))
 }
@@ -373,20 +375,29 @@ async fn set_grants(
     let name = format!("{publisher}/{name}");
     let grant: GrantEntry = parse_json(&body)?;
     let _guard = state.plugin_lock.lock().await;
-    let versions: Vec<Version> =
-        state.plugins.list().into_iter().filter(|p| p.name == name).map(|p| p.version).collect();
-    if versions.is_empty() {
+    if !state.plugins.list().iter().any(|p| p.name == name) {
         return Err(ApiError::not_found(format!("{name} is not installed")));
     }
-    let dir = plugins_dir(&state.data_dir);
-    write_grant(&dir, &name, grant.clone()).map_err(ApiError::internal)?;
-    // Reload every installed version with the new grant.
-    let trust = trust(&state)?;
-    for version in versions {
-        let package = Package::read(&package_path(&dir, &name, &version)).map_err(ApiError::internal)?;
-        state.plugins.load_package(package, &trust, &grant).await.map_err(ApiError::internal)?;
-    }
+    write_grant(&plugins_dir(&state.data_dir), &name, grant.clone()).map_err(ApiError::internal)?;
+    reload_with(&state, &name, &grant, None).await?;
     ok(grant)
+}
+
+/// Reload every installed version of `name` (but `except`) with `grant`.
+async fn reload_with(
+    state: &AppState,
+    name: &str,
+    grant: &GrantEntry,
+    except: Option<&Version>,
+) -> Result<(), ApiError> {
+    let dir = plugins_dir(&state.data_dir);
+    let trust = trust(state)?;
+    let versions = state.plugins.list().into_iter().filter(|p| p.name == name && Some(&p.version) != except);
+    for plugin in versions {
+        let package = Package::read(&package_path(&dir, name, &plugin.version)).map_err(ApiError::internal)?;
+        state.plugins.load_package(package, &trust, grant).await.map_err(ApiError::internal)?;
+    }
+    Ok(())
 }
 
 // ---- credentials ----
@@ -490,7 +501,7 @@ mod tests {
             let path = format!("/api/v1{path}");
             let entry = doc["paths"].get(&path).unwrap_or_else(|| panic!("{path} is not in openapi.json"));
             for method in ["get", "post", "put", "delete"] {
-                let used = line.contains(&format!("({method}(")) || line.contains(&format!(".{method}("));
+                let used = line.contains(&format!(" {method}(")) || line.contains(&format!(".{method}("));
                 if used {
                     assert!(entry.get(method).is_some(), "{method} {path} is not in openapi.json");
                     checked += 1;

@@ -14,7 +14,8 @@
 //! **Idempotency.** With an `Idempotency-Key` header, the first answer is kept
 //! under `ik/{workflow}\0{path}\0{key}` (written in the same batch as the
 //! execution it started) and a repeat gets it again, starting nothing.
-//! Repeats racing the first request wait for it.
+//! Repeats racing the first request wait for it. Kept answers are pruned
+//! after [`IDEMPOTENCY_TTL`].
 
 use super::{ApiError, AppState};
 use crate::engine::records::StepOutcome;
@@ -112,12 +113,37 @@ impl HookTable {
     }
 }
 
+/// How long answers are kept for idempotent repeats.
+pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// An answer as kept for idempotent repeats.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// When it was kept (ms since the epoch).
+    #[serde(default)]
+    saved_ms: u64,
+}
+
+/// Delete kept answers older than [`IDEMPOTENCY_TTL`]; how many.
+pub async fn prune_idempotency(store: &crate::store::Store) -> anyhow::Result<usize> {
+    let cutoff = crate::engine::now_ms().saturating_sub(IDEMPOTENCY_TTL.as_millis() as u64);
+    let mut batch = crate::store::Batch::default();
+    let mut pruned = 0;
+    for entry in store.scan_prefix(b"ik/") {
+        let (key, value) = entry?;
+        let old = serde_json::from_slice::<Answer>(&value).map_or(true, |a| a.saved_ms < cutoff);
+        if old {
+            batch.delete(key);
+            pruned += 1;
+        }
+    }
+    if pruned > 0 {
+        store.commit(batch).await?;
+    }
+    Ok(pruned)
 }
 
 impl Answer {
@@ -126,6 +152,7 @@ impl Answer {
             status: status.as_u16(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: serde_json::to_vec(value).expect("JSON serialises"),
+            saved_ms: crate::engine::now_ms(),
         }
     }
 
@@ -240,7 +267,12 @@ async fn answer(
             return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the trigger failed: {failure}")));
         }
     };
-    let own = output.response.map(|r| Answer { status: r.status, headers: r.headers, body: r.body });
+    let own = output.response.map(|r| Answer {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+        saved_ms: crate::engine::now_ms(),
+    });
     if output.items.is_empty() {
         // The trigger answered (or ignored) the request: no execution.
         let answer = own.unwrap_or_else(|| Answer::json(StatusCode::OK, &json!({"execution_id": null})));
@@ -270,7 +302,10 @@ async fn answer(
     let answer = match tokio::time::timeout(state.config.sync_timeout, state.engine.wait_settled(&id)).await {
         Err(_) => accepted(&id),
         Ok(Err(e)) => return Err(e.into()),
-        Ok(Ok(status)) => own.unwrap_or(sync_answer(state, &id, status)?),
+        Ok(Ok(status)) => match own {
+            Some(own) => own,
+            None => sync_answer(state, &id, status)?,
+        },
     };
     if let Some(key) = key {
         // Replace the provisional 202 with the final answer.
@@ -339,5 +374,5 @@ fn respond_answer(item: &Value) -> Answer {
         }
         None => Vec::new(),
     };
-    Answer { status, headers, body }
+    Answer { status, headers, body, saved_ms: crate::engine::now_ms() }
 }

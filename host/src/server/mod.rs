@@ -174,6 +174,15 @@ impl Server {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data_dir = %state.data_dir.display(), "serving");
         println!("listening on http://{addr}");
+        let pruning = state.engine.store().clone();
+        let pruner = tokio::spawn(async move {
+            loop {
+                if let Err(e) = hooks::prune_idempotency(&pruning).await {
+                    tracing::error!("pruning idempotency keys: {e:#}");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            }
+        });
         let stopping = state.clone();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -183,6 +192,7 @@ impl Server {
             })
             .await
             .context("serving HTTP")?;
+        pruner.abort();
         let grace = state.config.shutdown_grace;
         if !state.engine.shutdown(grace).await {
             tracing::warn!("steps still running after {grace:?}; they run again at the next start");
@@ -226,6 +236,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("no such route (the API is under /api/v1, webhooks under /hooks)") })
         .with_state(state)
 }
 

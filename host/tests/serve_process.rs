@@ -1,0 +1,193 @@
+//! The real `wirework serve` process driven by the operator CLI over HTTP:
+//! first-start admin token, deploy, tokens, secrets, events, executions,
+//! graceful shutdown on SIGTERM, and no secret value in the logs.
+
+mod common;
+
+use common::engine::install_fixtures;
+use common::fixtures;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "crm_live_value_never_shown";
+
+fn wirework() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wirework"));
+    cmd.env("WIREWORK_HOME", fixtures().home.root())
+        .env_remove("WIREWORK_ADMIN_TOKEN")
+        .env_remove("WIREWORK_TOKEN")
+        .env_remove("WIREWORK_URL");
+    cmd
+}
+
+/// The server process; killed if the test fails half way.
+struct Served {
+    child: Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Start the server; wait for its `listening on` line. Its stderr (the logs)
+/// goes to `log`.
+fn start(data_dir: &std::path::Path, port: u16, log: &std::path::Path) -> Served {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut child = wirework()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("WIREWORK_LOG", "info,wirework=debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Served { child, stdout: rx }
+}
+
+impl Served {
+    /// Stdout lines up to and including `listening on ...`.
+    fn until_listening(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.stdout.recv_timeout(Duration::from_secs(120)).expect("the server printed `listening on`");
+            let done = line.starts_with("listening on");
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+/// Run the CLI against the server; (exit code, stdout, stderr).
+fn cli(server: &str, token: Option<&str>, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = wirework();
+    cmd.args(args).env("WIREWORK_URL", server);
+    if let Some(token) = token {
+        cmd.env("WIREWORK_TOKEN", token);
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+fn ok(result: (i32, String, String)) -> String {
+    assert_eq!(result.0, 0, "stdout: {}\nstderr: {}", result.1, result.2);
+    result.1
+}
+
+#[test]
+fn operators_drive_a_running_server_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    install_fixtures(&data, "127.0.0.1:1");
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut served = start(&data, port, &log);
+
+    // First start: an admin token is generated and shown once.
+    let lines = served.until_listening();
+    let admin = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("admin token (shown once; keep it): "))
+        .unwrap_or_else(|| panic!("no admin token in {lines:?}"))
+        .to_string();
+
+    // Without a token the CLI says how to give one.
+    let (code, _, stderr) = cli(&url, None, &["workflow", "list"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("WIREWORK_TOKEN"), "{stderr}");
+
+    // A token for CI, made with the admin token, used from here on.
+    let out = ok(cli(&url, Some(&admin), &["token", "create", "ci"], None));
+    let token = out.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("ww_"), "{out}");
+
+    let file = dir.path().join("crm-sync.yaml");
+    std::fs::write(
+        &file,
+        r#"
+id: crm-sync
+triggers: [{id: on-sync, type: event, event: crm.sync}]
+nodes:
+  - {id: bound, uses: wirework-tests/hostile@^0.1, node: secret, config: {name: API_TOKEN}, credentials: {API_TOKEN: crm-token}}
+  - {id: unbound, uses: wirework-tests/hostile@^0.1, node: secret, config: {name: OTHER_TOKEN}, on_error: continue}
+connections: [{from: on-sync, to: bound}, {from: bound, to: unbound}]
+"#,
+    )
+    .unwrap();
+    let out = ok(cli(&url, Some(&token), &["workflow", "deploy", file.to_str().unwrap()], None));
+    assert_eq!(out.lines().last(), Some("crm-sync"), "the workflow id comes last: {out}");
+    ok(cli(&url, Some(&token), &["secret", "set", "crm-token"], Some(&format!("{SECRET}\n"))));
+    let names = ok(cli(&url, Some(&token), &["secret", "list"], None));
+    assert!(names.contains("crm-token") && !names.contains(SECRET), "{names}");
+
+    // An event starts the execution; follow it with `execution show`.
+    let out = ok(cli(&url, Some(&token), &["event", "emit", "crm.sync", "--payload", r#"{"account": 7}"#], None));
+    let emitted: Value = serde_json::from_str(&out).unwrap();
+    let id = emitted["started"][0].as_str().unwrap_or_else(|| panic!("{out}")).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let out = ok(cli(&url, Some(&token), &["execution", "show", &id], None));
+        let execution: Value = serde_json::from_str(&out).unwrap();
+        if execution["status"] == "succeeded" || execution["status"] == "failed" {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "{execution:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(execution["status"], "succeeded", "{execution:#}");
+    assert_eq!(execution["steps"][0]["outcome"]["emitted"]["ports"][0][1][0]["length"], SECRET.len());
+    assert!(!execution.to_string().contains(SECRET));
+    let list = ok(cli(&url, Some(&token), &["execution", "list", "--workflow", "crm-sync"], None));
+    assert!(list.contains(&id), "{list}");
+
+    // SIGTERM: a graceful stop, exit 0.
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    // Restarted: no new admin token, the same tokens work, history is there.
+    let served = start(&data, port, &log);
+    let lines = served.until_listening();
+    assert!(!lines.iter().any(|l| l.contains("admin token")), "{lines:?}");
+    let out = ok(cli(&url, Some(&token), &["execution", "show", &id], None));
+    assert!(out.contains("succeeded"));
+    drop(served);
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("stopped"), "the graceful stop is logged:\n{logs}");
+    assert!(!logs.contains(SECRET), "a secret value reached the logs");
+}
