@@ -249,7 +249,7 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
         "{:<53}{} accepted, {} completed, {lost} lost",
         "after SIGKILL under load:", crash.tally.accepted, verdict.completed
     );
-    crash.tally.print_others("  ");
+    crash.tally.print_others(true);
     println!(
         "  restart ready in {:.2} s; accepted executions all run {}",
         restart_ready_in.as_secs_f64(),
@@ -279,6 +279,15 @@ fn drain_text(drain: Option<Duration>) -> String {
     }
 }
 
+/// The bench workflow, or the file `WIREWORK_BENCH_WORKFLOW` names (its
+/// webhook must be `intake`'s `lead` path), to measure other shapes.
+fn workflow_text() -> anyhow::Result<String> {
+    match std::env::var_os("WIREWORK_BENCH_WORKFLOW") {
+        Some(path) => Ok(std::fs::read_to_string(path)?),
+        None => Ok(WORKFLOW.to_string()),
+    }
+}
+
 /// `POST /api/v1/workflows` with the bench workflow; 201 expected.
 async fn deploy(client: &Client) -> anyhow::Result<()> {
     let (status, body) = within(
@@ -287,7 +296,7 @@ async fn deploy(client: &Client) -> anyhow::Result<()> {
             Method::POST,
             "/api/v1/workflows",
             &api_headers("application/yaml"),
-            Bytes::from_static(WORKFLOW.as_bytes()),
+            Bytes::from(workflow_text()?),
         ),
     )
     .await?;
@@ -463,7 +472,7 @@ impl Phase {
             self.elapsed.as_secs_f64(),
             drain_text(drain)
         );
-        self.tally.print_others("  ");
+        self.tally.print_others(false);
     }
 
     /// A percentile of the generator's lag behind schedule, in ms.
@@ -551,14 +560,16 @@ impl Tally {
         self.latencies.iter().copied().max().unwrap_or(0) as f64 / 1000.0
     }
 
-    /// Prints the answers that were not 202, if any.
-    fn print_others(&self, indent: &str) {
-        if self.others.is_empty() && self.errors == 0 && self.without_id == 0 {
-            println!("{indent}other answers: none");
-            return;
+    /// Prints the answers that were not 202, if any. With `killed`, requests
+    /// without an answer are the ones in flight when the server was killed,
+    /// and are said so on a line of their own.
+    fn print_others(&self, killed: bool) {
+        if killed {
+            let first = self.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default();
+            println!("  {} in flight when killed, no answer{first}", self.errors);
         }
         let mut parts: Vec<String> = self.others.iter().map(|(status, n)| format!("{n} x HTTP {status}")).collect();
-        if self.errors > 0 {
+        if self.errors > 0 && !killed {
             parts.push(format!(
                 "{} without an answer (first: {})",
                 self.errors,
@@ -568,7 +579,10 @@ impl Tally {
         if self.without_id > 0 {
             parts.push(format!("{} x 202 without an execution_id", self.without_id));
         }
-        println!("{indent}other answers: {}", parts.join(", "));
+        if parts.is_empty() {
+            parts.push("none".into());
+        }
+        println!("  other answers: {}", parts.join(", "));
     }
 }
 

@@ -1,6 +1,10 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// See host/Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `RUST_BACKTRACE=1` is for panics; without this, wasmtime would also capture
     // a backtrace for every internal error it makes and discards on the hot path.

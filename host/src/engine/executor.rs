@@ -55,11 +55,19 @@ pub(crate) fn ensure_driver(inner: &Arc<Inner>, id: &str, wake: Option<Wake>) {
     spawn(inner, &mut drivers, id, wake, None);
 }
 
-/// Start the driver of an execution just created (its record in hand).
-pub(crate) fn start_driver(inner: &Arc<Inner>, record: ExecutionRecord) {
+/// A new execution not yet in the store: its first writes, committed with
+/// the driver's first durable commit, and who to tell when they are durable.
+pub(crate) struct PendingStart {
+    pub writes: Batch,
+    pub durable: oneshot::Sender<()>,
+}
+
+/// Start the driver of an execution just created (its record in hand);
+/// with `pending`, its record is not stored yet (see [`PendingStart`]).
+pub(crate) fn start_driver(inner: &Arc<Inner>, record: ExecutionRecord, pending: Option<PendingStart>) {
     let mut drivers = inner.drivers.lock().expect("drivers lock");
     let id = record.id.clone();
-    spawn(inner, &mut drivers, &id, None, Some(record));
+    spawn(inner, &mut drivers, &id, None, Some((record, pending)));
 }
 
 fn spawn(
@@ -67,7 +75,7 @@ fn spawn(
     drivers: &mut HashMap<String, mpsc::UnboundedSender<Wake>>,
     id: &str,
     wake: Option<Wake>,
-    record: Option<ExecutionRecord>,
+    record: Option<(ExecutionRecord, Option<PendingStart>)>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     if let Some(wake) = wake {
@@ -212,20 +220,28 @@ struct Driver {
     held: Batch,
     /// Step records not yet committed; written together as one chunk.
     steps: Vec<StepRecord>,
-    /// The status the store has; `ac/{id}` is written when it changes.
-    stored_status: Status,
+    /// The status the store has (`None`: nothing stored yet); `ac/{id}` is
+    /// written when it changes.
+    stored_status: Option<Status>,
+    /// Whoever waits for this new execution to be durable (see [`PendingStart`]).
+    pending_start: Option<oneshot::Sender<()>>,
 }
+
+/// Pure steps a new execution may run before it is first stored (and its
+/// start acknowledged): a short pure prefix (a webhook's `set` and `if`)
+/// then costs one commit instead of two.
+const PURE_STEPS_BEFORE_START: usize = 8;
 
 async fn drive(
     inner: Arc<Inner>,
     id: String,
     mut rx: mpsc::UnboundedReceiver<Wake>,
-    record: Option<ExecutionRecord>,
+    record: Option<(ExecutionRecord, Option<PendingStart>)>,
 ) -> anyhow::Result<()> {
-    let record = match record {
-        Some(record) => record,
+    let (record, pending) = match record {
+        Some((record, pending)) => (record, pending),
         None => match inner.store.get(&keys::execution(&id))? {
-            Some(bytes) => decode(&bytes, "execution")?,
+            Some(bytes) => (decode(&bytes, "execution")?, None),
             None => {
                 let mut batch = Batch::default();
                 batch.delete(keys::active(&id));
@@ -269,7 +285,11 @@ async fn drive(
             return answer_missing(&inner, &id, &mut rx).await;
         }
     };
-    let stored_status = record.status;
+    let stored_status = if pending.is_some() { None } else { Some(record.status) };
+    let (held, pending_start) = match pending {
+        Some(PendingStart { writes, durable }) => (writes, Some(durable)),
+        None => (Batch::default(), None),
+    };
     let mut driver = Driver {
         inner: inner.clone(),
         record,
@@ -284,9 +304,10 @@ async fn drive(
         new_timer: false,
         changed: false,
         must_commit: false,
-        held: Batch::default(),
+        held,
         steps: Vec::new(),
         stored_status,
+        pending_start,
     };
     driver.needs_outputs = driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node));
     if driver.needs_outputs {
@@ -395,7 +416,7 @@ async fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedRe
 
 impl Driver {
     fn dirty(&self) -> bool {
-        self.changed || !self.replies.is_empty() || !self.fired.is_empty()
+        self.changed || !self.replies.is_empty() || !self.fired.is_empty() || self.pending_start.is_some()
     }
 
     /// Write the execution record (and `batch`), wait until durable, then
@@ -416,7 +437,11 @@ impl Driver {
             self.record.state.ready.iter().all(|a| {
                 self.launched.contains(&a.step) || !self.plan.nodes[self.plan.node_index[&a.node]].side_effects
             });
-        let observed = self.must_commit || !self.replies.is_empty() || !self.outbox.is_empty() || self.new_timer;
+        let observed = self.must_commit
+            || !self.replies.is_empty()
+            || !self.outbox.is_empty()
+            || self.new_timer
+            || (self.pending_start.is_some() && self.steps.len() >= PURE_STEPS_BEFORE_START);
         if self.record.status == Status::Running && next_are_pure && !observed {
             return Ok(());
         }
@@ -429,17 +454,21 @@ impl Driver {
             self.steps.clear();
         }
         batch.put(keys::execution(id), encode(&self.record));
-        if self.record.status != self.stored_status {
+        if Some(self.record.status) != self.stored_status {
             match self.record.status {
                 Status::Running => batch.put(keys::active(id), Vec::new()),
-                _ => batch.delete(keys::active(id)),
+                _ if self.stored_status.is_some() => batch.delete(keys::active(id)),
+                _ => {}
             }
         }
         self.inner.store.commit(batch).await?;
-        if self.record.status != self.stored_status && self.record.status.is_finished() {
+        if Some(self.record.status) != self.stored_status && self.record.status.is_finished() {
             self.inner.metrics.record_finished(self.record.status);
         }
-        self.stored_status = self.record.status;
+        self.stored_status = Some(self.record.status);
+        if let Some(durable) = self.pending_start.take() {
+            let _ = durable.send(());
+        }
         self.must_commit = false;
         {
             let mut fired = self.inner.fired.lock().expect("fired lock");

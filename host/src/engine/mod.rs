@@ -721,12 +721,23 @@ impl Inner {
             record.finished_ms = Some(now);
         }
         let mut batch = Batch::default();
+        if let Some(writes) = writes {
+            writes(&id, &mut batch);
+        }
+        // Pure first steps run before the execution is first stored; their
+        // driver's first commit stores it (see executor::PendingStart).
+        let pure_start = record.status == Status::Running
+            && record.state.ready.iter().all(|a| !plan.nodes[plan.node_index[&a.node]].side_effects);
+        if pure_start {
+            let (durable, stored) = oneshot::channel();
+            executor::start_driver(self, record, Some(executor::PendingStart { writes: batch, durable }));
+            stored.await.map_err(|_| anyhow::anyhow!("the new execution could not be stored (see the log)"))?;
+            self.metrics.executions_started.inc();
+            return Ok(id);
+        }
         batch.put(keys::execution(&id), encode(&record));
         if record.status == Status::Running {
             batch.put(keys::active(&id), Vec::new());
-        }
-        if let Some(writes) = writes {
-            writes(&id, &mut batch);
         }
         self.store.commit(batch).await?;
         self.metrics.executions_started.inc();
@@ -734,7 +745,7 @@ impl Inner {
             self.metrics.record_finished(record.status);
         }
         if record.status == Status::Running {
-            executor::start_driver(self, record);
+            executor::start_driver(self, record, None);
         }
         Ok(id)
     }

@@ -184,6 +184,10 @@ impl Server {
             }
         });
         let stopping = state.clone();
+        // Answers go out at once, not held back by Nagle's algorithm.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
