@@ -292,12 +292,7 @@ fn workflow_text() -> anyhow::Result<String> {
 async fn deploy(client: &Client) -> anyhow::Result<()> {
     let (status, body) = within(
         Duration::from_secs(30),
-        client.send(
-            Method::POST,
-            "/api/v1/workflows",
-            &api_headers("application/yaml"),
-            Bytes::from(workflow_text()?),
-        ),
+        client.send(Method::POST, "/api/v1/workflows", &api_headers("application/yaml"), Bytes::from(workflow_text()?)),
     )
     .await?;
     anyhow::ensure!(
