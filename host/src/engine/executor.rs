@@ -262,6 +262,11 @@ async fn drive(
             None => Ok(plan),
         }
     });
+    let stored_status = if pending.is_some() { None } else { Some(record.status) };
+    let (held, pending_start) = match pending {
+        Some(PendingStart { writes, durable }) => (writes, Some(durable)),
+        None => (Batch::default(), None),
+    };
     let plan = match plan {
         Ok(plan) => plan,
         Err(message) => {
@@ -271,7 +276,8 @@ async fn drive(
                 record.status = Status::Failed;
                 record.finished_ms = Some(now_ms());
                 record.error = Some(ExecutionError { node: None, step: None, message, failure: None });
-                let mut batch = Batch::default();
+                // A new execution's own writes (idempotency answer, schedule slot) go with it.
+                let mut batch = held;
                 disarm(&record, &mut batch);
                 batch.put(keys::execution(&id), encode(&record));
                 batch.delete(keys::active(&id));
@@ -281,14 +287,12 @@ async fn drive(
                 for watcher in watchers.into_iter().flatten() {
                     let _ = watcher.send(record.status);
                 }
+                if let Some(durable) = pending_start {
+                    let _ = durable.send(());
+                }
             }
             return answer_missing(&inner, &id, &mut rx).await;
         }
-    };
-    let stored_status = if pending.is_some() { None } else { Some(record.status) };
-    let (held, pending_start) = match pending {
-        Some(PendingStart { writes, durable }) => (writes, Some(durable)),
-        None => (Batch::default(), None),
     };
     let mut driver = Driver {
         inner: inner.clone(),
@@ -374,6 +378,38 @@ async fn drive(
             Err(wake) => driver.apply_wake(wake, &mut batch),
         }
         driver.commit(batch).await?;
+    }
+}
+
+/// Keep credential values out of what a step records: its log lines,
+/// failure message and emitted items (a plugin may echo what it was given).
+fn redact_results(
+    values: &[String],
+    logs: &mut [crate::runtime::LogLine],
+    ports: &mut [(String, Vec<Json>)],
+    result: &mut Result<(), NodeFailure>,
+) {
+    let redact = |text: &str| crate::runtime::redact(text, values.iter().map(String::as_str));
+    for line in logs {
+        line.message = redact(&line.message);
+    }
+    for (_, items) in ports {
+        for item in items.iter_mut() {
+            let text = redact(item.get());
+            if text != item.get() {
+                *item = serde_json::value::RawValue::from_string(text)
+                    .unwrap_or_else(|_| serde_json::value::to_raw_value(&json!({"redacted": true})).expect("JSON"));
+            }
+        }
+    }
+    if let Err(
+        NodeFailure::Plugin { message, .. }
+        | NodeFailure::Trap { message }
+        | NodeFailure::Setup { message }
+        | NodeFailure::Host { message },
+    ) = result
+    {
+        *message = redact(message);
     }
 }
 
@@ -597,6 +633,8 @@ impl Driver {
             };
         }
         let limits = node.limits;
+        // Values a plugin could echo into what is recorded.
+        let secret_values: Vec<String> = secrets.values().cloned().collect();
         let secrets = (!secrets.is_empty()).then(|| Arc::new(secrets));
         let base_key = format!("{}:{}", self.record.id, step);
         let template = Invocation {
@@ -646,6 +684,9 @@ impl Driver {
                         break;
                     }
                 }
+            }
+            if !secret_values.is_empty() {
+                redact_results(&secret_values, &mut logs, &mut ports, &mut result);
             }
             let result = result.map(|()| {
                 wait.unwrap_or_else(|| Outcome::Emit {

@@ -404,7 +404,17 @@ impl Engine {
     pub async fn start(&self, workflow: &str, trigger: Option<&str>, items: Vec<Value>) -> Result<String, EngineError> {
         let current = self.inner.current.lock().expect("current versions lock").get(workflow).copied();
         let version = current.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
+        self.refuse_when_stopping()?;
         self.inner.start(workflow, version, trigger, raw_items(items)?, None, None).await
+    }
+
+    /// Starts from outside end with shutdown; the engine's own (follow-up
+    /// actions, schedules already due) are stored and continue at next open.
+    fn refuse_when_stopping(&self) -> Result<(), EngineError> {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(EngineError::Conflict("the engine is shutting down".into()));
+        }
+        Ok(())
     }
 
     /// [`start`](Self::start) on a given version with items already encoded
@@ -418,6 +428,10 @@ impl Engine {
         items: Vec<crate::runtime::Json>,
         writes: StartWrites,
     ) -> Result<String, EngineError> {
+        self.refuse_when_stopping()?;
+        if let Some(bad) = items.iter().find(|i| !i.get().trim_start().starts_with('{')) {
+            return Err(EngineError::Conflict(format!("trigger items must be JSON objects, not {}", bad.get())));
+        }
         self.inner.start(workflow, version, trigger, items, None, Some(writes)).await
     }
 
@@ -438,7 +452,7 @@ impl Engine {
     /// key). Returns whether every driver stopped within `grace`.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        // Wake idle drivers so they notice.
+        // Drivers check the flag before each launch; idle ones are not in memory.
         let deadline = tokio::time::Instant::now() + grace;
         loop {
             if self.executions_in_memory() == 0 {
@@ -455,6 +469,7 @@ impl Engine {
     /// Emit an event: end the waits on it, and start the active workflows
     /// whose event trigger listens for it. Durable when this returns.
     pub async fn emit_event(&self, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
+        self.refuse_when_stopping()?;
         self.inner.emit_event(name, payload).await
     }
 
@@ -683,9 +698,6 @@ impl Inner {
         rerun_of: Option<String>,
         writes: Option<StartWrites>,
     ) -> Result<String, EngineError> {
-        if self.stopping.load(Ordering::SeqCst) {
-            return Err(EngineError::Conflict("the engine is shutting down".into()));
-        }
         let plan = self.plan(workflow, version).map_err(EngineError::NotFound)?;
         let triggers = &plan.workflow.triggers;
         let index = match trigger {
@@ -739,14 +751,25 @@ impl Inner {
         if record.status == Status::Running {
             batch.put(keys::active(&id), Vec::new());
         }
-        self.store.commit(batch).await?;
-        self.metrics.executions_started.inc();
-        if record.status.is_finished() {
-            self.metrics.record_finished(record.status);
-        }
-        if record.status == Status::Running {
-            executor::start_driver(self, record, None);
-        }
+        // Commit and start the driver in a task of their own: a caller that
+        // gives up (a client hanging up) cannot leave a stored execution
+        // without its driver.
+        let (done, stored) = oneshot::channel();
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let committed = inner.store.commit(batch).await;
+            if committed.is_ok() {
+                inner.metrics.executions_started.inc();
+                if record.status.is_finished() {
+                    inner.metrics.record_finished(record.status);
+                }
+                if record.status == Status::Running {
+                    executor::start_driver(&inner, record, None);
+                }
+            }
+            let _ = done.send(committed);
+        });
+        stored.await.map_err(|_| anyhow::anyhow!("the new execution's commit task stopped"))??;
         Ok(id)
     }
 }

@@ -52,6 +52,13 @@ impl CronSchedule {
         u64::try_from(next.timestamp_millis()).ok()
     }
 
+    /// The last slot at or before `ms`, if any.
+    pub fn latest_at_or_before(&self, ms: u64) -> Option<u64> {
+        let at = self.zone.timestamp_millis_opt(ms as i64).single()?;
+        let latest = self.cron.find_previous_occurrence(&at, true).ok()?;
+        u64::try_from(latest.timestamp_millis()).ok()
+    }
+
     /// `ms` as RFC 3339 in the schedule's zone.
     pub fn format(&self, ms: u64) -> String {
         match self.zone.timestamp_millis_opt(ms as i64).single() {
@@ -104,6 +111,9 @@ pub(crate) fn set_active(inner: &Inner, mut found: Vec<Scheduled>, at_open: bool
 pub(crate) fn spawn(inner: &Arc<Inner>) {
     tokio::spawn(run(Arc::downgrade(inner)));
 }
+
+/// Missed slots counted one by one at most; more are reported as this many.
+const MAX_COUNTED_MISSES: u64 = 10_000;
 
 /// Longest sleep: a clock jump is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -161,15 +171,19 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
         };
         let Some(mut slot) = entry.schedule.next_after(base) else { continue };
         if slot <= now {
-            // The latest slot that has come, and how many it stands for.
+            // The latest slot that has come, and how many earlier ones it
+            // stands for (counted up to a bound; a long outage says at least that).
+            let latest = entry.schedule.latest_at_or_before(now).filter(|&l| l >= slot).unwrap_or(slot);
             let mut missed = 0u64;
-            while let Some(later) = entry.schedule.next_after(slot).filter(|&t| t <= now) {
-                slot = later;
+            let mut counting = slot;
+            while counting < latest && missed < MAX_COUNTED_MISSES {
                 missed += 1;
-                if missed >= 100_000 {
-                    break;
+                match entry.schedule.next_after(counting) {
+                    Some(next) => counting = next,
+                    None => break,
                 }
             }
+            slot = latest;
             let item = serde_json::value::to_raw_value(&json!({
                 "scheduled_ms": slot,
                 "scheduled_at": entry.schedule.format(slot),
@@ -186,9 +200,14 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
                 Ok(id) => {
                     tracing::info!(workflow = %entry.workflow, trigger = %entry.trigger, execution = %id, missed, "schedule fired")
                 }
+                Err(super::EngineError::Store(e)) => {
+                    // Not stored: the slot stays due and is tried again.
+                    return Err(e.context(format!("starting schedule {} of {}", entry.trigger, entry.workflow)));
+                }
                 Err(e) => {
-                    // Mark the slot done anyway, so a broken workflow does not
-                    // spin; the error is in the log.
+                    // The workflow cannot start this way (a plugin it pins is
+                    // gone, ...): mark the slot done so it does not spin; the
+                    // error is in the log.
                     tracing::error!(workflow = %entry.workflow, trigger = %entry.trigger, "schedule could not start: {e}");
                     let mut batch = crate::store::Batch::default();
                     batch.put(key.clone(), encode(&LastSlot { slot_ms: slot }));

@@ -171,6 +171,10 @@ impl host::Host for StoreState {
             host::Level::Warn => "warn",
             host::Level::Error => "error",
         };
+        let message = match &self.secrets {
+            Some(secrets) => super::redact(&message, secrets.values().map(String::as_str)),
+            None => message,
+        };
         tracing::debug!(plugin = %self.plugin.name, level, "{message}");
         self.logs.push(LogLine { level: level.into(), message });
         Ok(())
@@ -220,7 +224,9 @@ impl host::Host for StoreState {
         Ok(match result {
             Err(message) if message.starts_with("denied") => Err(self.deny(message)),
             Err(message) => {
-                tracing::debug!(plugin = %self.plugin.name, %url, "outbound HTTP failed: {message}");
+                let secrets = self.secrets.iter().flat_map(|s| s.values().map(String::as_str));
+                let (url, text) = (super::redact(&url, secrets.clone()), super::redact(&message, secrets));
+                tracing::debug!(plugin = %self.plugin.name, %url, "outbound HTTP failed: {text}");
                 Err(message)
             }
             Ok(response) => Ok(response),

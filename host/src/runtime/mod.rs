@@ -686,6 +686,25 @@ fn node_summary(info: wit::NodeInfo) -> NodeSummary {
     }
 }
 
+/// `text` with every value of `secrets` (at least 4 bytes long, as written
+/// and as JSON-escaped) replaced by `***`: plugin logs, failure messages and
+/// outputs pass through this before they are logged or recorded.
+pub fn redact<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = text.to_string();
+    for value in secrets.into_iter().filter(|v| v.len() >= 4) {
+        if text.contains(value) {
+            text = text.replace(value, "***");
+        }
+        let quoted = serde_json::to_string(value).unwrap_or_default();
+        // Exactly the surrounding quotes: the value may end in an escaped one.
+        let escaped = &quoted[1..quoted.len() - 1];
+        if escaped != value && text.contains(escaped) {
+            text = text.replace(escaped, "***");
+        }
+    }
+    text
+}
+
 /// Differences between a manifest's nodes and a component's `describe()`.
 pub fn check_describe(manifest: &Manifest, nodes: &[NodeSummary]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -708,4 +727,14 @@ pub fn check_describe(manifest: &Manifest, nodes: &[NodeSummary]) -> Vec<String>
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secret_values_are_redacted_as_written_and_as_json() {
+        let secrets = ["sk_live_\"quoted\"", "abc"];
+        let text = r#"token sk_live_"quoted" in {"v": "sk_live_\"quoted\""}; abc stays"#;
+        assert_eq!(super::redact(text, secrets), r#"token *** in {"v": "***"}; abc stays"#);
+    }
 }

@@ -47,8 +47,8 @@ pub struct Overrides {
     pub retention_days: Option<u64>,
 }
 
-/// The settings the server runs with.
-#[derive(Debug, Clone)]
+/// The settings the server runs with (`Debug` leaves out the secrets).
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Address to listen on (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
@@ -69,6 +69,23 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
     pub secret_key_hex: Option<String>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { "<set>" } else { "<unset>" };
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sync_timeout", &self.sync_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("secret_key_file", &self.secret_key_file)
+            .field("retention", &self.retention)
+            .field("admin_token", &hidden(self.admin_token.is_some()))
+            .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
+            .finish()
+    }
 }
 
 impl ServeConfig {

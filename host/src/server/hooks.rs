@@ -50,6 +50,9 @@ pub struct HookRoute {
 #[derive(Default)]
 pub struct HookTable {
     routes: RwLock<HashMap<(String, String), Arc<HookRoute>>>,
+    /// Serialises rebuilds: each reads the heads after its caller's change,
+    /// so the last to run sees every change.
+    refreshing: Mutex<()>,
     /// Idempotency keys being answered now.
     in_progress: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -61,6 +64,7 @@ fn normalise(path: &str) -> String {
 impl HookTable {
     /// Rebuild from the engine's active workflows.
     pub fn refresh(&self, engine: &crate::engine::Engine) -> anyhow::Result<()> {
+        let _one_at_a_time = self.refreshing.lock().expect("refresh lock");
         let mut routes = HashMap::new();
         for head in engine.workflows()? {
             if !head.active {
@@ -99,16 +103,27 @@ impl HookTable {
         self.routes.read().expect("hooks lock").get(&(workflow.to_string(), normalise(path))).cloned()
     }
 
-    /// The lock for one idempotency key, and a guard that forgets it.
-    fn key_lock(&self, key: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
-        self.in_progress.lock().expect("idempotency lock").entry(key.to_vec()).or_default().clone()
+    /// The lock for one idempotency key; the entry is forgotten when the
+    /// last holder drops it (a client hanging up included).
+    fn key_lock<'a>(&'a self, key: &[u8]) -> KeyLock<'a> {
+        let lock = self.in_progress.lock().expect("idempotency lock").entry(key.to_vec()).or_default().clone();
+        KeyLock { table: self, key: key.to_vec(), lock }
     }
+}
 
-    fn release(&self, key: &[u8], lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut map = self.in_progress.lock().expect("idempotency lock");
-        // Two references: the map's and ours; nobody else waits.
-        if Arc::strong_count(&lock) <= 2 {
-            map.remove(key);
+/// A handle on one idempotency key's lock (see [`HookTable::key_lock`]).
+struct KeyLock<'a> {
+    table: &'a HookTable,
+    key: Vec<u8>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for KeyLock<'_> {
+    fn drop(&mut self) {
+        let mut map = self.table.in_progress.lock().expect("idempotency lock");
+        // Two references: the map's and this one; nobody else waits.
+        if Arc::strong_count(&self.lock) <= 2 {
+            map.remove(&self.key);
         }
     }
 }
@@ -195,10 +210,11 @@ pub async fn handle(
     let limit = state.config.max_body_bytes;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
-        Err(_) => {
+        Err(e) if format!("{e:#}").contains("length limit") => {
             let message = format!("the body is larger than the limit of {limit} bytes");
             return observe(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).into_response());
         }
+        Err(e) => return observe(ApiError::bad_request(format!("could not read the body: {e}")).into_response()),
     };
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
@@ -211,24 +227,28 @@ pub async fn handle(
     let answer = match &key {
         None => answer(&state, &route, &path, method, uri, headers, body, None).await,
         Some(key) => {
-            let lock = state.hooks.key_lock(key);
-            let answer = {
-                let _turn = lock.lock().await;
+            let entry = state.hooks.key_lock(key);
+            let _turn = entry.lock.lock().await;
+            {
                 match state.engine.store().get(key) {
                     Ok(Some(saved)) => match serde_json::from_slice::<Answer>(&saved) {
-                        Ok(saved) => {
-                            let mut response = saved.into_response();
-                            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-                            Ok(response)
-                        }
+                        // What a first request that gave up wrote may not be
+                        // flushed yet: never replay an answer before it is durable.
+                        Ok(saved) => match state.engine.store().durable().await {
+                            Ok(()) => {
+                                let mut response = saved.into_response();
+                                let replayed = HeaderValue::from_static("true");
+                                response.headers_mut().insert("idempotent-replayed", replayed);
+                                Ok(response)
+                            }
+                            Err(e) => Err(ApiError::internal(e)),
+                        },
                         Err(e) => Err(ApiError::internal(anyhow::anyhow!("corrupt idempotency record: {e}"))),
                     },
                     Ok(None) => answer(&state, &route, &path, method, uri, headers, body, Some(key.clone())).await,
                     Err(e) => Err(ApiError::internal(e)),
                 }
-            };
-            state.hooks.release(key, lock);
-            answer
+            }
         }
     };
     observe(answer.unwrap_or_else(IntoResponse::into_response))
@@ -264,7 +284,8 @@ async fn answer(
         }
         Err(failure) => {
             tracing::error!(workflow = %route.workflow, trigger = %route.trigger, "trigger failed: {failure}");
-            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the trigger failed: {failure}")));
+            let message = "the trigger failed (the server's log has the cause)";
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message));
         }
     };
     let own = output.response.map(|r| Answer {

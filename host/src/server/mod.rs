@@ -81,11 +81,12 @@ impl ApiError {
         ApiError { status: StatusCode::BAD_REQUEST, message, problems: Some(invalid.problems) }
     }
 
-    /// A failure of the host itself: logged with its cause, answered 500.
+    /// A failure of the host itself: logged with its cause, answered 500
+    /// without it (callers of webhooks are outsiders).
     fn internal(e: impl Into<anyhow::Error>) -> ApiError {
         let e = e.into();
         tracing::error!("internal error: {e:#}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e:#}"))
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (the server's log has the cause)")
     }
 }
 
