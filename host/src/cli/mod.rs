@@ -58,27 +58,8 @@ struct ServeArgs {
     /// A settings file (default: `wirework.toml` if it exists).
     #[arg(long, env = "WIREWORK_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long, env = "WIREWORK_LISTEN")]
-    listen: Option<String>,
-    /// The data directory (default ./wirework-data).
-    #[arg(long, env = "WIREWORK_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// Largest webhook body in bytes (default 1 MiB).
-    #[arg(long, env = "WIREWORK_MAX_BODY_BYTES")]
-    max_body_bytes: Option<usize>,
-    /// How long a sync webhook waits before answering 202 (default 10000).
-    #[arg(long, env = "WIREWORK_SYNC_TIMEOUT_MS")]
-    sync_timeout_ms: Option<u64>,
-    /// How long shutdown lets running steps finish (default 10000).
-    #[arg(long, env = "WIREWORK_SHUTDOWN_GRACE_MS")]
-    shutdown_grace_ms: Option<u64>,
-    /// The credential key file (default: secret.key in the data directory).
-    #[arg(long, env = "WIREWORK_SECRET_KEY_FILE")]
-    secret_key_file: Option<PathBuf>,
-    /// Days finished executions are kept (default 30).
-    #[arg(long, env = "WIREWORK_RETENTION_DAYS")]
-    retention_days: Option<u64>,
+    #[command(flatten)]
+    settings: crate::server::config::Settings,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,16 +226,7 @@ impl Cli {
         let home = self.home.map(Home::at).unwrap_or_else(Home::from_env);
         match self.command {
             Command::Serve(args) => {
-                let overrides = crate::server::config::Overrides {
-                    listen: args.listen,
-                    data_dir: args.data_dir,
-                    max_body_bytes: args.max_body_bytes,
-                    sync_timeout_ms: args.sync_timeout_ms,
-                    shutdown_grace_ms: args.shutdown_grace_ms,
-                    secret_key_file: args.secret_key_file,
-                    retention_days: args.retention_days,
-                };
-                let config = crate::server::ServeConfig::resolve(args.config.as_deref(), overrides)?;
+                let config = crate::server::ServeConfig::resolve(args.config.as_deref(), args.settings)?;
                 let server = crate::server::Server::open(config, home).await?;
                 server.run(crate::server::stop_signal()).await?;
             }

@@ -8,42 +8,32 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The settings file, every field optional.
-#[derive(Debug, Default, Deserialize)]
+/// Settings an operator may give, each as a flag, an environment variable or
+/// a key of the settings file (one struct for all three: clap reads the first
+/// two, serde the file). All optional; see [`ServeConfig`] for the defaults.
+#[derive(Debug, Default, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// Address to listen on.
+pub struct Settings {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "WIREWORK_LISTEN")]
     pub listen: Option<String>,
-    /// The data directory.
+    /// The data directory (default ./wirework-data).
+    #[arg(long, env = "WIREWORK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Largest webhook body, in bytes.
+    /// Largest webhook body in bytes (default 1 MiB).
+    #[arg(long, env = "WIREWORK_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// How long a sync webhook waits for its execution before answering 202.
+    /// How long a sync webhook waits for its execution before answering 202 (default 10000).
+    #[arg(long, env = "WIREWORK_SYNC_TIMEOUT_MS")]
     pub sync_timeout_ms: Option<u64>,
-    /// How long a graceful shutdown lets running steps finish.
+    /// How long a graceful shutdown lets running steps finish (default 10000).
+    #[arg(long, env = "WIREWORK_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
-    /// A file holding the 32-byte credential key (64 hex characters).
+    /// A file holding the 32-byte credential key, 64 hex characters (default: secret.key in the data directory).
+    #[arg(long, env = "WIREWORK_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
-    /// Days finished executions are kept.
-    pub retention_days: Option<u64>,
-}
-
-/// Values given as flags or environment variables (clap reads both).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    /// `--listen` / `WIREWORK_LISTEN`.
-    pub listen: Option<String>,
-    /// `--data-dir` / `WIREWORK_DATA_DIR`.
-    pub data_dir: Option<PathBuf>,
-    /// `--max-body-bytes` / `WIREWORK_MAX_BODY_BYTES`.
-    pub max_body_bytes: Option<usize>,
-    /// `--sync-timeout-ms` / `WIREWORK_SYNC_TIMEOUT_MS`.
-    pub sync_timeout_ms: Option<u64>,
-    /// `--shutdown-grace-ms` / `WIREWORK_SHUTDOWN_GRACE_MS`.
-    pub shutdown_grace_ms: Option<u64>,
-    /// `--secret-key-file` / `WIREWORK_SECRET_KEY_FILE`.
-    pub secret_key_file: Option<PathBuf>,
-    /// `--retention-days` / `WIREWORK_RETENTION_DAYS`.
+    /// Days finished executions are kept (default 30).
+    #[arg(long, env = "WIREWORK_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
 }
 
@@ -91,11 +81,11 @@ impl std::fmt::Debug for ServeConfig {
 impl ServeConfig {
     /// Settings from `overrides` over the file at `file` (if it exists; an
     /// explicitly named file must) over defaults.
-    pub fn resolve(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<ServeConfig> {
+    pub fn resolve(file: Option<&Path>, overrides: Settings) -> anyhow::Result<ServeConfig> {
         let from_file = match file {
             Some(path) => read_file(path)?,
             None if Path::new("wirework.toml").exists() => read_file(Path::new("wirework.toml"))?,
-            None => FileConfig::default(),
+            None => Settings::default(),
         };
         let listen = overrides.listen.or(from_file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen.parse().with_context(|| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
@@ -123,7 +113,7 @@ impl ServeConfig {
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+fn read_file(path: &Path) -> anyhow::Result<Settings> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
@@ -137,7 +127,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("wirework.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 10\nsync_timeout_ms = 5\n").unwrap();
-        let overrides = Overrides { max_body_bytes: Some(20), ..Default::default() };
+        let overrides = Settings { max_body_bytes: Some(20), ..Default::default() };
         let config = ServeConfig::resolve(Some(&file), overrides).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.max_body_bytes, 20);
@@ -150,9 +140,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("w.toml");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();
-        let err = format!("{:#}", ServeConfig::resolve(Some(&file), Overrides::default()).unwrap_err());
+        let err = format!("{:#}", ServeConfig::resolve(Some(&file), Settings::default()).unwrap_err());
         assert!(err.contains("listn"), "{err}");
-        let overrides = Overrides { listen: Some("nowhere".into()), ..Default::default() };
+        let overrides = Settings { listen: Some("nowhere".into()), ..Default::default() };
         let err = format!("{:#}", ServeConfig::resolve(Some(&dir.path().join("none.toml")), overrides).unwrap_err());
         assert!(err.contains("none.toml"), "{err}");
     }

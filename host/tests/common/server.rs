@@ -7,7 +7,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-use wirework::server::config::Overrides;
+use wirework::server::config::Settings;
 use wirework::server::{ServeConfig, Server};
 
 pub const ADMIN: &str = "test-admin-token";
@@ -30,7 +30,7 @@ pub fn data_dir(grant_http: &str) -> tempfile::TempDir {
 /// Serve `data_dir`; `tweak` adjusts the settings.
 pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestServer {
     let overrides =
-        Overrides { listen: Some("127.0.0.1:0".into()), data_dir: Some(data_dir.to_path_buf()), ..Default::default() };
+        Settings { listen: Some("127.0.0.1:0".into()), data_dir: Some(data_dir.to_path_buf()), ..Default::default() };
     let mut config = ServeConfig::resolve(None, overrides).unwrap();
     config.admin_token = Some(ADMIN.into());
     config.secret_key_hex = None;
