@@ -150,24 +150,13 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
         let key = keys::schedule(&entry.workflow, &entry.trigger);
         let now = now_ms();
         let stored = inner.store.get(&key)?.map(|b| decode::<LastSlot>(&b, "schedule")).transpose()?;
-        let base = match (stored, entry.since_ms) {
-            (Some(last), Some(since)) if last.slot_ms < since => {
-                // Activated (or redeployed) since: slots before count for nothing,
-                // after a restart too.
-                let mut batch = crate::store::Batch::default();
-                batch.put(key.clone(), encode(&LastSlot { slot_ms: since }));
-                inner.store.commit(batch).await?;
-                since
-            }
-            (Some(last), _) => last.slot_ms,
-            (None, since) => {
-                // First sight: count from now (or activation), never backwards.
-                let mut batch = crate::store::Batch::default();
-                let base = since.unwrap_or(now);
-                batch.put(key.clone(), encode(&LastSlot { slot_ms: base }));
-                inner.store.commit(batch).await?;
-                base
-            }
+        let base = match (stored.map(|last| last.slot_ms), entry.since_ms) {
+            // Activated (or redeployed) since: slots before count for nothing,
+            // after a restart too.
+            (Some(last), Some(since)) if last < since => store_slot(inner, &key, since).await?,
+            (Some(last), _) => last,
+            // First sight: count from now (or activation), never backwards.
+            (None, since) => store_slot(inner, &key, since.unwrap_or(now)).await?,
         };
         let Some(mut slot) = entry.schedule.next_after(base) else { continue };
         if slot <= now {
@@ -209,9 +198,7 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
                     // gone, ...): mark the slot done so it does not spin; the
                     // error is in the log.
                     tracing::error!(workflow = %entry.workflow, trigger = %entry.trigger, "schedule could not start: {e}");
-                    let mut batch = crate::store::Batch::default();
-                    batch.put(key.clone(), encode(&LastSlot { slot_ms: slot }));
-                    inner.store.commit(batch).await?;
+                    store_slot(inner, &key, slot).await?;
                 }
             }
             match entry.schedule.next_after(slot) {
@@ -222,6 +209,14 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
         next_due = Some(next_due.map_or(slot, |n: u64| n.min(slot)));
     }
     Ok(next_due)
+}
+
+/// Record `slot` as the trigger's last slot, durably; returns it.
+async fn store_slot(inner: &Inner, key: &[u8], slot: u64) -> anyhow::Result<u64> {
+    let mut batch = crate::store::Batch::default();
+    batch.put(key.to_vec(), encode(&LastSlot { slot_ms: slot }));
+    inner.store.commit(batch).await?;
+    Ok(slot)
 }
 
 #[cfg(test)]

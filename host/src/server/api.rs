@@ -358,11 +358,17 @@ async fn remove_plugin(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn get_grants(State(state): State<Arc<AppState>>, Path((publisher, name)): Path<(String, String)>) -> ApiResult {
+/// `publisher/name`, if some version of it is installed.
+fn installed_name(state: &AppState, publisher: &str, name: &str) -> Result<String, ApiError> {
     let name = format!("{publisher}/{name}");
     if !state.plugins.list().iter().any(|p| p.name == name) {
         return Err(ApiError::not_found(format!("{name} is not installed")));
     }
+    Ok(name)
+}
+
+async fn get_grants(State(state): State<Arc<AppState>>, Path((publisher, name)): Path<(String, String)>) -> ApiResult {
+    let name = installed_name(&state, &publisher, &name)?;
     let grants = read_grants(&plugins_dir(&state.data_dir)).map_err(ApiError::internal)?;
     ok(grants.get(&name).cloned().unwrap_or_default())
 }
@@ -372,12 +378,9 @@ async fn set_grants(
     Path((publisher, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let name = format!("{publisher}/{name}");
     let grant: GrantEntry = parse_json(&body)?;
     let _guard = state.plugin_lock.lock().await;
-    if !state.plugins.list().iter().any(|p| p.name == name) {
-        return Err(ApiError::not_found(format!("{name} is not installed")));
-    }
+    let name = installed_name(&state, &publisher, &name)?;
     write_grant(&plugins_dir(&state.data_dir), &name, grant.clone()).map_err(ApiError::internal)?;
     reload_with(&state, &name, &grant, None).await?;
     ok(grant)
