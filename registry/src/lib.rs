@@ -2,18 +2,22 @@
 //! statement that binds a component to its name and version, and the trust
 //! store a host verifies packages against.
 //!
-//! The registry server and client (publishing, semver resolution, tamper-evident
-//! log) will live here too; today the crate is the package format both sides share.
+//! Also the registry: the tamper-evident log both sides check ([`log`]), the
+//! server ([`server`]) and the client ([`client`]).
 //!
 //! Dependencies: `ed25519-dalek` for signatures, `sha2` for digests, `tar` for the
 //! package archive, `toml`/`serde_json` for manifest and statement, `semver` for versions,
-//! `tempfile` for writes that land whole or not at all.
+//! `tempfile` for writes that land whole or not at all, `reqwest` for the
+//! client side of the registry.
 
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod keys;
+pub mod log;
 pub mod manifest;
 pub mod package;
+pub mod server;
 
 pub use keys::{PublicKey, SecretKey, TrustStore};
 

@@ -1,6 +1,7 @@
 //! The `wirework` command line.
 
 mod client;
+mod registry;
 
 use crate::build::{build_plugin, BuildOptions};
 use crate::engine::{EngineConfig, ExecutionFilter, MemoryCredentials, Status};
@@ -36,9 +37,13 @@ enum Command {
     /// Keys this machine trusts to sign plugins.
     #[command(subcommand)]
     Trust(TrustCommand),
-    /// Build and inspect plugin packages.
+    /// Build, inspect, install (from a file or a registry), upgrade, list,
+    /// remove and publish plugin packages.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Serve a plugin registry, or search it and manage what you published.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// Run nodes.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -168,6 +173,8 @@ enum PluginCommand {
         #[arg(long)]
         grant_kv: bool,
     },
+    #[command(flatten)]
+    Registry(registry::PluginRegistryCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,7 +223,9 @@ impl Cli {
     /// does; one-shot commands only warn.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Serve(_) => "warn,wirework=info",
+            Command::Serve(_) | Command::Registry(registry::RegistryCommand::Serve { .. }) => {
+                "warn,wirework=info,wirework_registry=info"
+            }
             _ => "warn",
         }
     }
@@ -277,6 +286,8 @@ impl Cli {
                 let path = install_file(&plugins_dir(&data_dir), &package, &trust, grant)?;
                 println!("{}", path.display());
             }
+            Command::Plugin(PluginCommand::Registry(command)) => registry::run_plugin(&home, command).await?,
+            Command::Registry(command) => registry::run_registry(&home, command).await?,
             Command::Engine(EngineCommand::Run(args)) => engine_run(&home, args).await?,
             Command::Engine(EngineCommand::Show { data_dir, execution, workflow, status, limit }) => {
                 let status =

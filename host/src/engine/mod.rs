@@ -300,6 +300,12 @@ impl Engine {
         Ok(Deployed { id, version, pins })
     }
 
+    /// Workflows whose current version pins `plugin` at `version` (what
+    /// removing that version would break).
+    pub fn workflows_using(&self, plugin: &str, version: &semver::Version) -> anyhow::Result<Vec<String>> {
+        workflows_using(&self.inner.store, plugin, version)
+    }
+
     /// All workflows' heads.
     pub fn workflows(&self) -> anyhow::Result<Vec<WorkflowHead>> {
         self.inner.store.scan_prefix(keys::HEADS).map(|e| decode(&e?.1, "workflow head")).collect()
@@ -772,4 +778,19 @@ impl Inner {
         stored.await.map_err(|_| anyhow::anyhow!("the new execution's commit task stopped"))??;
         Ok(id)
     }
+}
+
+/// [`Engine::workflows_using`] on a store no engine has open (the CLI's
+/// `plugin remove` on a data directory that is not served).
+pub fn workflows_using(store: &Store, plugin: &str, version: &semver::Version) -> anyhow::Result<Vec<String>> {
+    let mut users = Vec::new();
+    for entry in store.scan_prefix(keys::HEADS) {
+        let head: WorkflowHead = decode(&entry?.1, "workflow head")?;
+        let Some(bytes) = store.get(&keys::version(&head.id, head.current))? else { continue };
+        let current: WorkflowVersion = decode(&bytes, "workflow version")?;
+        if current.pins.get(plugin) == Some(version) {
+            users.push(head.id);
+        }
+    }
+    Ok(users)
 }

@@ -12,7 +12,12 @@
 //! kv = false
 //! ```
 //!
-//! Packages are verified against the trust store when loaded, every time.
+//! Packages are verified against the trust store when loaded, every time,
+//! and checked against the revocation list ([`registry`]) before every
+//! instantiation: a version whose key or digest its publisher revoked stops
+//! running as soon as the host learns of it.
+
+pub mod registry;
 
 use crate::engine::{NodeHost, PluginVersion};
 use crate::runtime::{
@@ -26,6 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
+use wirework_registry::log::Revocations;
 use wirework_registry::{Package, TrustStore};
 
 /// What the operator granted one plugin, as kept in `grants.toml`.
@@ -47,13 +53,43 @@ pub struct InstalledPlugins {
     /// Calls at once, within the pooling allocator's instance slots.
     slots: Arc<Semaphore>,
     max_calls: usize,
+    revocations: Arc<RwLock<Revocations>>,
 }
 
 impl InstalledPlugins {
     /// No plugins yet; at most `max_calls` node calls run at once.
     pub fn new(runtime: Runtime, max_calls: usize) -> InstalledPlugins {
         let max_calls = max_calls.max(1);
-        InstalledPlugins { runtime, plugins: RwLock::default(), slots: Arc::new(Semaphore::new(max_calls)), max_calls }
+        InstalledPlugins {
+            runtime,
+            plugins: RwLock::default(),
+            slots: Arc::new(Semaphore::new(max_calls)),
+            max_calls,
+            revocations: Arc::default(),
+        }
+    }
+
+    /// Replace the revocation list checked before every instantiation.
+    pub fn set_revocations(&self, revocations: Revocations) {
+        *self.revocations.write().expect("revocations lock") = revocations;
+    }
+
+    /// An installed version that may run now (installed and not revoked).
+    fn runnable(&self, name: &str, version: &Version) -> Result<Arc<LoadedPlugin>, NodeFailure> {
+        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
+        let plugin =
+            plugin.ok_or_else(|| NodeFailure::Setup { message: format!("{name} {version} is not installed") })?;
+        match Self::revoked(&self.revocations, &plugin) {
+            Some(failure) => Err(failure),
+            None => Ok(plugin),
+        }
+    }
+
+    /// Why `plugin` must not run, if it was revoked.
+    fn revoked(revocations: &RwLock<Revocations>, plugin: &LoadedPlugin) -> Option<NodeFailure> {
+        let m = &plugin.manifest().plugin;
+        let reason = revocations.read().expect("revocations lock").reason(&m.name, plugin.digest(), plugin.key_id())?;
+        Some(NodeFailure::Setup { message: format!("{} {} is revoked: {reason}", m.name, m.version) })
     }
 
     /// Make a loaded plugin available (replacing the same version).
@@ -115,23 +151,21 @@ impl InstalledPlugins {
         config: &str,
         request: TriggerRequest,
     ) -> InvokeReport<TriggerOutput> {
-        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
-        let Some(plugin) = plugin else {
-            return InvokeReport {
-                result: Err(NodeFailure::Setup { message: format!("{name} {version} is not installed") }),
-                fuel: 0,
-                wall: Default::default(),
-                logs: Vec::new(),
-                denials: Vec::new(),
-            };
+        let plugin = match self.runnable(name, version) {
+            Ok(plugin) => plugin,
+            Err(failure) => return not_run(failure),
         };
         let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
         self.runtime.handle_request(&plugin, node, config, request).await
     }
 
-    /// Load every package in `dir` (see the module docs), verified against `trust`.
+    /// Load every package in `dir` (see the module docs), verified against
+    /// `trust`; revoked ones are skipped with a warning (and
+    /// `revocations.json` becomes the list checked before every call).
     pub async fn load_dir(&self, dir: &Path, trust: &TrustStore) -> anyhow::Result<Vec<PluginVersion>> {
         let grants = read_grants(dir)?;
+        let data_dir = dir.parent().unwrap_or(dir);
+        let revocations = registry::read_revocations(data_dir)?;
         let mut loaded = Vec::new();
         let Ok(entries) = std::fs::read_dir(dir) else { return Ok(loaded) };
         let mut paths: Vec<PathBuf> = entries
@@ -149,8 +183,13 @@ impl InstalledPlugins {
                 .load(package, trust, &grants)
                 .await
                 .with_context(|| format!("loading {}", path.display()))?;
+            if let Some(reason) = revocations.reason(&plugin.manifest().plugin.name, plugin.digest(), plugin.key_id()) {
+                tracing::warn!(package = %path.display(), "not loaded: {reason}");
+                continue;
+            }
             loaded.push(self.add(plugin));
         }
+        self.set_revocations(revocations);
         Ok(loaded)
     }
 }
@@ -191,6 +230,11 @@ pub fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
     }
 }
 
+/// The report of a call that never reached the plugin.
+fn not_run<T>(failure: NodeFailure) -> InvokeReport<T> {
+    InvokeReport { result: Err(failure), fuel: 0, wall: Default::default(), logs: Vec::new(), denials: Vec::new() }
+}
+
 fn describe(plugin: &LoadedPlugin) -> PluginVersion {
     let m = plugin.manifest();
     PluginVersion {
@@ -210,10 +254,15 @@ impl NodeHost for InstalledPlugins {
         let Some(versions) = plugins.get(name) else {
             return Err(format!("plugin {name} is not installed"));
         };
-        match versions.iter().rev().find(|(v, _)| range.matches(v)) {
+        // A revoked version never resolves: a deploy picks an older clean one.
+        let revoked = |plugin: &LoadedPlugin| Self::revoked(&self.revocations, plugin).is_some();
+        match versions.iter().rev().find(|(v, p)| range.matches(v) && !revoked(p)) {
             Some((_, plugin)) => Ok(describe(plugin)),
             None => {
-                let installed: Vec<String> = versions.keys().map(ToString::to_string).collect();
+                let installed: Vec<String> = versions
+                    .iter()
+                    .map(|(v, p)| if revoked(p) { format!("{v} (revoked)") } else { v.to_string() })
+                    .collect();
                 Err(format!("no installed version of {name} matches `{range}` (installed: {})", installed.join(", ")))
             }
         }
@@ -229,18 +278,12 @@ impl NodeHost for InstalledPlugins {
         version: &Version,
         invocation: Invocation,
     ) -> BoxFuture<'static, InvokeReport<Outcome>> {
-        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
+        let plugin = self.runnable(name, version);
         let (runtime, slots) = (self.runtime.clone(), self.slots.clone());
-        let missing = format!("{name} {version} is not installed");
         Box::pin(async move {
-            let Some(plugin) = plugin else {
-                return InvokeReport {
-                    result: Err(NodeFailure::Setup { message: missing }),
-                    fuel: 0,
-                    wall: Default::default(),
-                    logs: Vec::new(),
-                    denials: Vec::new(),
-                };
+            let plugin = match plugin {
+                Ok(plugin) => plugin,
+                Err(failure) => return not_run(failure),
             };
             let _slot = slots.acquire().await.expect("the semaphore is never closed");
             runtime.invoke(&plugin, invocation).await

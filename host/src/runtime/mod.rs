@@ -335,6 +335,7 @@ pub struct NodeSummary {
 pub struct LoadedPlugin {
     manifest: Manifest,
     digest: String,
+    key_id: String,
     pre: bindings::PluginPre<host_api::StoreState>,
     shared: Arc<host_api::PluginShared>,
     nodes: Vec<NodeSummary>,
@@ -350,6 +351,11 @@ impl LoadedPlugin {
     /// SHA-256 of the component: the identity of the code.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Id of the key that signed the package.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// The node types, from the component's own `describe()`.
@@ -425,6 +431,7 @@ impl Runtime {
         let verified = package.verify(trust)?;
         let policy = Policy::new(&verified.manifest.capabilities, grants).map_err(LoadError::Grants)?;
         let digest = verified.component_digest().to_string();
+        let key_id = verified.statement.key_id.clone();
         let (component, from_cache) = match &self.inner.cache {
             Some(cache) => cache.load_or_compile(&self.inner.engine, &digest, &verified.component),
             None => Component::new(&self.inner.engine, &verified.component).map(|c| (c, false)).map_err(Into::into),
@@ -432,6 +439,7 @@ impl Runtime {
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let mut plugin = self.link(component, verified.manifest, digest, policy).await?;
         plugin.from_cache = from_cache;
+        plugin.key_id = key_id;
         let mismatches = check_describe(&plugin.manifest, &plugin.nodes);
         if !mismatches.is_empty() {
             return Err(LoadError::DescribeMismatch(mismatches));
@@ -466,7 +474,8 @@ impl Runtime {
         let policy = Arc::new(policy);
         let http = http::PluginHttp::new(policy.clone(), self.inner.config.http)?;
         let shared = Arc::new(host_api::PluginShared { name: manifest.plugin.name.clone(), policy, http });
-        let mut plugin = LoadedPlugin { manifest, digest, pre, shared, nodes: Vec::new(), from_cache: false };
+        let mut plugin =
+            LoadedPlugin { manifest, digest, key_id: String::new(), pre, shared, nodes: Vec::new(), from_cache: false };
         let report = self.call(&plugin, None, "", None, Call::Describe).await;
         match report.result {
             Ok(CallResult::Describe(info)) => {

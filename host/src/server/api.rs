@@ -46,6 +46,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/executions/{id}/retry", post(retry))
         .route("/executions/{id}/cancel", post(cancel))
         .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
+        .route("/plugins/refresh", post(refresh_plugins))
         .route("/plugins/{publisher}/{name}/{version}", delete(remove_plugin))
         .route("/plugins/{publisher}/{name}/grants", get(get_grants).put(set_grants))
         .route("/credentials", get(list_credentials))
@@ -312,6 +313,12 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
     created(json!({"name": loaded.name, "version": loaded.version, "digest": loaded.digest, "grants": grant}))
 }
 
+/// `POST /plugins/refresh`: fetch the registries' revocation lists now.
+async fn refresh_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
+    let (revocations, failures) = super::refresh_revocations(&state).await.map_err(ApiError::internal)?;
+    ok(json!({"revocations": revocations, "unreachable": failures}))
+}
+
 #[derive(Deserialize)]
 struct RemoveQuery {
     #[serde(default)]
@@ -330,13 +337,7 @@ async fn remove_plugin(
         return Err(ApiError::not_found(format!("{name} {version} is not installed")));
     }
     if !query.force {
-        let mut users = Vec::new();
-        for head in state.engine.workflows().map_err(ApiError::internal)? {
-            let current = state.engine.workflow(&head.id, Some(head.current))?;
-            if current.pins.get(&name) == Some(&version) {
-                users.push(head.id);
-            }
-        }
+        let users = state.engine.workflows_using(&name, &version).map_err(ApiError::internal)?;
         if !users.is_empty() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -354,6 +355,11 @@ async fn remove_plugin(
         Err(e) => return Err(ApiError::internal(e)),
     }
     state.plugins.forget(&name, &version);
+    let lock_path = crate::plugins::registry::lockfile_path(&state.data_dir);
+    let mut lock = crate::plugins::registry::Lockfile::load(&lock_path).map_err(ApiError::internal)?;
+    if lock.remove(&name, &version) {
+        lock.save(&lock_path).map_err(ApiError::internal)?;
+    }
     tracing::info!(plugin = %name, %version, "removed");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -35,6 +35,11 @@ pub struct Settings {
     /// Days finished executions are kept (default 30).
     #[arg(long, env = "WIREWORK_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Seconds between fetches of the revocation lists of the registries
+    /// plugins were installed from (default 300; 0: only at start and on
+    /// `POST /api/v1/plugins/refresh`).
+    #[arg(long, env = "WIREWORK_REGISTRY_REFRESH_SECS")]
+    pub registry_refresh_secs: Option<u64>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -55,6 +60,9 @@ pub struct ServeConfig {
     pub secret_key_file: Option<PathBuf>,
     /// Finished executions are pruned after this (default 30 days).
     pub retention: Duration,
+    /// Revocation lists are fetched this often (default 5 min; `None`: only
+    /// at start and on request).
+    pub registry_refresh: Option<Duration>,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -72,6 +80,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("secret_key_file", &self.secret_key_file)
             .field("retention", &self.retention)
+            .field("registry_refresh", &self.registry_refresh)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -107,6 +116,10 @@ impl ServeConfig {
             retention: Duration::from_secs(
                 overrides.retention_days.or(from_file.retention_days).unwrap_or(30).saturating_mul(24 * 3600),
             ),
+            registry_refresh: match overrides.registry_refresh_secs.or(from_file.registry_refresh_secs).unwrap_or(300) {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })

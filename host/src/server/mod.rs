@@ -184,6 +184,18 @@ impl Server {
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }
         });
+        let refreshing = state.clone();
+        let refresher = tokio::spawn(async move {
+            loop {
+                if let Err(e) = refresh_revocations(&refreshing).await {
+                    tracing::warn!("refreshing revocations: {e:#}");
+                }
+                match refreshing.config.registry_refresh {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => break,
+                }
+            }
+        });
         let stopping = state.clone();
         // Answers go out at once, not held back by Nagle's algorithm.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -198,6 +210,7 @@ impl Server {
             .await
             .context("serving HTTP")?;
         pruner.abort();
+        refresher.abort();
         let grace = state.config.shutdown_grace;
         if !state.engine.shutdown(grace).await {
             tracing::warn!("steps still running after {grace:?}; they run again at the next start");
@@ -207,6 +220,19 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Fetch the revocation lists of the registries in the lockfile and make
+/// the plugins check against the whole list from now on; what is revoked.
+pub(crate) async fn refresh_revocations(
+    state: &AppState,
+) -> anyhow::Result<(wirework_registry::log::Revocations, Vec<String>)> {
+    let (revocations, failures) = crate::plugins::registry::sync_revocations(&state.home, &state.data_dir).await?;
+    for failure in &failures {
+        tracing::warn!("revocations not refreshed: {failure}");
+    }
+    state.plugins.set_revocations(revocations.clone());
+    Ok((revocations, failures))
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

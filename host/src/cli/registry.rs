@@ -1,0 +1,637 @@
+//! Registry commands: `wirework plugin install|upgrade|list|remove|publish|refresh`
+//! for operators and authors, and `wirework registry serve|search|show|yank|...`.
+
+use crate::home::Home;
+use crate::instance::plugins_dir;
+use crate::plugins::registry::{
+    self as host_registry, install, lockfile_path, memory_path, not_granted, read_revocations, Installed, Lockfile,
+    Source,
+};
+use crate::plugins::{package_path, read_grants, GrantEntry};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use semver::{Version, VersionReq};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wirework_registry::client::RegistryClient;
+use wirework_registry::log::{rotation_proof, sign_hex, Operation};
+use wirework_registry::manifest::Capabilities;
+use wirework_registry::{Package, SecretKey, TrustStore};
+
+/// Where the registry is: `--registry URL`, else `WIREWORK_REGISTRY`.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArg {
+    /// The registry's URL.
+    #[arg(long = "registry", env = "WIREWORK_REGISTRY", default_value = "http://127.0.0.1:7080")]
+    url: String,
+}
+
+/// The data directory a command installs into.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// The data directory.
+    #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+}
+
+/// The publisher key that signs a request.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArg {
+    /// The signing key (default: `<home>/keys/default.key`).
+    #[arg(long)]
+    key: Option<PathBuf>,
+}
+
+impl KeyArg {
+    fn load(&self, home: &Home) -> anyhow::Result<SecretKey> {
+        let path = self.key.clone().unwrap_or_else(|| home.key_path("default"));
+        SecretKey::read(&path).with_context(|| format!("reading signing key {}", path.display()))
+    }
+}
+
+/// `wirework plugin ...` commands that use a registry.
+#[derive(Debug, Subcommand)]
+pub enum PluginRegistryCommand {
+    /// Install `publisher/name@RANGE` (e.g. `acme/crm@^1.2`; `@=1.2.3` pins
+    /// exactly, yanked versions too) from a registry, verified against the
+    /// trust store; or, with `--locked`, every version in a lockfile.
+    Install {
+        /// `publisher/name@RANGE`; without `@RANGE`, the newest version.
+        spec: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Grant a capability: `http=PATTERN`, `kv`, `all` (everything the
+        /// package requests) or `none`; repeatable. Without it, a terminal
+        /// prompts; otherwise a package that requests capabilities is refused.
+        #[arg(long = "grant", value_name = "CAPABILITY")]
+        grants: Vec<String>,
+        /// When no key of the publisher is trusted yet, trust the key that
+        /// signed the version, if the registry's verified log lists it for
+        /// that publisher.
+        #[arg(long)]
+        trust_on_first_use: bool,
+        /// Install exactly the versions and digests of a lockfile.
+        #[arg(long, conflicts_with = "spec")]
+        locked: bool,
+        /// The lockfile for `--locked` (default: the data directory's).
+        #[arg(long, requires = "locked")]
+        lockfile: Option<PathBuf>,
+    },
+    /// Install the newest version in each installed plugin's range (beside
+    /// the versions installed). New capabilities are not granted without `--grant`.
+    Upgrade {
+        /// Only these plugins (`publisher/name`).
+        names: Vec<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Grant a capability (see `install`); repeatable.
+        #[arg(long = "grant", value_name = "CAPABILITY")]
+        grants: Vec<String>,
+    },
+    /// List installed versions with their source, grant and revocation state.
+    List {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Remove one installed version (`publisher/name@1.2.3`); refused while
+    /// a deployed workflow's current version uses it, unless `--force`.
+    Remove {
+        /// `publisher/name@VERSION`.
+        spec: String,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Remove even if workflows use it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Publish a signed package; claims its publisher namespace for the key
+    /// on first publish.
+    Publish {
+        /// The `.wwpkg` file.
+        package: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Fetch the revocation lists of the registries in the lockfile (a
+    /// running server does this itself, every `registry_refresh_secs`).
+    Refresh {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+}
+
+/// `wirework registry ...`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Serve a registry (axum + sled) until SIGTERM/SIGINT.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7080")]
+        listen: String,
+        /// Where the registry keeps its log, packages and key.
+        #[arg(long, default_value = "wirework-registry")]
+        data_dir: PathBuf,
+        /// The registry's signing key (default: `<data dir>/registry.key`, made on first start).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The largest package accepted, in bytes.
+        #[arg(long, default_value_t = wirework_registry::package::MAX_PACKAGE_BYTES as usize)]
+        max_upload_bytes: usize,
+    },
+    /// List packages whose name or description contains TEXT (verified view).
+    Search {
+        /// Text to look for; empty: everything.
+        #[arg(default_value = "")]
+        text: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Show one package's versions, yank and revocation state and capabilities.
+    Show {
+        /// `publisher/name`.
+        name: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Keep a version out of range resolution (exact pins still install it).
+    Yank {
+        /// `publisher/name@VERSION`.
+        spec: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Undo a yank.
+    Unyank {
+        /// `publisher/name@VERSION`.
+        spec: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Replace a publisher's key: signed by the current key (`--key`) and the new one.
+    RotateKey {
+        /// The publisher namespace.
+        publisher: String,
+        /// The new secret key file.
+        #[arg(long)]
+        new_key: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Revoke a key of a publisher: every package it signed stops loading.
+    RevokeKey {
+        /// The publisher namespace.
+        publisher: String,
+        /// The key's id.
+        key_id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+    /// Revoke one component digest of a package.
+    Revoke {
+        /// `publisher/name`.
+        name: String,
+        /// The component's SHA-256.
+        digest: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+}
+
+/// `publisher/name@RANGE` (no `@`: any version).
+fn parse_spec(spec: &str) -> anyhow::Result<(String, VersionReq)> {
+    let (name, range) = spec.split_once('@').unwrap_or((spec, "*"));
+    wirework_registry::manifest::validate_package_name(name)
+        .map_err(|e| anyhow::anyhow!("`{name}` is not a package name (publisher/name): {e}"))?;
+    let range = VersionReq::parse(range).with_context(|| format!("`{range}` is not a semver range"))?;
+    Ok((name.to_string(), range))
+}
+
+/// `publisher/name@VERSION`.
+fn parse_exact(spec: &str) -> anyhow::Result<(String, Version)> {
+    let Some((name, version)) = spec.split_once('@') else { bail!("expected publisher/name@VERSION, got `{spec}`") };
+    let version = Version::parse(version).with_context(|| format!("`{version}` is not a version"))?;
+    Ok((name.to_string(), version))
+}
+
+/// The `--grant` flags.
+#[derive(Debug, Default)]
+struct GrantFlags {
+    all: bool,
+    none: bool,
+    kv: bool,
+    http: Vec<String>,
+}
+
+impl GrantFlags {
+    fn parse(flags: &[String]) -> anyhow::Result<GrantFlags> {
+        let mut out = GrantFlags::default();
+        for flag in flags {
+            match flag.as_str() {
+                "all" => out.all = true,
+                "none" => out.none = true,
+                "kv" => out.kv = true,
+                other => match other.strip_prefix("http=") {
+                    Some(pattern) if !pattern.is_empty() => out.http.push(pattern.to_string()),
+                    _ => bail!("`--grant {other}`: expected http=PATTERN, kv, all or none"),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn given(&self) -> bool {
+        self.all || self.none || self.kv || !self.http.is_empty()
+    }
+}
+
+fn describe_capabilities(requested: &Capabilities) -> String {
+    let mut parts: Vec<String> = requested.http.iter().map(|h| format!("http {h}")).collect();
+    if requested.kv {
+        parts.push("kv".into());
+    }
+    if !requested.secrets.is_empty() {
+        parts.push(format!("secrets {} (bound per node by workflows)", requested.secrets.join(", ")));
+    }
+    if parts.is_empty() {
+        "no capabilities".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The grant decision of `install`/`upgrade`: flags, else the earlier grant
+/// (a plugin's grant covers all its versions, so new capabilities are not
+/// granted by an upgrade), else a prompt on a terminal, else a refusal.
+fn decide(
+    flags: &GrantFlags,
+    name: &str,
+    requested: &Capabilities,
+    earlier: Option<&GrantEntry>,
+) -> anyhow::Result<GrantEntry> {
+    eprintln!("{name} requests: {}", describe_capabilities(requested));
+    if flags.given() {
+        let mut grant = if flags.none { GrantEntry::default() } else { earlier.cloned().unwrap_or_default() };
+        if flags.all {
+            grant.http.extend(requested.http.iter().cloned());
+            grant.kv |= requested.kv;
+        }
+        grant.http.extend(flags.http.iter().cloned());
+        grant.kv |= flags.kv;
+        grant.http.sort();
+        grant.http.dedup();
+        return Ok(grant);
+    }
+    if let Some(earlier) = earlier {
+        return Ok(earlier.clone());
+    }
+    let empty = GrantEntry::default();
+    if not_granted(requested, &empty).is_empty() {
+        return Ok(empty);
+    }
+    if std::io::stdin().is_terminal() {
+        let mut grant = GrantEntry::default();
+        for capability in not_granted(requested, &empty) {
+            eprint!("grant {capability}? [y/N] ");
+            std::io::stderr().flush().ok();
+            let mut answer = String::new();
+            std::io::stdin().lock().read_line(&mut answer)?;
+            if answer.trim().eq_ignore_ascii_case("y") {
+                match capability.strip_prefix("http ") {
+                    Some(host) => grant.http.push(host.to_string()),
+                    None => grant.kv = true,
+                }
+            }
+        }
+        return Ok(grant);
+    }
+    bail!(
+        "{name} requests capabilities ({}): grant them with --grant http=PATTERN / --grant kv / --grant all, \
+         or install without them with --grant none",
+        describe_capabilities(requested)
+    )
+}
+
+fn report(installed: &Installed) {
+    for note in &installed.notes {
+        eprintln!("note: {note}");
+    }
+    if !installed.not_granted.is_empty() {
+        eprintln!(
+            "not granted: {} (calls to them are refused; grant with `--grant` or the API's grants route)",
+            installed.not_granted.join(", ")
+        );
+    }
+    println!(
+        "installed {} {} (sha256 {}) into {}",
+        installed.name,
+        installed.version,
+        installed.locked.component_sha256,
+        installed.path.display()
+    );
+}
+
+/// Run a `wirework plugin` registry command.
+pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<()> {
+    match command {
+        PluginRegistryCommand::Install { spec, registry, data_dir, grants, trust_on_first_use, locked, lockfile } => {
+            let flags = GrantFlags::parse(&grants)?;
+            let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
+            if locked {
+                let path = lockfile.unwrap_or_else(|| lockfile_path(&data_dir.data_dir));
+                let lock = Lockfile::load(&path)?;
+                if lock.plugins.is_empty() {
+                    bail!("{} locks no plugins", path.display());
+                }
+                for entry in &lock.plugins {
+                    let source =
+                        Source { home, data_dir: &data_dir.data_dir, registry: &entry.registry, trust_on_first_use };
+                    let exact = VersionReq::parse(&format!("={}", entry.version))?;
+                    report(&install(&source, &entry.name, &exact, Some(entry), &mut decider).await?);
+                }
+                return Ok(());
+            }
+            let Some(spec) = spec else { bail!("name a plugin (publisher/name@RANGE) or pass --locked") };
+            let (name, range) = parse_spec(&spec)?;
+            let source = Source { home, data_dir: &data_dir.data_dir, registry: &registry.url, trust_on_first_use };
+            report(&install(&source, &name, &range, None, &mut decider).await?);
+        }
+        PluginRegistryCommand::Upgrade { names, data_dir, grants } => {
+            let flags = GrantFlags::parse(&grants)?;
+            let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
+            let lock = Lockfile::load(&lockfile_path(&data_dir.data_dir))?;
+            let mut newest: std::collections::BTreeMap<&str, &host_registry::Locked> = Default::default();
+            for entry in &lock.plugins {
+                if names.is_empty() || names.contains(&entry.name) {
+                    let slot = newest.entry(&entry.name).or_insert(entry);
+                    if entry.version > slot.version {
+                        *slot = entry;
+                    }
+                }
+            }
+            for name in &names {
+                if !newest.contains_key(name.as_str()) {
+                    bail!("{name} was not installed from a registry (not in the lockfile)");
+                }
+            }
+            for (name, entry) in newest {
+                let range = VersionReq::parse(&entry.range)?;
+                let view = RegistryClient::new(&entry.registry, memory_path(home)).view().await?;
+                match view.resolve(name, &range) {
+                    Some(info) if info.version > entry.version => {
+                        let source = Source {
+                            home,
+                            data_dir: &data_dir.data_dir,
+                            registry: &entry.registry,
+                            trust_on_first_use: false,
+                        };
+                        let installed = install(&source, name, &range, None, &mut decider).await?;
+                        report(&installed);
+                        eprintln!(
+                            "kept {name} {} beside it (remove it with `wirework plugin remove {name}@{}`)",
+                            entry.version, entry.version
+                        );
+                    }
+                    _ => println!("{name} {} is the newest in `{}`", entry.version, entry.range),
+                }
+            }
+        }
+        PluginRegistryCommand::List { data_dir } => list(home, &data_dir.data_dir)?,
+        PluginRegistryCommand::Remove { spec, data_dir, force } => remove(&data_dir.data_dir, &spec, force)?,
+        PluginRegistryCommand::Publish { package, registry, key } => {
+            let key = key.load(home)?;
+            let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
+            // The registry checks again; this catches the wrong --key before any upload.
+            let package = Package::from_bytes(&bytes)?;
+            let statement: wirework_registry::package::Statement =
+                serde_json::from_slice(&package.statement_bytes).context("the package's statement")?;
+            if statement.key_id != key.public().id() {
+                bail!(
+                    "{} is signed by key {}, not by the publishing key {}: sign it with that key (`wirework plugin build --key`)",
+                    package_label(&package),
+                    statement.key_id,
+                    key.public().id()
+                );
+            }
+            let manifest =
+                package.verify(&wirework_registry::package::trust_for(&key.public(), &publisher_of(&bytes)?))?;
+            let client = RegistryClient::new(&registry.url, memory_path(home));
+            let index = client.publish(bytes, &key).await?;
+            let m = &manifest.manifest.plugin;
+            println!("published {} {} to {} (log entry {index})", m.name, m.version, registry.url);
+        }
+        PluginRegistryCommand::Refresh { data_dir } => {
+            let (revocations, failures) = host_registry::sync_revocations(home, &data_dir.data_dir).await?;
+            for failure in &failures {
+                eprintln!("warning: {failure}");
+            }
+            let (keys, digests) = revocations.counts();
+            println!("{keys} revoked keys, {digests} revoked digests");
+        }
+    }
+    Ok(())
+}
+
+/// `publisher/name version` of a package, for messages.
+fn package_label(package: &Package) -> String {
+    std::str::from_utf8(&package.manifest_bytes)
+        .ok()
+        .and_then(|t| wirework_registry::Manifest::parse(t).ok())
+        .map_or_else(|| "the package".into(), |m| format!("{} {}", m.plugin.name, m.plugin.version))
+}
+
+/// The publisher named in a package's manifest (for the pre-publish check).
+fn publisher_of(bytes: &[u8]) -> anyhow::Result<String> {
+    let package = Package::from_bytes(bytes)?;
+    let text = std::str::from_utf8(&package.manifest_bytes).context("the manifest is not UTF-8")?;
+    Ok(wirework_registry::Manifest::parse(text)?.publisher().to_string())
+}
+
+fn list(home: &Home, data_dir: &Path) -> anyhow::Result<()> {
+    let dir = plugins_dir(data_dir);
+    let trust = TrustStore::load(&home.trust_store_path())?;
+    let grants = read_grants(&dir)?;
+    let lock = Lockfile::load(&lockfile_path(data_dir))?;
+    let revocations = read_revocations(data_dir)?;
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wwpkg"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    paths.sort();
+    for path in paths {
+        let verified = match Package::read(&path).and_then(|p| p.verify(&trust)) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{}  NOT LOADABLE: {e}", path.display());
+                continue;
+            }
+        };
+        let m = &verified.manifest.plugin;
+        let source = lock
+            .plugins
+            .iter()
+            .find(|l| l.name == m.name && l.version == m.version)
+            .map_or_else(|| "file".to_string(), |l| format!("{} ({})", l.registry, l.range));
+        let grant = grants.get(&m.name).cloned().unwrap_or_default();
+        let missing = not_granted(&verified.manifest.capabilities, &grant);
+        let revoked = revocations.reason(&m.name, verified.component_digest(), &verified.statement.key_id);
+        print!("{} {}  from {source}  sha256 {}", m.name, m.version, &verified.component_digest()[..16]);
+        if !missing.is_empty() {
+            print!("  not granted: {}", missing.join(", "));
+        }
+        if let Some(reason) = revoked {
+            print!("  REVOKED: {reason}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
+    let (name, version) = parse_exact(spec)?;
+    let path = package_path(&plugins_dir(data_dir), &name, &version);
+    if !path.exists() {
+        bail!("{name} {version} is not installed in {}", data_dir.display());
+    }
+    let store_dir = data_dir.join("store");
+    if store_dir.exists() && !force {
+        let store = crate::store::Store::open_sled(&store_dir).with_context(|| {
+            format!(
+                "opening {} (if a server is running on it, remove through its API: DELETE /api/v1/plugins/{name}/{version})",
+                store_dir.display()
+            )
+        })?;
+        let users = crate::engine::workflows_using(&store, &name, &version)?;
+        if !users.is_empty() {
+            bail!("{name} {version} is used by workflow(s) {} (pass --force to remove it anyway)", users.join(", "));
+        }
+    }
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    let lock_path = lockfile_path(data_dir);
+    let mut lock = Lockfile::load(&lock_path)?;
+    if lock.remove(&name, &version) {
+        lock.save(&lock_path)?;
+    }
+    println!("removed {name} {version}");
+    Ok(())
+}
+
+/// Run a `wirework registry` command.
+pub async fn run_registry(home: &Home, command: RegistryCommand) -> anyhow::Result<()> {
+    match command {
+        RegistryCommand::Serve { listen, data_dir, key, max_upload_bytes } => {
+            serve(&listen, &data_dir, key.as_deref(), max_upload_bytes).await?;
+        }
+        RegistryCommand::Search { text, registry } => {
+            let view = RegistryClient::new(&registry.url, memory_path(home)).view().await?;
+            let needle = text.to_lowercase();
+            for (name, versions) in &view.state.packages {
+                let latest = versions.values().rev().find(|v| !v.yanked && !v.revoked);
+                let newest = versions.values().next_back();
+                let description = latest.or(newest).map(|v| v.description.as_str()).unwrap_or_default();
+                if name.contains(&needle) || description.to_lowercase().contains(&needle) {
+                    let latest = latest.map_or_else(|| "-".to_string(), |v| v.version.to_string());
+                    println!("{name}  {latest}  {description}");
+                }
+            }
+        }
+        RegistryCommand::Show { name, registry } => {
+            let view = RegistryClient::new(&registry.url, memory_path(home)).view().await?;
+            let versions =
+                view.state.packages.get(&name).with_context(|| format!("{name} is not published on {}", view.url))?;
+            for v in versions.values() {
+                let mut flags = Vec::new();
+                if v.yanked {
+                    flags.push("yanked");
+                }
+                if v.revoked {
+                    flags.push("revoked");
+                }
+                println!(
+                    "{} {}  sha256 {}  key {}  requests {}{}",
+                    name,
+                    v.version,
+                    v.component_sha256,
+                    v.key_id,
+                    describe_capabilities(&v.capabilities),
+                    if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) }
+                );
+            }
+        }
+        RegistryCommand::Yank { spec, registry, key } => {
+            let (package, version) = parse_exact(&spec)?;
+            let op = Operation::Yank { package: package.clone(), version: version.clone() };
+            let index = RegistryClient::new(&registry.url, memory_path(home)).submit(op, &key.load(home)?).await?;
+            println!("yanked {package} {version} (log entry {index})");
+        }
+        RegistryCommand::Unyank { spec, registry, key } => {
+            let (package, version) = parse_exact(&spec)?;
+            let op = Operation::Unyank { package: package.clone(), version: version.clone() };
+            let index = RegistryClient::new(&registry.url, memory_path(home)).submit(op, &key.load(home)?).await?;
+            println!("unyanked {package} {version} (log entry {index})");
+        }
+        RegistryCommand::RotateKey { publisher, new_key, registry, key } => {
+            let old = key.load(home)?;
+            let new = SecretKey::read(&new_key).with_context(|| format!("reading {}", new_key.display()))?;
+            let new_text = new.public().to_string();
+            let proof = sign_hex(&new, rotation_proof(&publisher, &new_text).as_bytes());
+            let op = Operation::RotateKey { publisher: publisher.clone(), new_key: new_text, new_key_proof: proof };
+            let index = RegistryClient::new(&registry.url, memory_path(home)).submit(op, &old).await?;
+            println!("`{publisher}` now signs with key {} (log entry {index})", new.public().id());
+        }
+        RegistryCommand::RevokeKey { publisher, key_id, registry, key } => {
+            let op = Operation::RevokeKey { publisher: publisher.clone(), key_id: key_id.clone() };
+            let index = RegistryClient::new(&registry.url, memory_path(home)).submit(op, &key.load(home)?).await?;
+            println!("revoked key {key_id} of `{publisher}` (log entry {index})");
+        }
+        RegistryCommand::Revoke { name, digest, registry, key } => {
+            let op = Operation::RevokeDigest { package: name.clone(), component_sha256: digest.clone() };
+            let index = RegistryClient::new(&registry.url, memory_path(home)).submit(op, &key.load(home)?).await?;
+            println!("revoked {name} component {digest} (log entry {index})");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(listen: &str, data_dir: &Path, key: Option<&Path>, max_upload_bytes: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = match key {
+        Some(path) => SecretKey::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => {
+            let (key, created) = wirework_registry::server::load_or_create_key(data_dir)?;
+            if created {
+                eprintln!("created the registry's key in {}", data_dir.join("registry.key").display());
+            }
+            key
+        }
+    };
+    let runtime = crate::runtime::Runtime::new(
+        crate::runtime::RuntimeConfig { max_instances: 16, ..Default::default() },
+        Arc::new(crate::runtime::MemoryKv::default()),
+    )?;
+    let check = Arc::new(host_registry::DescribeCheck::new(runtime));
+    let server = wirework_registry::server::RegistryServer::open(data_dir, key, check, max_upload_bytes)?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let public = server.public_key();
+    eprintln!("registry key {} ({public})", public.id());
+    println!("registry listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, server.router()).with_graceful_shutdown(crate::server::stop_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! The host's side of a plugin registry: installing by a semver range from a
+//! verified registry view, the lockfile, the revocation list, and the
+//! `describe()` check a registry server runs on every upload.
+//!
+//! Inside a data directory's `plugins/`, beside the packages and
+//! `grants.toml` (see [the module above](super)):
+//!
+//! | file | what |
+//! |------|------|
+//! | `wirework.lock` | per installed version: registry, exact version, range asked for, digests, signing key |
+//! | `revocations.json` | keys and component digests revoked by their publishers, as last synced |
+//!
+//! Trust: a package installs only if its signing key is in the operator's
+//! trust store for its publisher, or is a later key of that publisher in the
+//! registry's verified log, rotated from a trusted one (each rotation is
+//! signed by the key before it), or the operator passed
+//! `--trust-on-first-use` and trusts no key of that publisher yet. Keys
+//! accepted the second or third way are added to the trust store, so the
+//! host verifies the package with it every time it loads.
+
+use super::{package_path, read_grants, write_grant, GrantEntry};
+use crate::home::Home;
+use crate::instance::plugins_dir;
+use crate::runtime::{Grants, Runtime};
+use anyhow::{bail, Context};
+use futures_util::future::BoxFuture;
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use wirework_registry::client::{RegistryClient, View};
+use wirework_registry::log::Revocations;
+use wirework_registry::manifest::Capabilities;
+use wirework_registry::package::{sha256_hex, trust_for, Statement};
+use wirework_registry::server::PackageCheck;
+use wirework_registry::{Package, PublicKey, TrustStore};
+
+/// The lockfile of a data directory.
+pub fn lockfile_path(data_dir: &Path) -> PathBuf {
+    plugins_dir(data_dir).join("wirework.lock")
+}
+
+/// The revocation list of a data directory.
+pub fn revocations_path(data_dir: &Path) -> PathBuf {
+    plugins_dir(data_dir).join("revocations.json")
+}
+
+/// Where a client remembers registries' keys and log heads.
+pub fn memory_path(home: &Home) -> PathBuf {
+    home.root().join("registries.json")
+}
+
+/// Exact versions and digests installed from registries, so a second host
+/// installs the same bytes (`wirework plugin install --locked`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    /// One entry per installed version.
+    #[serde(default, rename = "plugin")]
+    pub plugins: Vec<Locked>,
+}
+
+/// One locked version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locked {
+    /// `publisher/name`.
+    pub name: String,
+    /// The exact version.
+    pub version: Version,
+    /// The range it was installed for (what `upgrade` resolves again).
+    pub range: String,
+    /// The registry's URL.
+    pub registry: String,
+    /// The registry's key id.
+    pub registry_key: String,
+    /// SHA-256 of the `.wwpkg` file.
+    pub package_sha256: String,
+    /// SHA-256 of the component.
+    pub component_sha256: String,
+    /// Id of the key that signed it.
+    pub key_id: String,
+}
+
+impl Lockfile {
+    /// Read `path`; a missing file is an empty lockfile.
+    pub fn load(path: &Path) -> anyhow::Result<Lockfile> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Write to `path`, whole or not at all.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = format!(
+            "# Written by `wirework plugin install`: exact versions and digests.\n{}",
+            toml::to_string_pretty(self).context("writing the lockfile")?
+        );
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        wirework_registry::write_atomically(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Add or replace the entry for `entry.name` at `entry.version`.
+    pub fn upsert(&mut self, entry: Locked) {
+        self.plugins.retain(|p| !(p.name == entry.name && p.version == entry.version));
+        self.plugins.push(entry);
+        self.plugins.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    }
+
+    /// Drop the entry for `name` at `version`; whether there was one.
+    pub fn remove(&mut self, name: &str, version: &Version) -> bool {
+        let before = self.plugins.len();
+        self.plugins.retain(|p| !(p.name == name && &p.version == version));
+        before != self.plugins.len()
+    }
+}
+
+/// The revocation list kept in `dir` (a data directory's `plugins/`).
+pub fn read_revocations(data_dir: &Path) -> anyhow::Result<Revocations> {
+    let path = revocations_path(data_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Revocations::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Add `more` to the data directory's revocation list (revocations are never undone); the whole list.
+pub fn add_revocations(data_dir: &Path, more: &Revocations) -> anyhow::Result<Revocations> {
+    let mut all = read_revocations(data_dir)?;
+    all.merge(more);
+    std::fs::create_dir_all(plugins_dir(data_dir))?;
+    let text = serde_json::to_vec_pretty(&all).expect("revocations serialise");
+    wirework_registry::write_atomically(&revocations_path(data_dir), &text).context("writing revocations.json")?;
+    Ok(all)
+}
+
+/// Fetch the verified revocations of every registry the lockfile names and
+/// add them to the data directory's list. The whole list, and the
+/// registries that could not be reached or verified (the list keeps what
+/// they said before).
+pub async fn sync_revocations(home: &Home, data_dir: &Path) -> anyhow::Result<(Revocations, Vec<String>)> {
+    let lock = Lockfile::load(&lockfile_path(data_dir))?;
+    let mut registries: Vec<&str> = lock.plugins.iter().map(|p| p.registry.as_str()).collect();
+    registries.sort();
+    registries.dedup();
+    let mut fetched = Revocations::default();
+    let mut failures = Vec::new();
+    for url in registries {
+        match RegistryClient::new(url, memory_path(home)).view().await {
+            Ok(view) => fetched.merge(&view.state.revocations),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    Ok((add_revocations(data_dir, &fetched)?, failures))
+}
+
+/// Which capabilities to grant a package that is being installed: decided
+/// by the caller (flags or a prompt) from what it requests and what the
+/// plugin was granted before (an upgrade).
+pub type Decide<'a> = &'a mut dyn FnMut(&str, &Capabilities, Option<&GrantEntry>) -> anyhow::Result<GrantEntry>;
+
+/// What [`install`] did.
+#[derive(Debug)]
+pub struct Installed {
+    /// `publisher/name`.
+    pub name: String,
+    /// The version installed.
+    pub version: Version,
+    /// Where the package now is.
+    pub path: PathBuf,
+    /// The grant it has.
+    pub grant: GrantEntry,
+    /// Requested but not granted, for humans (`http api.example.com`, `kv`).
+    pub not_granted: Vec<String>,
+    /// Things the operator should know (a pinned registry, a newly trusted key).
+    pub notes: Vec<String>,
+    /// The lock entry written.
+    pub locked: Locked,
+}
+
+/// Where and how to install from.
+pub struct Source<'a> {
+    /// The operator's home (trust store, registry memory).
+    pub home: &'a Home,
+    /// The data directory to install into.
+    pub data_dir: &'a Path,
+    /// The registry's URL.
+    pub registry: &'a str,
+    /// Trust the publisher's current key if no key of it is trusted yet.
+    pub trust_on_first_use: bool,
+}
+
+/// Resolve `range` of `name` (or take the exact locked version), download,
+/// verify against the trust store and the revocations, decide the grant and
+/// install; records the lock entry. Nothing is written when a check fails
+/// or the grant is refused (the registry's key and head are remembered).
+pub async fn install(
+    source: &Source<'_>,
+    name: &str,
+    range: &VersionReq,
+    locked: Option<&Locked>,
+    decide: Decide<'_>,
+) -> anyhow::Result<Installed> {
+    let client = RegistryClient::new(source.registry, memory_path(source.home));
+    let view = client.view().await?;
+    let mut notes = Vec::new();
+    if view.first_contact {
+        notes.push(format!("pinned registry {} to its key {} ({})", view.url, view.key.id(), view.key));
+    }
+    let info = match locked {
+        Some(lock) if lock.registry_key != view.key.id() => bail!(
+            "{} presents key {}, but the lockfile was written against its key {}: refusing",
+            view.url,
+            view.key.id(),
+            lock.registry_key
+        ),
+        Some(lock) => {
+            let info = view
+                .version(name, &lock.version)
+                .with_context(|| format!("{name} {} (locked) is not in {}", lock.version, view.url))?;
+            if info.package_sha256 != lock.package_sha256 {
+                bail!(
+                    "{name} {}: the registry's log records package sha256 {}, the lockfile {}: refusing",
+                    lock.version,
+                    info.package_sha256,
+                    lock.package_sha256
+                );
+            }
+            info
+        }
+        None => view.resolve(name, range).with_context(|| no_match(&view, name, range))?,
+    }
+    .clone();
+    if let Some(reason) = view.state.revocations.reason(name, &info.component_sha256, &info.key_id) {
+        bail!("{name} {} is revoked: {reason}", info.version);
+    }
+    let bytes = client.download(&view, name, &info.version).await?;
+    let package = Package::from_bytes(&bytes).with_context(|| format!("{name} {}", info.version))?;
+    let statement: Statement = serde_json::from_slice(&package.statement_bytes).context("the package's statement")?;
+    let trust_path = source.home.trust_store_path();
+    let mut trust = TrustStore::load(&trust_path)?;
+    // A key accepted here is saved only once the install goes ahead.
+    let newly_trusted = trust_signer(&mut trust, &view, name, &statement.key_id, source.trust_on_first_use)?;
+    let verified = package.verify(&trust)?;
+    let m = &verified.manifest.plugin;
+    if m.name != name || m.version != info.version || verified.component_digest() != info.component_sha256 {
+        bail!("the package downloaded for {name} {} is another one ({} {})", info.version, m.name, m.version);
+    }
+    let dir = plugins_dir(source.data_dir);
+    let earlier = read_grants(&dir)?.get(name).cloned();
+    let grant = decide(name, &verified.manifest.capabilities, earlier.as_ref())?;
+    let not_granted = not_granted(&verified.manifest.capabilities, &grant);
+    if let Some(note) = newly_trusted {
+        trust.save(&trust_path)?;
+        notes.push(note);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = package_path(&dir, name, &info.version);
+    wirework_registry::write_atomically(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    write_grant(&dir, name, grant.clone())?;
+    let entry = Locked {
+        name: name.to_string(),
+        version: info.version.clone(),
+        range: locked.map_or_else(|| range.to_string(), |l| l.range.clone()),
+        registry: view.url.clone(),
+        registry_key: view.key.id(),
+        package_sha256: sha256_hex(&bytes),
+        component_sha256: info.component_sha256.clone(),
+        key_id: statement.key_id.clone(),
+    };
+    let lock_path = lockfile_path(source.data_dir);
+    let mut lock = Lockfile::load(&lock_path)?;
+    lock.upsert(entry.clone());
+    lock.save(&lock_path)?;
+    add_revocations(source.data_dir, &view.state.revocations)?;
+    Ok(Installed { name: name.to_string(), version: info.version, path, grant, not_granted, notes, locked: entry })
+}
+
+fn no_match(view: &View, name: &str, range: &VersionReq) -> String {
+    let Some(versions) = view.state.packages.get(name) else {
+        return format!("{name} is not published on {}", view.url);
+    };
+    let listed: Vec<String> = versions
+        .values()
+        .map(|v| match (v.yanked, v.revoked) {
+            (_, true) => format!("{} (revoked)", v.version),
+            (true, _) => format!("{} (yanked: install it with `@={}`)", v.version, v.version),
+            _ => v.version.to_string(),
+        })
+        .collect();
+    format!("no version of {name} on {} matches `{range}`: {}", view.url, listed.join(", "))
+}
+
+/// Make sure the trust store trusts `key_id` for `name`'s publisher (see the
+/// module docs); a note when a key was added.
+fn trust_signer(
+    trust: &mut TrustStore,
+    view: &View,
+    name: &str,
+    key_id: &str,
+    trust_on_first_use: bool,
+) -> anyhow::Result<Option<String>> {
+    let publisher = name.split_once('/').map_or(name, |(p, _)| p);
+    let trusted_for =
+        |trust: &TrustStore, id: &str| trust.by_id(id).is_some_and(|e| e.publishers.iter().any(|p| p == publisher));
+    if trusted_for(trust, key_id) {
+        return Ok(None);
+    }
+    let chain = view.state.key_chain(publisher);
+    let Some(position) = chain.iter().position(|k| k.id() == key_id) else {
+        bail!("{name} is signed by key {key_id}, which the registry's log does not list for `{publisher}`");
+    };
+    let signer: PublicKey = chain[position].clone();
+    if let Some(voucher) = chain[..position].iter().rev().find(|k| trusted_for(trust, &k.id())) {
+        trust.add(publisher, signer.clone());
+        return Ok(Some(format!(
+            "trusting key {} for `{publisher}`: the registry's signed log rotates to it from your trusted key {}",
+            signer.id(),
+            voucher.id()
+        )));
+    }
+    let trusts_any = trust.entries().iter().any(|e| e.publishers.iter().any(|p| p == publisher));
+    if trust_on_first_use && !trusts_any {
+        trust.add(publisher, signer.clone());
+        return Ok(Some(format!(
+            "trusting key {} ({signer}) for `{publisher}` on first use: check it with the publisher",
+            signer.id()
+        )));
+    }
+    bail!(
+        "{name} is signed by key {key_id} ({signer}), which your trust store does not trust for `{publisher}`: \
+         check the key with the publisher and run `wirework trust add {publisher} {signer}`{}",
+        if trusts_any { "" } else { ", or install with --trust-on-first-use" }
+    )
+}
+
+/// What `requested` asks for beyond `grant`, for humans.
+pub fn not_granted(requested: &Capabilities, grant: &GrantEntry) -> Vec<String> {
+    let mut missing: Vec<String> =
+        requested.http.iter().filter(|h| !grant.http.contains(h)).map(|h| format!("http {h}")).collect();
+    if requested.kv && !grant.kv {
+        missing.push("kv".into());
+    }
+    missing
+}
+
+/// The registry's upload check: the component compiles, links against the
+/// host's contract, and its `describe()` agrees with its manifest (the very
+/// load a host does before it runs the plugin).
+pub struct DescribeCheck {
+    runtime: Runtime,
+}
+
+impl DescribeCheck {
+    /// A check on its own runtime.
+    pub fn new(runtime: Runtime) -> DescribeCheck {
+        DescribeCheck { runtime }
+    }
+}
+
+impl PackageCheck for DescribeCheck {
+    fn check(&self, package: Package, key: PublicKey) -> BoxFuture<'static, Result<(), String>> {
+        let runtime = self.runtime.clone();
+        Box::pin(async move {
+            let publisher = std::str::from_utf8(&package.manifest_bytes)
+                .ok()
+                .and_then(|t| wirework_registry::Manifest::parse(t).ok())
+                .map(|m| m.publisher().to_string())
+                .unwrap_or_default();
+            runtime
+                .load(package, &trust_for(&key, &publisher), &Grants::default())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lockfile_round_trips_and_keeps_one_entry_per_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lockfile_path(dir.path());
+        let entry = |v: &str| Locked {
+            name: "acme/crm".into(),
+            version: Version::parse(v).unwrap(),
+            range: "^1.2".into(),
+            registry: "http://127.0.0.1:1".into(),
+            registry_key: "k".into(),
+            package_sha256: "p".into(),
+            component_sha256: "c".into(),
+            key_id: "s".into(),
+        };
+        let mut lock = Lockfile::default();
+        lock.upsert(entry("1.3.0"));
+        lock.upsert(entry("1.2.0"));
+        lock.upsert(entry("1.3.0"));
+        lock.save(&path).unwrap();
+        let again = Lockfile::load(&path).unwrap();
+        assert_eq!(again, lock);
+        assert_eq!(again.plugins.iter().map(|p| p.version.to_string()).collect::<Vec<_>>(), ["1.2.0", "1.3.0"]);
+        let mut lock = again;
+        assert!(lock.remove("acme/crm", &Version::parse("1.2.0").unwrap()));
+        assert!(!lock.remove("acme/crm", &Version::parse("1.2.0").unwrap()));
+    }
+
+    #[test]
+    fn capabilities_beyond_the_grant_are_listed() {
+        let requested = Capabilities { http: vec!["a.example".into(), "b.example".into()], secrets: vec![], kv: true };
+        let grant = GrantEntry { http: vec!["a.example".into()], kv: false };
+        assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv"]);
+    }
+}

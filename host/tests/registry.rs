@@ -1,0 +1,532 @@
+//! The plugin registry end to end: a real registry server on a loopback port
+//! (in-process, with the host's real `describe()` check), the real
+//! `wirework` binary as author and operator client, packages made from the
+//! first-party `core` component built from source and re-signed as
+//! `acme/crm` at several versions.
+
+mod common;
+
+use common::fixtures;
+use semver::Version;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::process::Command;
+use wirework::home::Home;
+use wirework::plugins::registry::{DescribeCheck, Lockfile};
+use wirework::runtime::{MemoryKv, Runtime, RuntimeConfig};
+use wirework_registry::client::{ClientError, RegistryClient};
+use wirework_registry::log::{Checkpoint, LogError, SignedCheckpoint};
+use wirework_registry::server::RegistryServer;
+use wirework_registry::{Manifest, Package, SecretKey};
+
+/// A registry on a loopback port; it stops with the test's runtime.
+struct Registry {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn registry_at(dir: &Path, key: SecretKey) -> String {
+    let runtime =
+        Runtime::new(RuntimeConfig { max_instances: 8, ..Default::default() }, Arc::new(MemoryKv::default())).unwrap();
+    let server = RegistryServer::open(dir, key, Arc::new(DescribeCheck::new(runtime)), 16 << 20).unwrap();
+    format!("http://{}", common::serve(server.router()).await)
+}
+
+async fn registry(key: SecretKey) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let url = registry_at(dir.path(), key).await;
+    Registry { url, _dir: Some(dir) }
+}
+
+/// The `core` component re-signed by `key` as `name` at `version`, asking
+/// for HTTP to `hosts`; `extra_node` adds a node the component lacks.
+fn package(dir: &Path, key: &SecretKey, name: &str, version: &str, hosts: &[&str], extra_node: bool) -> PathBuf {
+    let core = Package::read(&fixtures().core).unwrap();
+    let mut manifest = Manifest::parse(std::str::from_utf8(&core.manifest_bytes).unwrap()).unwrap();
+    manifest.plugin.name = name.into();
+    manifest.plugin.version = Version::parse(version).unwrap();
+    manifest.plugin.description = format!("CRM nodes {version}");
+    manifest.capabilities.http = hosts.iter().map(|h| h.to_string()).collect();
+    if extra_node {
+        let mut ghost = manifest.nodes[0].clone();
+        ghost.name = "ghost".into();
+        manifest.nodes.push(ghost);
+    }
+    let text = toml::to_string(&manifest).unwrap();
+    let path =
+        dir.join(format!("{}-{version}{}.wwpkg", name.replace('/', "."), if extra_node { "-ghost" } else { "" }));
+    Package::sign(&text, core.component.clone(), key).unwrap().write(&path).unwrap();
+    path
+}
+
+/// Someone using the `wirework` binary with a home of their own.
+struct User {
+    home: tempfile::TempDir,
+}
+
+impl User {
+    fn new() -> User {
+        User { home: tempfile::tempdir().unwrap() }
+    }
+
+    /// An author: a signing key in the home.
+    fn author() -> (User, SecretKey) {
+        let user = User::new();
+        let key = SecretKey::generate();
+        key.write(&Home::at(user.home.path()).key_path("default")).unwrap();
+        (user, key)
+    }
+
+    /// Run `wirework ARGS`; (success, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_wirework"))
+            .args(args)
+            .env("WIREWORK_HOME", self.home.path())
+            .env_remove("WIREWORK_REGISTRY")
+            .env("WIREWORK_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        (out.status.success(), stdout, stderr)
+    }
+
+    /// Run and expect success; stdout and stderr together.
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args).await;
+        assert!(ok, "wirework {args:?} failed:\n{stdout}\n{stderr}");
+        format!("{stdout}{stderr}")
+    }
+
+    /// Run and expect failure; stderr.
+    async fn fails(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.run(args).await;
+        assert!(!ok, "wirework {args:?} should have failed:\n{stdout}\n{stderr}");
+        stderr
+    }
+}
+
+async fn get_json(url: &str) -> Value {
+    serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn installed(data_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("plugins"))
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".wwpkg")).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn grants(data_dir: &Path) -> toml::Value {
+    toml::from_str(&std::fs::read_to_string(data_dir.join("plugins/grants.toml")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_install_by_range_upgrade_side_by_side_lock_and_remove() {
+    let registry = registry(SecretKey::generate()).await;
+    let url = registry.url.as_str();
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = |v: &str, hosts: &[&str]| package(packages.path(), &key, "acme/crm", v, hosts, false);
+    for version in ["1.2.0", "1.3.0"] {
+        let out =
+            author.ok(&["plugin", "publish", pkg(version, &["a.example"]).to_str().unwrap(), "--registry", url]).await;
+        assert!(out.contains(&format!("published acme/crm {version}")), "{out}");
+    }
+
+    let operator = User::new();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    // Nobody's key is trusted yet: refused, with the way out named.
+    let err = operator
+        .fails(&["plugin", "install", "acme/crm@^1.2", "--registry", url, "--data-dir", data_dir, "--grant", "all"])
+        .await;
+    assert!(err.contains("does not trust") && err.contains("wirework trust add acme"), "{err}");
+    assert!(installed(data.path()).is_empty());
+    operator.ok(&["trust", "add", "acme", &key.public().to_string()]).await;
+    // Capabilities requested and neither granted nor prompted for: refused.
+    let err = operator.fails(&["plugin", "install", "acme/crm@^1.2", "--registry", url, "--data-dir", data_dir]).await;
+    assert!(err.contains("http a.example") && err.contains("--grant"), "{err}");
+    assert!(installed(data.path()).is_empty());
+
+    let out = operator
+        .ok(&[
+            "plugin",
+            "install",
+            "acme/crm@^1.2",
+            "--registry",
+            url,
+            "--data-dir",
+            data_dir,
+            "--grant",
+            "http=a.example",
+        ])
+        .await;
+    assert!(out.contains("installed acme/crm 1.3.0"), "the highest version in range: {out}");
+    let memory = std::fs::read_to_string(operator.home.path().join("registries.json")).unwrap();
+    assert!(memory.contains(url), "the first contact pinned the registry's key: {memory}");
+    assert_eq!(installed(data.path()), ["acme.crm@1.3.0.wwpkg"]);
+
+    // A yanked version leaves ranges but installs by exact pin.
+    author.ok(&["registry", "yank", "acme/crm@1.3.0", "--registry", url]).await;
+    let other = tempfile::tempdir().unwrap();
+    let other_dir = other.path().to_str().unwrap();
+    let install_other = |spec: &str| {
+        ["plugin", "install", spec, "--registry", url, "--data-dir", other_dir, "--grant", "none"].map(str::to_string)
+    };
+    let out = operator.ok(&strs(&install_other("acme/crm@^1.2"))).await;
+    assert!(out.contains("installed acme/crm 1.2.0"), "{out}");
+    let out = operator.ok(&strs(&install_other("acme/crm@=1.3.0"))).await;
+    assert!(out.contains("installed acme/crm 1.3.0"), "{out}");
+    let show = operator.ok(&["registry", "show", "acme/crm", "--registry", url]).await;
+    assert!(show.contains("1.3.0") && show.contains("[yanked]"), "{show}");
+    author.ok(&["registry", "unyank", "acme/crm@1.3.0", "--registry", url]).await;
+
+    // 1.4.0 asks for one more host: the upgrade installs it beside 1.3.0
+    // without granting the new host.
+    author
+        .ok(&["plugin", "publish", pkg("1.4.0", &["a.example", "b.example"]).to_str().unwrap(), "--registry", url])
+        .await;
+    let out = operator.ok(&["plugin", "upgrade", "--data-dir", data_dir]).await;
+    assert!(out.contains("installed acme/crm 1.4.0") && out.contains("not granted: http b.example"), "{out}");
+    assert_eq!(installed(data.path()), ["acme.crm@1.3.0.wwpkg", "acme.crm@1.4.0.wwpkg"]);
+    assert_eq!(grants(data.path())["acme/crm"]["http"], toml::Value::Array(vec!["a.example".into()]));
+    let list = operator.ok(&["plugin", "list", "--data-dir", data_dir]).await;
+    assert!(list.contains("acme/crm 1.3.0") && list.contains("acme/crm 1.4.0"), "{list}");
+    assert!(list.contains("not granted: http b.example"), "{list}");
+    // Granting it takes an explicit grant.
+    let out = operator.ok(&["plugin", "upgrade", "--data-dir", data_dir]).await;
+    assert!(out.contains("1.4.0 is the newest"), "{out}");
+
+    // The lockfile reproduces the same bytes on a second host.
+    let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+    assert_eq!(lock.plugins.iter().map(|p| p.version.to_string()).collect::<Vec<_>>(), ["1.3.0", "1.4.0"]);
+    let lock_path = data.path().join("plugins/wirework.lock");
+    let second = tempfile::tempdir().unwrap();
+    operator
+        .ok(&[
+            "plugin",
+            "install",
+            "--locked",
+            "--lockfile",
+            lock_path.to_str().unwrap(),
+            "--data-dir",
+            second.path().to_str().unwrap(),
+            "--grant",
+            "http=a.example",
+        ])
+        .await;
+    for file in ["acme.crm@1.3.0.wwpkg", "acme.crm@1.4.0.wwpkg"] {
+        let a = std::fs::read(data.path().join("plugins").join(file)).unwrap();
+        let b = std::fs::read(second.path().join("plugins").join(file)).unwrap();
+        assert!(a == b, "{file} differs between the hosts");
+    }
+
+    // A workflow deployed on ^1.4 pins 1.4.0: removing that version is
+    // refused until forced; 1.3.0 goes.
+    let workflow = data.path().join("crm.yaml");
+    std::fs::write(
+        &workflow,
+        "id: crm\ntriggers: [{id: go, type: manual}]\nnodes:\n  - {id: tag, uses: acme/crm@^1.4, node: set, config: {fields: {stage: new}}}\nconnections: [{from: go, to: tag}]\n",
+    )
+    .unwrap();
+    operator
+        .ok(&["engine", "run", "--data-dir", data_dir, "--deploy", workflow.to_str().unwrap(), "--until-idle"])
+        .await;
+    let err = operator.fails(&["plugin", "remove", "acme/crm@1.4.0", "--data-dir", data_dir]).await;
+    assert!(err.contains("used by workflow(s) crm"), "{err}");
+    operator.ok(&["plugin", "remove", "acme/crm@1.3.0", "--data-dir", data_dir]).await;
+    operator.ok(&["plugin", "remove", "acme/crm@1.4.0", "--data-dir", data_dir, "--force"]).await;
+    assert!(!installed(data.path()).iter().any(|n| n.starts_with("acme")));
+    assert!(Lockfile::load(&lock_path).unwrap().plugins.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_refuses_a_wrong_key_and_a_manifest_the_component_contradicts() {
+    let registry = registry(SecretKey::generate()).await;
+    let url = registry.url.as_str();
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    author
+        .ok(&[
+            "plugin",
+            "publish",
+            package(packages.path(), &key, "acme/crm", "1.0.0", &[], false).to_str().unwrap(),
+            "--registry",
+            url,
+        ])
+        .await;
+    let checkpoint = |url: String| async move {
+        let body = get_json(&format!("{url}/v1/checkpoint")).await;
+        let checkpoint: Checkpoint = serde_json::from_str(body["checkpoint"].as_str().unwrap()).unwrap();
+        checkpoint.length
+    };
+    let before = checkpoint(url.to_string()).await;
+
+    // The manifest names a node `describe()` does not have.
+    let ghost = package(packages.path(), &key, "acme/crm", "1.1.0", &[], true);
+    let err = author.fails(&["plugin", "publish", ghost.to_str().unwrap(), "--registry", url]).await;
+    assert!(err.contains("422") && err.contains("ghost"), "{err}");
+
+    // Another author's key does not own `acme`.
+    let (mallory, mallory_key) = User::author();
+    let forged = package(packages.path(), &mallory_key, "acme/crm", "1.2.0", &[], false);
+    let err = mallory.fails(&["plugin", "publish", forged.to_str().unwrap(), "--registry", url]).await;
+    assert!(err.contains("403") && err.contains("acme"), "{err}");
+
+    // Versions are immutable.
+    let again = package(packages.path(), &key, "acme/crm", "1.0.0", &["changed.example"], false);
+    let err = author.fails(&["plugin", "publish", again.to_str().unwrap(), "--registry", url]).await;
+    assert!(err.contains("409") && err.contains("immutable"), "{err}");
+
+    assert_eq!(checkpoint(url.to_string()).await, before, "refusals store nothing");
+}
+
+/// A registry that serves a recorded, signed but expired checkpoint with the
+/// log it covered: a mirror that stopped moving.
+async fn frozen_mirror(key: &SecretKey, records: Value, length: u64, head: String) -> String {
+    use axum::routing::get;
+    let public = key.public();
+    let checkpoint = Checkpoint { registry: public.id(), length, head, time_ms: 1_000, expires_ms: 2_000 };
+    let signed = serde_json::to_value(SignedCheckpoint::sign(&checkpoint, key)).unwrap();
+    let key_json = json!({"key": public.to_string(), "id": public.id()});
+    let router = axum::Router::new()
+        .route("/v1/key", get(move || async move { axum::Json(key_json) }))
+        .route("/v1/checkpoint", get(move || async move { axum::Json(signed) }))
+        .route("/v1/log", get(move || async move { axum::Json(records) }));
+    format!("http://{}", common::serve(router).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_refuses_a_forked_rolled_back_or_frozen_registry() {
+    let registry_key = SecretKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("registry.key");
+    registry_key.write(&key_path).unwrap();
+    let honest = registry_at(&dir.path().join("honest"), SecretKey::read(&key_path).unwrap()).await;
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    for v in ["1.0.0", "1.1.0"] {
+        let pkg = package(packages.path(), &key, "acme/crm", v, &[], false);
+        author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &honest]).await;
+    }
+    let memory = tempfile::tempdir().unwrap();
+    let memory = memory.path().join("registries.json");
+    let seen = RegistryClient::new(&honest, &memory).view().await.unwrap();
+    assert_eq!(seen.checkpoint.length, 3, "claim and two publishes");
+
+    // A second instance with the same key (stolen, or a hostile mirror)
+    // serves another history: the same claim, then a different 1.0.0.
+    let forged = registry_at(&dir.path().join("forged"), SecretKey::read(&key_path).unwrap()).await;
+    let evil = package(packages.path(), &key, "acme/crm", "1.0.0", &["exfiltrate.example"], false);
+    author.ok(&["plugin", "publish", evil.to_str().unwrap(), "--registry", &forged]).await;
+    for v in ["1.1.0", "1.2.0"] {
+        let pkg = package(packages.path(), &key, "acme/crm", v, &["exfiltrate.example"], false);
+        author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &forged]).await;
+    }
+    let err = RegistryClient::new(&forged, &memory).view().await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Verification { source: LogError::Inconsistent(_), .. }),
+        "a fork is refused: {err}"
+    );
+    assert!(err.to_string().contains("forked"), "{err}");
+
+    // A third instance that lost the last publish: rolled back.
+    let behind = registry_at(&dir.path().join("behind"), SecretKey::read(&key_path).unwrap()).await;
+    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &[], false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &behind]).await;
+    let err = RegistryClient::new(&behind, &memory).view().await.unwrap_err();
+    assert!(matches!(&err, ClientError::Verification { source: LogError::Inconsistent(_), .. }), "{err}");
+    assert!(err.to_string().contains("seen before"), "{err}");
+
+    // Nothing was remembered from the refused views: the honest one still verifies.
+    let again = RegistryClient::new(&honest, &memory).view().await.unwrap();
+    assert_eq!(again.checkpoint.head, seen.checkpoint.head);
+
+    // A mirror replaying the honest log under an expired checkpoint.
+    let records = get_json(&format!("{honest}/v1/log?from=0")).await;
+    let mirror = frozen_mirror(&registry_key, records, 3, seen.checkpoint.head.clone()).await;
+    let err = RegistryClient::new(&mirror, &memory).view().await.unwrap_err();
+    assert!(matches!(&err, ClientError::Verification { source: LogError::Stale { .. }, .. }), "{err}");
+    assert!(err.to_string().contains("stale"), "{err}");
+
+    // The operator's CLI says the same.
+    let operator = User::new();
+    operator.ok(&["registry", "search", "crm", "--registry", &honest]).await;
+    let err = operator.fails(&["registry", "search", "crm", "--registry", &forged]).await;
+    assert!(err.contains("forked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
+    let registry = registry(SecretKey::generate()).await;
+    let url = registry.url.as_str();
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &[], false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
+
+    // The server's home is the fixtures' home: install into its data dir with it.
+    let data = common::server::data_dir("127.0.0.1");
+    let home = fixtures().home.root();
+    let run = |args: Vec<String>| {
+        let home = home.to_path_buf();
+        async move {
+            let out = Command::new(env!("CARGO_BIN_EXE_wirework"))
+                .args(&args)
+                .env("WIREWORK_HOME", &home)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    let data_dir = data.path().to_str().unwrap().to_string();
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    run(args(&["trust", "add", "acme", &key.public().to_string()])).await;
+    run(args(&["plugin", "install", "acme/crm@^1", "--registry", url, "--data-dir", &data_dir, "--grant", "none"]))
+        .await;
+
+    let server = common::server::serve(data.path(), |_| {}).await;
+    server
+        .deploy(
+            "id: crm\ntriggers: [{id: hook, type: webhook, path: lead, uses: wirework/core@^0.1}]\nnodes:\n  - {id: tag, uses: acme/crm@^1, node: set, config: {fields: {stage: new}}}\nconnections: [{from: hook, to: tag}]\n",
+        )
+        .await;
+    let fire = || async {
+        let response = server
+            .client
+            .post(format!("{}/hooks/crm/lead", server.url))
+            .header("content-type", "application/json")
+            .body(json!({"email": "ann@example.com"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        let id = answer["execution_id"].as_str().unwrap_or_else(|| panic!("no execution: {answer}")).to_string();
+        server.wait_for(&id, &["succeeded", "failed"]).await
+    };
+    assert_eq!(fire().await["status"], "succeeded");
+
+    let digest =
+        Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap().plugins[0].component_sha256.clone();
+    author.ok(&["registry", "revoke", "acme/crm", &digest, "--registry", url]).await;
+    // Still loaded until the host hears of it.
+    assert_eq!(fire().await["status"], "succeeded");
+    let (status, body) =
+        common::server::json(server.api(reqwest::Method::POST, "/plugins/refresh").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revocations"]["digests"]["acme/crm"], json!([digest]), "{body}");
+    let failed = fire().await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed.to_string().contains("revoked"), "{failed}");
+    // A revoked version no longer resolves at deploy.
+    let definition = "id: crm2\ntriggers: [{id: go, type: manual}]\nnodes:\n  - {id: tag, uses: acme/crm@^1, node: set}\nconnections: [{from: go, to: tag}]\n";
+    let response = server.api(reqwest::Method::POST, "/workflows").body(definition).send().await.unwrap();
+    let (status, body) = common::server::json(response).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("1.0.0 (revoked)"), "{body}");
+    // Removing it through the API drops its lock entry too.
+    let response = server.api(reqwest::Method::DELETE, "/plugins/acme/crm/1.0.0?force=true").send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap().plugins.is_empty());
+    server.stop().await;
+}
+
+/// `wirework registry serve` as its own process on a port the OS picks;
+/// killed when dropped.
+struct RegistryProcess {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn registry_process(data_dir: &Path) -> RegistryProcess {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirework"))
+        .args(["registry", "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()])
+        .env("WIREWORK_HOME", data_dir.join("home"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the registry starts within a minute")
+        .unwrap()
+        .expect("the registry prints its address");
+    let url = line.strip_prefix("registry listening on ").expect("`registry listening on URL`").to_string();
+    RegistryProcess { child, url }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_trusted_through_the_log_and_a_revoked_key_stops_installs() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry_process(dir.path()).await;
+    let url = registry.url.as_str();
+    let (author, old_key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let v100 = package(packages.path(), &old_key, "acme/crm", "1.0.0", &[], false);
+    author.ok(&["plugin", "publish", v100.to_str().unwrap(), "--registry", url]).await;
+
+    // The operator trusts the key the publisher had when they met.
+    let operator = User::new();
+    operator.ok(&["trust", "add", "acme", &old_key.public().to_string()]).await;
+
+    // The publisher rotates: signed by the old key, proven by the new one.
+    let new_key = SecretKey::generate();
+    let new_path = author.home.path().join("keys/new.key");
+    new_key.write(&new_path).unwrap();
+    let out = author
+        .ok(&["registry", "rotate-key", "acme", "--new-key", new_path.to_str().unwrap(), "--registry", url])
+        .await;
+    assert!(out.contains(&new_key.public().id()), "{out}");
+    let v110 = package(packages.path(), &new_key, "acme/crm", "1.1.0", &[], false);
+    let err = author.fails(&["plugin", "publish", v110.to_str().unwrap(), "--registry", url]).await;
+    assert!(err.contains("not by the publishing key"), "checked before the upload: {err}");
+    // Signed by the old key, sent with the old key: the registry refuses it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stale = package(elsewhere.path(), &old_key, "acme/crm", "1.1.0", &[], false);
+    let err = author.fails(&["plugin", "publish", stale.to_str().unwrap(), "--registry", url]).await;
+    assert!(err.contains("403"), "the old key no longer publishes: {err}");
+    author
+        .ok(&["plugin", "publish", v110.to_str().unwrap(), "--registry", url, "--key", new_path.to_str().unwrap()])
+        .await;
+
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let out = operator
+        .ok(&["plugin", "install", "acme/crm@^1.1", "--registry", url, "--data-dir", data_dir, "--grant", "none"])
+        .await;
+    assert!(out.contains("installed acme/crm 1.1.0"), "{out}");
+    assert!(out.contains(&format!("trusting key {}", new_key.public().id())), "trusted through the rotation: {out}");
+
+    // The old key is revoked: what it signed no longer installs, even pinned.
+    let old_id = old_key.public().id();
+    author
+        .ok(&["registry", "revoke-key", "acme", &old_id, "--registry", url, "--key", new_path.to_str().unwrap()])
+        .await;
+    let err = operator
+        .fails(&["plugin", "install", "acme/crm@=1.0.0", "--registry", url, "--data-dir", data_dir, "--grant", "none"])
+        .await;
+    assert!(err.contains("revoked") || err.contains("no version"), "{err}");
+    assert!(!data.path().join("plugins/acme.crm@1.0.0.wwpkg").exists());
+    let list = operator.ok(&["plugin", "list", "--data-dir", data_dir]).await;
+    assert!(list.contains("acme/crm 1.1.0") && !list.contains("REVOKED"), "{list}");
+}
