@@ -12,13 +12,15 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::process::Command;
+use wirework::engine::NodeHost;
 use wirework::home::Home;
 use wirework::plugins::registry::{DescribeCheck, Lockfile};
-use wirework::runtime::{MemoryKv, Runtime, RuntimeConfig};
+use wirework::plugins::InstalledPlugins;
+use wirework::runtime::{Invocation, MemoryKv, Runtime, RuntimeConfig};
 use wirework_registry::client::{ClientError, RegistryClient};
 use wirework_registry::log::{Checkpoint, LogError, SignedCheckpoint};
 use wirework_registry::server::RegistryServer;
-use wirework_registry::{Manifest, Package, SecretKey};
+use wirework_registry::{Manifest, Package, SecretKey, TrustStore};
 
 /// A registry on a loopback port; it stops with the test's runtime.
 struct Registry {
@@ -425,7 +427,8 @@ async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
     let (status, body) =
         common::server::json(server.api(reqwest::Method::POST, "/plugins/refresh").send().await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["revocations"]["digests"]["acme/crm"], json!([digest]), "{body}");
+    let signer = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap().plugins[0].key_id.clone();
+    assert_eq!(body["revocations"]["digests"]["acme/crm"], json!({ digest.clone(): [signer] }), "{body}");
     let failed = fire().await;
     assert_eq!(failed["status"], "failed");
     assert!(failed.to_string().contains("revoked"), "{failed}");
@@ -516,17 +519,182 @@ async fn a_rotated_key_is_trusted_through_the_log_and_a_revoked_key_stops_instal
         .await;
     assert!(out.contains("installed acme/crm 1.1.0"), "{out}");
     assert!(out.contains(&format!("trusting key {}", new_key.public().id())), "trusted through the rotation: {out}");
+    operator
+        .ok(&["plugin", "install", "acme/crm@=1.0.0", "--registry", url, "--data-dir", data_dir, "--grant", "none"])
+        .await;
 
-    // The old key is revoked: what it signed no longer installs, even pinned.
+    // Both versions loaded in a host, as `wirework serve` loads them.
+    let home = Home::at(operator.home.path());
+    let trust = TrustStore::load(&home.trust_store_path()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(MemoryKv::default())).unwrap();
+    let plugins = InstalledPlugins::new(runtime, 4);
+    assert_eq!(plugins.load_dir(&data.path().join("plugins"), &trust).await.unwrap().len(), 2);
+    let call = |version: &str| {
+        let invocation = Invocation {
+            node: "set".into(),
+            config: json!({"fields": {"stage": "new"}}).to_string(),
+            items: vec!["{}".into()],
+            execution_id: "e1".into(),
+            attempt: 1,
+            idempotency_key: "k".into(),
+            ..Default::default()
+        };
+        plugins.invoke("acme/crm", &Version::parse(version).unwrap(), invocation)
+    };
+    assert!(call("1.0.0").await.result.is_ok());
+
+    // The old key is revoked: what it signed no longer installs, even pinned,
+    // and stops running once the host has synced the revocations.
     let old_id = old_key.public().id();
     author
         .ok(&["registry", "revoke-key", "acme", &old_id, "--registry", url, "--key", new_path.to_str().unwrap()])
         .await;
+    let other = tempfile::tempdir().unwrap();
     let err = operator
-        .fails(&["plugin", "install", "acme/crm@=1.0.0", "--registry", url, "--data-dir", data_dir, "--grant", "none"])
+        .fails(&[
+            "plugin",
+            "install",
+            "acme/crm@=1.0.0",
+            "--registry",
+            url,
+            "--data-dir",
+            other.path().to_str().unwrap(),
+            "--grant",
+            "none",
+        ])
         .await;
-    assert!(err.contains("revoked") || err.contains("no version"), "{err}");
-    assert!(!data.path().join("plugins/acme.crm@1.0.0.wwpkg").exists());
+    assert!(err.contains("1.0.0 (revoked)"), "{err}");
+    assert!(installed(other.path()).is_empty());
+    assert!(call("1.0.0").await.result.is_ok(), "still running until the host hears of it");
+    let (revocations, unreachable) = wirework::plugins::registry::sync_revocations(&home, data.path()).await.unwrap();
+    assert!(unreachable.is_empty(), "{unreachable:?}");
+    plugins.set_revocations(revocations);
+    let err = call("1.0.0").await.result.unwrap_err().to_string();
+    assert!(err.contains("is revoked") && err.contains(&old_id), "{err}");
+    assert!(call("1.1.0").await.result.is_ok(), "the new key's build runs on");
     let list = operator.ok(&["plugin", "list", "--data-dir", data_dir]).await;
-    assert!(list.contains("acme/crm 1.1.0") && !list.contains("REVOKED"), "{list}");
+    let line = |v: &str| list.lines().find(|l| l.contains(&format!("acme/crm {v}"))).unwrap_or_default().to_string();
+    assert!(line("1.0.0").contains("REVOKED"), "{list}");
+    assert!(!line("1.1.0").contains("REVOKED"), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_on_first_use_and_a_failed_install_trusts_nothing() {
+    let registry = registry(SecretKey::generate()).await;
+    let url = registry.url.as_str();
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &["api.acme.example"], false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
+    let operator = User::new();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let trust_store = Home::at(operator.home.path()).trust_store_path();
+    let trusts_acme = || TrustStore::load(&trust_store).unwrap().by_id(&key.public().id()).is_some();
+
+    // The grant is refused (no --grant, no terminal): the key the install
+    // would have trusted on first use is not trusted, nothing is written.
+    let install =
+        ["plugin", "install", "acme/crm@^1", "--registry", url, "--data-dir", data_dir, "--trust-on-first-use"];
+    let err = operator.fails(&install).await;
+    assert!(err.contains("--grant"), "{err}");
+    assert!(!trusts_acme(), "a failed install trusts no key");
+    assert!(installed(data.path()).is_empty());
+    assert!(Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap().plugins.is_empty());
+    // A lockfile that does not parse stops the install before anything is
+    // written, the trust store included.
+    let lock_path = data.path().join("plugins/wirework.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    std::fs::write(&lock_path, "[[plugin]\nname = ").unwrap();
+    let err = operator.fails(&[&install[..], &["--grant", "all"]].concat()).await;
+    assert!(err.contains("wirework.lock"), "{err}");
+    assert!(!trusts_acme(), "a failed install trusts no key");
+    assert!(installed(data.path()).is_empty());
+    std::fs::remove_file(&lock_path).unwrap();
+
+    let out = operator.ok(&[&install[..], &["--grant", "all"]].concat()).await;
+    assert!(out.contains("installed acme/crm 1.0.0") && out.contains("on first use"), "{out}");
+    assert!(trusts_acme());
+
+    // Once some key of `acme` is trusted, first use is over: a package
+    // signed by another key is refused.
+    let (_, other_key) = User::author();
+    let wary = User::new();
+    wary.ok(&["trust", "add", "acme", &other_key.public().to_string()]).await;
+    let second = tempfile::tempdir().unwrap();
+    let err = wary
+        .fails(&[
+            "plugin",
+            "install",
+            "acme/crm@^1",
+            "--registry",
+            url,
+            "--data-dir",
+            second.path().to_str().unwrap(),
+            "--trust-on-first-use",
+            "--grant",
+            "all",
+        ])
+        .await;
+    assert!(err.contains("does not trust") && !err.contains("--trust-on-first-use"), "{err}");
+    let wary_trust = TrustStore::load(&Home::at(wary.home.path()).trust_store_path()).unwrap();
+    assert!(wary_trust.by_id(&key.public().id()).is_none());
+    assert!(installed(second.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_install_refuses_a_registry_with_another_key_and_pins_nothing() {
+    let registry = registry(SecretKey::generate()).await;
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &[], false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &registry.url]).await;
+    let operator = User::new();
+    operator.ok(&["trust", "add", "acme", &key.public().to_string()]).await;
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    operator
+        .ok(&[
+            "plugin",
+            "install",
+            "acme/crm@1",
+            "--registry",
+            &registry.url,
+            "--data-dir",
+            data_dir,
+            "--grant",
+            "none",
+        ])
+        .await;
+
+    // An impostor with its own key serves the same package under another
+    // URL; the lockfile is pointed at it.
+    let impostor = self::registry(SecretKey::generate()).await;
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &impostor.url]).await;
+    let lock_path = data.path().join("plugins/wirework.lock");
+    let mut lock = Lockfile::load(&lock_path).unwrap();
+    lock.plugins[0].registry = impostor.url.clone();
+    let edited = packages.path().join("edited.lock");
+    lock.save(&edited).unwrap();
+
+    let fresh = User::new();
+    fresh.ok(&["trust", "add", "acme", &key.public().to_string()]).await;
+    let second = tempfile::tempdir().unwrap();
+    let err = fresh
+        .fails(&[
+            "plugin",
+            "install",
+            "--locked",
+            "--lockfile",
+            edited.to_str().unwrap(),
+            "--data-dir",
+            second.path().to_str().unwrap(),
+            "--grant",
+            "none",
+        ])
+        .await;
+    assert!(err.contains("lockfile was written against its key"), "{err}");
+    assert!(installed(second.path()).is_empty());
+    let memory = std::fs::read_to_string(fresh.home.path().join("registries.json")).unwrap_or_default();
+    assert!(!memory.contains(&impostor.url), "the impostor's key was not pinned: {memory}");
 }

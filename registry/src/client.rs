@@ -68,6 +68,16 @@ pub enum ClientError {
         /// The memory file.
         memory: String,
     },
+    /// The registry presents another key than the one the caller expects.
+    #[error("registry {url} presents key {now}, but the lockfile was written against its key {expected}: refusing")]
+    UnexpectedKey {
+        /// The registry.
+        url: String,
+        /// The key id expected.
+        expected: String,
+        /// The key id it presents.
+        now: String,
+    },
     /// A download does not match the digest the verified log records.
     #[error("{package} {version} from {url}: the download's sha256 is {actual}, the registry's log records {logged}")]
     DigestMismatch {
@@ -123,12 +133,15 @@ impl Memory {
         }
     }
 
-    fn save(&self, path: &Path) -> Result<(), ClientError> {
+    /// Read the file at `path`, let `change` check and change it, and write
+    /// it back, all under a [`crate::FileLock`]; nothing is written if
+    /// `change` fails.
+    fn update(path: &Path, change: impl FnOnce(&mut Memory) -> Result<(), ClientError>) -> Result<(), ClientError> {
         let error = |message: String| ClientError::Memory { path: path.display().to_string(), message };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
-        }
-        let text = serde_json::to_vec_pretty(self).expect("memory serialises");
+        let _lock = crate::lock_for_update(path).map_err(|e| error(e.to_string()))?;
+        let mut memory = Memory::load(path)?;
+        change(&mut memory)?;
+        let text = serde_json::to_vec_pretty(&memory).expect("memory serialises");
         crate::write_atomically(path, &text).map_err(|e| error(e.to_string()))
     }
 }
@@ -226,9 +239,18 @@ impl RegistryClient {
     /// Fetch, verify and replay the registry's log (see the module docs);
     /// remember its key and head.
     pub async fn view(&self) -> Result<View, ClientError> {
+        self.view_expecting(None).await
+    }
+
+    /// [`view`](Self::view), refusing a registry whose key id is not
+    /// `expected` (a lockfile's) before anything about it is remembered.
+    pub async fn view_expecting(&self, expected: Option<&str>) -> Result<View, ClientError> {
         let verification = |source: LogError| ClientError::Verification { url: self.url.clone(), source };
-        let mut memory = Memory::load(&self.memory)?;
+        let memory = Memory::load(&self.memory)?;
         let key = self.presented_key().await?;
+        if let Some(expected) = expected.filter(|e| *e != key.id()) {
+            return Err(ClientError::UnexpectedKey { url: self.url.clone(), expected: expected.into(), now: key.id() });
+        }
         let first_contact = match memory.keys.get(&self.url) {
             Some(pinned) if *pinned != key.to_string() => {
                 let pinned = PublicKey::parse(pinned).map(|k| k.id()).unwrap_or_else(|_| pinned.clone());
@@ -247,13 +269,10 @@ impl RegistryClient {
         if checkpoint.registry != key.id() {
             return Err(verification(LogError::Tampered("the checkpoint names another registry".into())));
         }
-        let seen = memory.heads.get(&key.id()).cloned();
-        if let Some(seen) = &seen {
+        if let Some(seen) = memory.heads.get(&key.id()) {
+            // Refuse a rollback before fetching the log (checked again below, under the lock).
             if checkpoint.length < seen.length {
-                return Err(verification(LogError::Inconsistent(format!(
-                    "it has {} entries, {} were seen before",
-                    checkpoint.length, seen.length
-                ))));
+                return Err(verification(rolled_back(checkpoint.length, seen.length)));
             }
         }
         let mut records: Vec<Record> = Vec::new();
@@ -277,24 +296,39 @@ impl RegistryClient {
         if head != checkpoint.head {
             return Err(verification(LogError::Tampered("the log's head is not the checkpoint's".into())));
         }
-        if let Some(seen) = &seen {
-            let then = if seen.length == 0 { EMPTY_HEAD } else { &records[seen.length as usize - 1].hash };
-            if then != seen.head {
-                return Err(verification(LogError::Inconsistent(format!(
-                    "entry {} differs from the one seen before: a forked history",
-                    seen.length.saturating_sub(1)
-                ))));
-            }
-        }
         let mut state = RegistryState::default();
         for entry in &entries {
             state.apply(&entry.request, &key.id(), entry.time_ms).map_err(|e| {
                 verification(LogError::Tampered(format!("entry {} breaks the registry's rules: {e}", entry.index)))
             })?;
         }
-        memory.keys.insert(self.url.clone(), key.to_string());
-        memory.heads.insert(key.id(), Head { length: checkpoint.length, head: checkpoint.head.clone() });
-        memory.save(&self.memory)?;
+        // Compare with what this home has seen, and remember the new head, under
+        // the memory's lock: another client may have moved on meanwhile.
+        Memory::update(&self.memory, |memory| {
+            if let Some(pinned) = memory.keys.get(&self.url).filter(|p| **p != key.to_string()) {
+                return Err(ClientError::KeyChanged {
+                    url: self.url.clone(),
+                    pinned: PublicKey::parse(pinned).map(|k| k.id()).unwrap_or_else(|_| pinned.clone()),
+                    now: key.id(),
+                    memory: self.memory.display().to_string(),
+                });
+            }
+            if let Some(seen) = memory.heads.get(&key.id()) {
+                if checkpoint.length < seen.length {
+                    return Err(verification(rolled_back(checkpoint.length, seen.length)));
+                }
+                let then = if seen.length == 0 { EMPTY_HEAD } else { &records[seen.length as usize - 1].hash };
+                if then != seen.head {
+                    return Err(verification(LogError::Inconsistent(format!(
+                        "entry {} differs from the one seen before: a forked history",
+                        seen.length.saturating_sub(1)
+                    ))));
+                }
+            }
+            memory.keys.insert(self.url.clone(), key.to_string());
+            memory.heads.insert(key.id(), Head { length: checkpoint.length, head: checkpoint.head.clone() });
+            Ok(())
+        })?;
         Ok(View { url: self.url.clone(), key, first_contact, checkpoint, state })
     }
 
@@ -359,6 +393,10 @@ impl RegistryClient {
         let sent = self.http.post(url).header("wirework-request", header).body(package_bytes).send().await;
         index_of(&self.answer(sent).await?).ok_or_else(|| self.transport("no index in the answer"))
     }
+}
+
+fn rolled_back(length: u64, seen: u64) -> LogError {
+    LogError::Inconsistent(format!("it has {length} entries, {seen} were seen before"))
 }
 
 fn index_of(body: &[u8]) -> Option<u64> {

@@ -203,6 +203,19 @@ impl TrustStore {
         crate::write_atomically(path, text.as_bytes()).map_err(io_error(path))
     }
 
+    /// Trust `key` for `publisher` in the store file at `path`: read, added
+    /// and written under a [`crate::FileLock`], so concurrent writers lose
+    /// nothing. Returns whether anything changed.
+    pub fn add_to_file(path: &Path, publisher: &str, key: PublicKey) -> Result<bool, KeyError> {
+        let _lock = crate::lock_for_update(path).map_err(io_error(path))?;
+        let mut store = TrustStore::load(path)?;
+        let changed = store.add(publisher, key);
+        if changed {
+            store.save(path)?;
+        }
+        Ok(changed)
+    }
+
     /// Trust `key` for `publisher` (in addition to what it is trusted for already).
     /// Returns whether anything changed.
     pub fn add(&mut self, publisher: &str, key: PublicKey) -> bool {

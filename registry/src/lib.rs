@@ -32,5 +32,23 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+/// An exclusive advisory lock for one file's read-modify-write, released
+/// when dropped. It is taken on a hidden `.NAME.lock` beside the file, so
+/// writers in other processes (a CLI install beside a running server, two
+/// builds trusting keys) wait for each other instead of losing an update.
+#[derive(Debug)]
+pub struct FileLock(#[allow(dead_code)] std::fs::File);
+
+/// Take [`FileLock`] for `path`, waiting for any other holder.
+pub fn lock_for_update(path: &std::path::Path) -> std::io::Result<FileLock> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!(".{name}.lock")))?;
+    file.lock()?;
+    Ok(FileLock(file))
+}
+
 pub use manifest::{Capabilities, Limits, Manifest, NodeKind};
 pub use package::{load_verified, Package, PackageError, VerifiedPackage};

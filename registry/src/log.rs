@@ -106,6 +106,16 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The version the operation names, if it names one.
+    pub fn version(&self) -> Option<&Version> {
+        match self {
+            Operation::Publish { version, .. }
+            | Operation::Yank { version, .. }
+            | Operation::Unyank { version, .. } => Some(version),
+            _ => None,
+        }
+    }
+
     /// The namespace the operation acts on.
     pub fn publisher(&self) -> &str {
         match self {
@@ -175,8 +185,12 @@ pub fn sign_hex(key: &SecretKey, message: &[u8]) -> String {
     hex::encode(key.signing_key().sign(message).to_bytes())
 }
 
-/// Whether `signature` (hex) is `key`'s over `message`.
+/// Whether `signature` (128 lower-case hex digits, the one spelling
+/// [`sign_hex`] writes) is `key`'s over `message`.
 pub fn verify_hex(key: &PublicKey, message: &[u8], signature: &str) -> bool {
+    if signature.len() != 128 || !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return false;
+    }
     let Ok(bytes) = hex::decode(signature) else { return false };
     let Ok(signature) = Signature::from_slice(&bytes) else { return false };
     key.verifying_key().verify(message, &signature).is_ok()
@@ -365,15 +379,21 @@ pub struct Publisher {
 pub struct Revocations {
     /// Revoked key ids, by publisher.
     pub keys: BTreeMap<String, BTreeSet<String>>,
-    /// Revoked component digests, by package.
-    pub digests: BTreeMap<String, BTreeSet<String>>,
+    /// Revoked component digests, by package, each with the ids of the keys
+    /// that signed the revoked versions: a revocation stops only those
+    /// keys' builds, so a namespace of the same name on another registry
+    /// cannot revoke a component it merely republished.
+    pub digests: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Revocations {
     /// Why package `name`'s component `digest`, signed by `key_id`, must not
     /// load, if it must not.
+    ///
+    /// Key revocations need no such scoping: a namespace lists a key only
+    /// if the key itself signed its claim or rotation.
     pub fn reason(&self, name: &str, digest: &str, key_id: &str) -> Option<String> {
-        if self.digests.get(name).is_some_and(|d| d.contains(digest)) {
+        if self.digests.get(name).and_then(|d| d.get(digest)).is_some_and(|keys| keys.contains(key_id)) {
             return Some(format!("its component {digest} was revoked by the publisher of {name}"));
         }
         let publisher = name.split_once('/').map_or(name, |(p, _)| p);
@@ -390,7 +410,7 @@ impl Revocations {
 
     /// How many keys and digests are revoked.
     pub fn counts(&self) -> (usize, usize) {
-        (self.keys.values().map(BTreeSet::len).sum(), self.digests.values().map(BTreeSet::len).sum())
+        (self.keys.values().map(BTreeSet::len).sum(), self.digests.values().map(BTreeMap::len).sum())
     }
 
     /// Add everything in `other`.
@@ -399,7 +419,10 @@ impl Revocations {
             self.keys.entry(publisher.clone()).or_default().extend(keys.iter().cloned());
         }
         for (package, digests) in &other.digests {
-            self.digests.entry(package.clone()).or_default().extend(digests.iter().cloned());
+            let ours = self.digests.entry(package.clone()).or_default();
+            for (digest, keys) in digests {
+                ours.entry(digest.clone()).or_default().extend(keys.iter().cloned());
+            }
         }
     }
 }
@@ -413,7 +436,8 @@ pub struct RegistryState {
     pub packages: BTreeMap<String, BTreeMap<Version, VersionInfo>>,
     /// What was revoked.
     pub revocations: Revocations,
-    /// Signatures of requests already in the log: a request counts once.
+    /// SHA-256 of the bodies of requests already in the log: a signed body
+    /// counts once, however its signature is spelled.
     seen: BTreeSet<String>,
 }
 
@@ -433,13 +457,16 @@ impl RegistryState {
         if body.time_ms.abs_diff(now_ms) > REQUEST_CLOCK_SKEW_MS {
             return refuse("the request's time is more than 10 minutes from the registry's clock".into());
         }
-        if self.seen.contains(&request.signature) {
-            return conflict("this exact request was already applied (replay)".into());
-        }
         let op = &body.operation;
         let publisher = op.publisher();
         if !valid_name(publisher) {
-            return refuse(format!("`{publisher}` is not a valid publisher name (lower case letters, digits, `-`)"));
+            return refuse(format!("`{publisher}` is not a valid publisher name ({NAME_RULE})"));
+        }
+        if let Some(version) = op.version().filter(|v| !v.build.is_empty()) {
+            // `1.2.0+x` would be a second, distinct key for the same release.
+            return refuse(format!(
+                "version {version} has build metadata (`+...`): publish plain `x.y.z[-pre]` versions"
+            ));
         }
         // Who may sign: the claimed key for a claim, else the namespace's current key.
         let signer = match (op, self.publishers.get(publisher)) {
@@ -460,6 +487,10 @@ impl RegistryState {
                 request.key_id
             ));
         }
+        let body_digest = hex::encode(Sha256::digest(request.body.as_bytes()));
+        if self.seen.contains(&body_digest) {
+            return conflict("this exact request was already applied (replay)".into());
+        }
         match op {
             Operation::Claim { .. } => {
                 let key = signer.to_string();
@@ -467,7 +498,7 @@ impl RegistryState {
             }
             Operation::Publish { package, version, package_sha256, component_sha256, capabilities, description } => {
                 if !package.split_once('/').is_some_and(|(_, n)| valid_name(n)) {
-                    return refuse(format!("`{package}` is not a valid package name (publisher/name)"));
+                    return refuse(format!("`{package}` is not a valid package name (publisher/name, {NAME_RULE})"));
                 }
                 for digest in [package_sha256, component_sha256] {
                     if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -529,18 +560,19 @@ impl RegistryState {
                 let Some(versions) = self.packages.get_mut(package) else {
                     return refuse(format!("{package} is not published here"));
                 };
-                let mut found = false;
+                let mut signers = BTreeSet::new();
                 for v in versions.values_mut().filter(|v| &v.component_sha256 == component_sha256) {
                     v.revoked = true;
-                    found = true;
+                    signers.insert(v.key_id.clone());
                 }
-                if !found {
+                if signers.is_empty() {
                     return refuse(format!("no version of {package} has component {component_sha256}"));
                 }
-                self.revocations.digests.entry(package.clone()).or_default().insert(component_sha256.clone());
+                let revoked = self.revocations.digests.entry(package.clone()).or_default();
+                revoked.entry(component_sha256.clone()).or_default().extend(signers);
             }
         }
-        self.seen.insert(request.signature.clone());
+        self.seen.insert(body_digest);
         Ok(())
     }
 
@@ -583,13 +615,7 @@ fn parse_key(text: &str) -> Result<PublicKey, LogError> {
     PublicKey::parse(text).map_err(|e| refused(Refusal::Invalid, e.to_string()))
 }
 
-/// Lower case letters, digits and `-`, 1 to 64 characters, not starting with `-`.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('-')
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+pub use crate::manifest::{valid_name, NAME_RULE};
 
 /// Check a run of records against `registry`'s key, starting after `prev`
 /// (the head before the first record) at index `start`: every hash, link,
@@ -656,13 +682,40 @@ mod tests {
         state.apply(&publish("acme/crm", "1.0.0", &owner, 4), REG, 4).unwrap();
         let err = state.apply(&publish("acme/crm", "1.0.0", &owner, 5), REG, 5).unwrap_err();
         assert!(err.to_string().contains("immutable"), "{err}");
-        let err = state.apply(&publish("acme/crm", "1.0.0", &owner, 4), REG, 6).unwrap_err();
-        assert!(err.to_string().contains("replay") || err.to_string().contains("immutable"), "{err}");
+        let err = state.apply(&publish("acme/crm", "1.0.0+other-build", &owner, 6), REG, 6).unwrap_err();
+        assert!(err.to_string().contains("build metadata"), "{err}");
+        assert!(!state.packages["acme/crm"].keys().any(|v| !v.build.is_empty()), "nothing stored");
         let err = state.apply(&publish("acme/crm", "1.1.0", &owner, 7), "other", 7).unwrap_err();
         assert!(err.to_string().contains("signed for registry"), "{err}");
         let err =
             state.apply(&publish("acme/crm", "1.1.0", &owner, 7), REG, 7 + REQUEST_CLOCK_SKEW_MS + 1).unwrap_err();
         assert!(err.to_string().contains("10 minutes"), "{err}");
+    }
+
+    #[test]
+    fn a_request_counts_once_however_its_signature_is_spelled() {
+        let owner = SecretKey::generate();
+        let mut state = RegistryState::default();
+        state.apply(&claim("acme", &owner, 1), REG, 1).unwrap();
+        state.apply(&publish("acme/crm", "1.0.0", &owner, 2), REG, 2).unwrap();
+        let version = Version::parse("1.0.0").unwrap();
+        let yank = SignedRequest::sign(
+            Operation::Yank { package: "acme/crm".into(), version: version.clone() },
+            REG,
+            3,
+            &owner,
+        );
+        state.apply(&yank, REG, 3).unwrap();
+        let unyank = Operation::Unyank { package: "acme/crm".into(), version: version.clone() };
+        state.apply(&SignedRequest::sign(unyank, REG, 4, &owner), REG, 4).unwrap();
+        // Replaying the yank would otherwise succeed: it is refused as a replay.
+        let err = state.apply(&yank, REG, 5).unwrap_err();
+        assert!(err.to_string().contains("replay"), "{err}");
+        // The same signature in upper case neither verifies nor sneaks past.
+        let shouted = SignedRequest { signature: yank.signature.to_uppercase(), ..yank.clone() };
+        assert!(!shouted.signed_by(&owner.public()));
+        assert!(state.apply(&shouted, REG, 5).is_err());
+        assert!(!state.packages["acme/crm"][&version].yanked, "still unyanked");
     }
 
     #[test]
@@ -708,6 +761,27 @@ mod tests {
             "a revocation is scoped to the namespace that made it"
         );
         assert!(state.resolve("acme/crm", &semver::VersionReq::parse("=1.0.0").unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_digest_revocation_stops_only_the_revoking_publishers_builds() {
+        let (owner, impostor) = (SecretKey::generate(), SecretKey::generate());
+        let mut state = RegistryState::default();
+        state.apply(&claim("acme", &owner, 1), REG, 1).unwrap();
+        state.apply(&publish("acme/crm", "1.0.0", &owner, 2), REG, 2).unwrap();
+        let digest = state.packages["acme/crm"][&Version::parse("1.0.0").unwrap()].component_sha256.clone();
+        let revoke = Operation::RevokeDigest { package: "acme/crm".into(), component_sha256: digest.clone() };
+        state.apply(&SignedRequest::sign(revoke, REG, 3, &owner), REG, 3).unwrap();
+        assert!(state.revocations.reason("acme/crm", &digest, &owner.public().id()).is_some());
+        assert!(
+            state.revocations.reason("acme/crm", &digest, &impostor.public().id()).is_none(),
+            "the same component signed by another key (another registry's `acme`) is not this revocation's"
+        );
+        let mut merged = Revocations::default();
+        merged.merge(&state.revocations);
+        merged.merge(&state.revocations);
+        assert_eq!(merged, state.revocations);
+        assert_eq!(merged.counts(), (0, 1));
     }
 
     #[test]

@@ -150,6 +150,12 @@ impl Manifest {
         if let Err(e) = validate_package_name(&self.plugin.name) {
             problems.push(e);
         }
+        if !self.plugin.version.build.is_empty() {
+            problems.push(format!(
+                "plugin.version `{}` has build metadata (`+...`): versions are plain `x.y.z[-pre]`",
+                self.plugin.version
+            ));
+        }
         if self.plugin.wit != default_wit() {
             problems
                 .push(format!("plugin.wit: this host speaks wirework:plugin@{WIT_VERSION}, not {}", self.plugin.wit));
@@ -159,8 +165,8 @@ impl Manifest {
         }
         let mut seen = BTreeSet::new();
         for node in &self.nodes {
-            if !is_identifier(&node.name) {
-                problems.push(format!("node `{}`: names are lower case letters, digits, `-` and `_`", node.name));
+            if !valid_name(&node.name) {
+                problems.push(format!("node `{}`: names are {NAME_RULE}", node.name));
             }
             if !seen.insert(&node.name) {
                 problems.push(format!("node `{}` is declared twice", node.name));
@@ -194,17 +200,22 @@ impl Manifest {
     }
 }
 
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+/// The rule [`valid_name`] checks, for error messages.
+pub const NAME_RULE: &str = "1 to 64 lower case letters, digits, `-` and `_`, starting with a letter or digit";
+
+/// Whether `name` is a valid publisher, plugin or node name: the one rule
+/// the manifest, the CLI and the registry all check (see [`NAME_RULE`]).
+pub fn valid_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Check a `publisher/name` package name.
 pub fn validate_package_name(name: &str) -> Result<(), String> {
     match name.split_once('/') {
-        Some((publisher, plugin)) if is_identifier(publisher) && is_identifier(plugin) => Ok(()),
-        _ => Err(format!("plugin.name `{name}` must be `publisher/name` in lower case letters, digits, `-` and `_`")),
+        Some((publisher, plugin)) if valid_name(publisher) && valid_name(plugin) => Ok(()),
+        _ => Err(format!("plugin.name `{name}` must be `publisher/name`, each part {NAME_RULE}")),
     }
 }
 
@@ -245,18 +256,22 @@ mod tests {
         let text = r#"
             [plugin]
             name = "Acme"
-            version = "1.0.0"
+            version = "1.0.0+build.7"
             [[node]]
             name = "a"
             [[node]]
             name = "a"
+            [[node]]
+            name = "-b"
             [capabilities]
             http = ["https://x.test/path"]
             [limits]
             fuel = 0
         "#;
         let err = Manifest::parse(text).unwrap_err().to_string();
-        for expected in ["publisher/name", "declared twice", "not a host pattern", "limits.fuel"] {
+        for expected in
+            ["publisher/name", "build metadata", "declared twice", "node `-b`", "not a host pattern", "limits.fuel"]
+        {
             assert!(err.contains(expected), "{expected:?} missing from {err}");
         }
     }
@@ -267,5 +282,17 @@ mod tests {
         assert!(matches!(err, ManifestError::Parse(_)), "{err}");
         let err = Manifest::parse("[plugin]\nname=\"a/b\"\nversion=\"1.0.0\"\ncolour=1\n").unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn one_name_rule_for_publishers_plugins_and_nodes() {
+        for good in ["acme", "crm_v2", "9lives", "a-b"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", "-acme", "_acme", "Acme", "a.b", "a/b", &"a".repeat(65)] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        assert!(validate_package_name("acme/crm_v2").is_ok());
+        assert!(validate_package_name("acme").is_err());
     }
 }

@@ -154,9 +154,7 @@ pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result
     // The author's own tools trust the author's key for this publisher, so the
     // inner loop needs no extra step while tampering is still caught.
     let trust_path = home.trust_store_path();
-    let mut trust = TrustStore::load(&trust_path)?;
-    if trust.add(manifest.publisher(), key.public()) {
-        trust.save(&trust_path)?;
+    if TrustStore::add_to_file(&trust_path, manifest.publisher(), key.public())? {
         eprintln!(
             "trusting key {} for publisher `{}` in {}",
             key.public().id(),

@@ -259,10 +259,7 @@ impl Cli {
                     Err(_) => key.clone(),
                 };
                 let key = PublicKey::parse(&text)?;
-                let path = home.trust_store_path();
-                let mut trust = TrustStore::load(&path)?;
-                trust.add(&publisher, key.clone());
-                trust.save(&path)?;
+                TrustStore::add_to_file(&home.trust_store_path(), &publisher, key.clone())?;
                 println!("trusting {} ({}) for `{publisher}`", key.id(), key);
             }
             Command::Trust(TrustCommand::List) => {

@@ -390,7 +390,9 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             }
             for (name, entry) in newest {
                 let range = VersionReq::parse(&entry.range)?;
-                let view = RegistryClient::new(&entry.registry, memory_path(home)).view().await?;
+                let view = RegistryClient::new(&entry.registry, memory_path(home))
+                    .view_expecting(Some(&entry.registry_key))
+                    .await?;
                 match view.resolve(name, &range) {
                     Some(info) if info.version > entry.version => {
                         let source = Source {
@@ -525,10 +527,7 @@ fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
     }
     std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     let lock_path = lockfile_path(data_dir);
-    let mut lock = Lockfile::load(&lock_path)?;
-    if lock.remove(&name, &version) {
-        lock.save(&lock_path)?;
-    }
+    Lockfile::update(&lock_path, |lock| lock.remove(&name, &version))?;
     println!("removed {name} {version}");
     Ok(())
 }

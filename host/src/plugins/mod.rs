@@ -156,6 +156,10 @@ impl InstalledPlugins {
             Err(failure) => return not_run(failure),
         };
         let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
+        // Again: a revocation may have arrived while the call waited for a slot.
+        if let Some(failure) = Self::revoked(&self.revocations, &plugin) {
+            return not_run(failure);
+        }
         self.runtime.handle_request(&plugin, node, config, request).await
     }
 
@@ -209,10 +213,12 @@ pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: Grant
 
 /// Replace the grant of plugin `name` in `dir`.
 pub fn write_grant(dir: &Path, name: &str, grant: GrantEntry) -> anyhow::Result<()> {
+    let path = dir.join("grants.toml");
+    let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut grants = read_grants(dir)?;
     grants.insert(name.to_string(), grant);
     let text = toml::to_string(&grants).context("writing grants")?;
-    wirework_registry::write_atomically(&dir.join("grants.toml"), text.as_bytes()).context("writing grants.toml")
+    wirework_registry::write_atomically(&path, text.as_bytes()).context("writing grants.toml")
 }
 
 /// The file an installed version is kept in, inside `dir`.
@@ -279,13 +285,17 @@ impl NodeHost for InstalledPlugins {
         invocation: Invocation,
     ) -> BoxFuture<'static, InvokeReport<Outcome>> {
         let plugin = self.runnable(name, version);
-        let (runtime, slots) = (self.runtime.clone(), self.slots.clone());
+        let (runtime, slots, revocations) = (self.runtime.clone(), self.slots.clone(), self.revocations.clone());
         Box::pin(async move {
             let plugin = match plugin {
                 Ok(plugin) => plugin,
                 Err(failure) => return not_run(failure),
             };
             let _slot = slots.acquire().await.expect("the semaphore is never closed");
+            // Again: a revocation may have arrived while the call waited for a slot.
+            if let Some(failure) = Self::revoked(&revocations, &plugin) {
+                return not_run(failure);
+            }
             runtime.invoke(&plugin, invocation).await
         })
     }

@@ -104,6 +104,20 @@ impl Lockfile {
             .with_context(|| format!("writing {}", path.display()))
     }
 
+    /// Change the lockfile at `path` with `change`: read, changed and written
+    /// under a [`wirework_registry::FileLock`], so concurrent installs and
+    /// removals lose nothing. What `change` returned.
+    pub fn update<T>(path: &Path, change: impl FnOnce(&mut Lockfile) -> T) -> anyhow::Result<T> {
+        let _lock = wirework_registry::lock_for_update(path).with_context(|| format!("locking {}", path.display()))?;
+        let mut lock = Lockfile::load(path)?;
+        let before = lock.clone();
+        let result = change(&mut lock);
+        if lock != before {
+            lock.save(path)?;
+        }
+        Ok(result)
+    }
+
     /// Add or replace the entry for `entry.name` at `entry.version`.
     pub fn upsert(&mut self, entry: Locked) {
         self.plugins.retain(|p| !(p.name == entry.name && p.version == entry.version));
@@ -131,11 +145,15 @@ pub fn read_revocations(data_dir: &Path) -> anyhow::Result<Revocations> {
 
 /// Add `more` to the data directory's revocation list (revocations are never undone); the whole list.
 pub fn add_revocations(data_dir: &Path, more: &Revocations) -> anyhow::Result<Revocations> {
+    let path = revocations_path(data_dir);
+    let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut all = read_revocations(data_dir)?;
+    let before = all.clone();
     all.merge(more);
-    std::fs::create_dir_all(plugins_dir(data_dir))?;
-    let text = serde_json::to_vec_pretty(&all).expect("revocations serialise");
-    wirework_registry::write_atomically(&revocations_path(data_dir), &text).context("writing revocations.json")?;
+    if all != before {
+        let text = serde_json::to_vec_pretty(&all).expect("revocations serialise");
+        wirework_registry::write_atomically(&path, &text).context("writing revocations.json")?;
+    }
     Ok(all)
 }
 
@@ -198,7 +216,8 @@ pub struct Source<'a> {
 /// Resolve `range` of `name` (or take the exact locked version), download,
 /// verify against the trust store and the revocations, decide the grant and
 /// install; records the lock entry. Nothing is written when a check fails
-/// or the grant is refused (the registry's key and head are remembered).
+/// or the grant is refused (only the registry's key and head are
+/// remembered); a newly trusted key is saved last.
 pub async fn install(
     source: &Source<'_>,
     name: &str,
@@ -207,18 +226,12 @@ pub async fn install(
     decide: Decide<'_>,
 ) -> anyhow::Result<Installed> {
     let client = RegistryClient::new(source.registry, memory_path(source.home));
-    let view = client.view().await?;
+    let view = client.view_expecting(locked.map(|l| l.registry_key.as_str())).await?;
     let mut notes = Vec::new();
     if view.first_contact {
         notes.push(format!("pinned registry {} to its key {} ({})", view.url, view.key.id(), view.key));
     }
     let info = match locked {
-        Some(lock) if lock.registry_key != view.key.id() => bail!(
-            "{} presents key {}, but the lockfile was written against its key {}: refusing",
-            view.url,
-            view.key.id(),
-            lock.registry_key
-        ),
         Some(lock) => {
             let info = view
                 .version(name, &lock.version)
@@ -255,10 +268,11 @@ pub async fn install(
     let earlier = read_grants(&dir)?.get(name).cloned();
     let grant = decide(name, &verified.manifest.capabilities, earlier.as_ref())?;
     let not_granted = not_granted(&verified.manifest.capabilities, &grant);
-    if let Some(note) = newly_trusted {
-        trust.save(&trust_path)?;
-        notes.push(note);
-    }
+    // Read what is about to be updated before writing anything, so a broken
+    // file stops the install with nothing changed.
+    let lock_path = lockfile_path(source.data_dir);
+    Lockfile::load(&lock_path)?;
+    read_revocations(source.data_dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = package_path(&dir, name, &info.version);
     wirework_registry::write_atomically(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -273,11 +287,14 @@ pub async fn install(
         component_sha256: info.component_sha256.clone(),
         key_id: statement.key_id.clone(),
     };
-    let lock_path = lockfile_path(source.data_dir);
-    let mut lock = Lockfile::load(&lock_path)?;
-    lock.upsert(entry.clone());
-    lock.save(&lock_path)?;
+    Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
     add_revocations(source.data_dir, &view.state.revocations)?;
+    // Last: a key is trusted only for an install that happened.
+    if let Some((publisher, key, note)) = newly_trusted {
+        TrustStore::add_to_file(&trust_path, &publisher, key)
+            .context("the package is installed, but trusting its key failed")?;
+        notes.push(note);
+    }
     Ok(Installed { name: name.to_string(), version: info.version, path, grant, not_granted, notes, locked: entry })
 }
 
@@ -296,15 +313,19 @@ fn no_match(view: &View, name: &str, range: &VersionReq) -> String {
     format!("no version of {name} on {} matches `{range}`: {}", view.url, listed.join(", "))
 }
 
+/// A key [`trust_signer`] added to the in-memory trust store: publisher,
+/// key, and a note for the operator.
+type NewlyTrusted = (String, PublicKey, String);
+
 /// Make sure the trust store trusts `key_id` for `name`'s publisher (see the
-/// module docs); a note when a key was added.
+/// module docs); what was added, for the caller to save.
 fn trust_signer(
     trust: &mut TrustStore,
     view: &View,
     name: &str,
     key_id: &str,
     trust_on_first_use: bool,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<NewlyTrusted>> {
     let publisher = name.split_once('/').map_or(name, |(p, _)| p);
     let trusted_for =
         |trust: &TrustStore, id: &str| trust.by_id(id).is_some_and(|e| e.publishers.iter().any(|p| p == publisher));
@@ -318,19 +339,21 @@ fn trust_signer(
     let signer: PublicKey = chain[position].clone();
     if let Some(voucher) = chain[..position].iter().rev().find(|k| trusted_for(trust, &k.id())) {
         trust.add(publisher, signer.clone());
-        return Ok(Some(format!(
+        let note = format!(
             "trusting key {} for `{publisher}`: the registry's signed log rotates to it from your trusted key {}",
             signer.id(),
             voucher.id()
-        )));
+        );
+        return Ok(Some((publisher.to_string(), signer, note)));
     }
     let trusts_any = trust.entries().iter().any(|e| e.publishers.iter().any(|p| p == publisher));
     if trust_on_first_use && !trusts_any {
         trust.add(publisher, signer.clone());
-        return Ok(Some(format!(
+        let note = format!(
             "trusting key {} ({signer}) for `{publisher}` on first use: check it with the publisher",
             signer.id()
-        )));
+        );
+        return Ok(Some((publisher.to_string(), signer, note)));
     }
     bail!(
         "{name} is signed by key {key_id} ({signer}), which your trust store does not trust for `{publisher}`: \

@@ -356,10 +356,8 @@ async fn remove_plugin(
     }
     state.plugins.forget(&name, &version);
     let lock_path = crate::plugins::registry::lockfile_path(&state.data_dir);
-    let mut lock = crate::plugins::registry::Lockfile::load(&lock_path).map_err(ApiError::internal)?;
-    if lock.remove(&name, &version) {
-        lock.save(&lock_path).map_err(ApiError::internal)?;
-    }
+    crate::plugins::registry::Lockfile::update(&lock_path, |lock| lock.remove(&name, &version))
+        .map_err(ApiError::internal)?;
     tracing::info!(plugin = %name, %version, "removed");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
