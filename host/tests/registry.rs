@@ -611,6 +611,18 @@ async fn trust_on_first_use_and_a_failed_install_trusts_nothing() {
     assert!(!trusts_acme(), "a failed install trusts no key");
     assert!(installed(data.path()).is_empty());
     std::fs::remove_file(&lock_path).unwrap();
+    // The trust store cannot be written (its lock is a directory): the
+    // package, grant and lock entry written before are undone.
+    let trust_lock = operator.home.path().join(".trust.toml.lock");
+    std::fs::create_dir_all(&trust_lock).unwrap();
+    let err = operator.fails(&[&install[..], &["--grant", "all"]].concat()).await;
+    assert!(err.contains("nothing was installed"), "{err}");
+    assert!(!trusts_acme());
+    assert!(installed(data.path()).is_empty());
+    assert!(Lockfile::load(&lock_path).unwrap().plugins.is_empty());
+    let grants = std::fs::read_to_string(data.path().join("plugins/grants.toml")).unwrap_or_default();
+    assert!(!grants.contains("acme/crm"), "{grants}");
+    std::fs::remove_dir(&trust_lock).unwrap();
 
     let out = operator.ok(&[&install[..], &["--grant", "all"]].concat()).await;
     assert!(out.contains("installed acme/crm 1.0.0") && out.contains("on first use"), "{out}");

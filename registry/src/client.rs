@@ -134,15 +134,18 @@ impl Memory {
     }
 
     /// Read the file at `path`, let `change` check and change it, and write
-    /// it back, all under a [`crate::FileLock`]; nothing is written if
-    /// `change` fails.
-    fn update(path: &Path, change: impl FnOnce(&mut Memory) -> Result<(), ClientError>) -> Result<(), ClientError> {
+    /// it back if `change` says so (`Ok(true)`), all under a
+    /// [`crate::FileLock`]. What `change` said.
+    fn update(path: &Path, change: impl FnOnce(&mut Memory) -> Result<bool, ClientError>) -> Result<bool, ClientError> {
         let error = |message: String| ClientError::Memory { path: path.display().to_string(), message };
         let _lock = crate::lock_for_update(path).map_err(|e| error(e.to_string()))?;
         let mut memory = Memory::load(path)?;
-        change(&mut memory)?;
+        if !change(&mut memory)? {
+            return Ok(false);
+        }
         let text = serde_json::to_vec_pretty(&memory).expect("memory serialises");
-        crate::write_atomically(path, &text).map_err(|e| error(e.to_string()))
+        crate::write_atomically(path, &text).map_err(|e| error(e.to_string()))?;
+        Ok(true)
     }
 }
 
@@ -245,6 +248,19 @@ impl RegistryClient {
     /// [`view`](Self::view), refusing a registry whose key id is not
     /// `expected` (a lockfile's) before anything about it is remembered.
     pub async fn view_expecting(&self, expected: Option<&str>) -> Result<View, ClientError> {
+        // Another client of this home may record a newer head while this one
+        // fetches: then fetch again rather than call the older log a rollback.
+        for _ in 0..2 {
+            if let Some(view) = self.try_view(expected).await? {
+                return Ok(view);
+            }
+        }
+        self.try_view(expected).await?.ok_or_else(|| self.transport("the log kept moving while it was verified; retry"))
+    }
+
+    /// One attempt of [`view_expecting`](Self::view_expecting): `None` when
+    /// the memory moved past the fetched log during the attempt.
+    async fn try_view(&self, expected: Option<&str>) -> Result<Option<View>, ClientError> {
         let verification = |source: LogError| ClientError::Verification { url: self.url.clone(), source };
         let memory = Memory::load(&self.memory)?;
         let key = self.presented_key().await?;
@@ -269,10 +285,11 @@ impl RegistryClient {
         if checkpoint.registry != key.id() {
             return Err(verification(LogError::Tampered("the checkpoint names another registry".into())));
         }
-        if let Some(seen) = memory.heads.get(&key.id()) {
+        let seen_before = memory.heads.get(&key.id()).map(|h| h.length);
+        if let Some(seen) = seen_before {
             // Refuse a rollback before fetching the log (checked again below, under the lock).
-            if checkpoint.length < seen.length {
-                return Err(verification(rolled_back(checkpoint.length, seen.length)));
+            if checkpoint.length < seen {
+                return Err(verification(rolled_back(checkpoint.length, seen)));
             }
         }
         let mut records: Vec<Record> = Vec::new();
@@ -304,7 +321,7 @@ impl RegistryClient {
         }
         // Compare with what this home has seen, and remember the new head, under
         // the memory's lock: another client may have moved on meanwhile.
-        Memory::update(&self.memory, |memory| {
+        let remembered = Memory::update(&self.memory, |memory| {
             if let Some(pinned) = memory.keys.get(&self.url).filter(|p| **p != key.to_string()) {
                 return Err(ClientError::KeyChanged {
                     url: self.url.clone(),
@@ -315,6 +332,9 @@ impl RegistryClient {
             }
             if let Some(seen) = memory.heads.get(&key.id()) {
                 if checkpoint.length < seen.length {
+                    if seen_before.is_none_or(|before| before < seen.length) {
+                        return Ok(false); // moved on meanwhile, by another client: fetch again
+                    }
                     return Err(verification(rolled_back(checkpoint.length, seen.length)));
                 }
                 let then = if seen.length == 0 { EMPTY_HEAD } else { &records[seen.length as usize - 1].hash };
@@ -327,9 +347,9 @@ impl RegistryClient {
             }
             memory.keys.insert(self.url.clone(), key.to_string());
             memory.heads.insert(key.id(), Head { length: checkpoint.length, head: checkpoint.head.clone() });
-            Ok(())
+            Ok(true)
         })?;
-        Ok(View { url: self.url.clone(), key, first_contact, checkpoint, state })
+        Ok(remembered.then(|| View { url: self.url.clone(), key, first_contact, checkpoint, state }))
     }
 
     /// Download one version and check it against the digest `view`'s log records.

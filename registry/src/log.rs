@@ -379,9 +379,9 @@ pub struct Publisher {
 pub struct Revocations {
     /// Revoked key ids, by publisher.
     pub keys: BTreeMap<String, BTreeSet<String>>,
-    /// Revoked component digests, by package, each with the ids of the keys
-    /// that signed the revoked versions: a revocation stops only those
-    /// keys' builds, so a namespace of the same name on another registry
+    /// Revoked component digests, by package, each with the ids of every key
+    /// the revoking namespace had then: a revocation stops only builds signed
+    /// by those keys, so a namespace of the same name on another registry
     /// cannot revoke a component it merely republished.
     pub digests: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
@@ -508,6 +508,11 @@ impl RegistryState {
                 if self.packages.get(package).is_some_and(|v| v.contains_key(version)) {
                     return conflict(format!("{package} {version} already exists: published versions are immutable"));
                 }
+                if self.revocations.digests.get(package).is_some_and(|d| d.contains_key(component_sha256)) {
+                    return refuse(format!(
+                        "component {component_sha256} of {package} was revoked: publish a fixed build"
+                    ));
+                }
                 self.packages.entry(package.clone()).or_default().insert(
                     version.clone(),
                     VersionInfo {
@@ -560,16 +565,18 @@ impl RegistryState {
                 let Some(versions) = self.packages.get_mut(package) else {
                     return refuse(format!("{package} is not published here"));
                 };
-                let mut signers = BTreeSet::new();
+                let mut found = false;
                 for v in versions.values_mut().filter(|v| &v.component_sha256 == component_sha256) {
                     v.revoked = true;
-                    signers.insert(v.key_id.clone());
+                    found = true;
                 }
-                if signers.is_empty() {
+                if !found {
                     return refuse(format!("no version of {package} has component {component_sha256}"));
                 }
+                // Every key the namespace has had: each proved it belongs to it.
+                let keys = self.key_chain(publisher).iter().map(PublicKey::id).collect::<Vec<_>>();
                 let revoked = self.revocations.digests.entry(package.clone()).or_default();
-                revoked.entry(component_sha256.clone()).or_default().extend(signers);
+                revoked.entry(component_sha256.clone()).or_default().extend(keys);
             }
         }
         self.seen.insert(body_digest);
@@ -777,6 +784,21 @@ mod tests {
             state.revocations.reason("acme/crm", &digest, &impostor.public().id()).is_none(),
             "the same component signed by another key (another registry's `acme`) is not this revocation's"
         );
+        let again = SignedRequest::sign(
+            Operation::Publish {
+                package: "acme/crm".into(),
+                version: Version::parse("1.0.1").unwrap(),
+                package_sha256: "b".repeat(64),
+                component_sha256: digest.clone(),
+                capabilities: Capabilities::default(),
+                description: String::new(),
+            },
+            REG,
+            4,
+            &owner,
+        );
+        let err = state.apply(&again, REG, 4).unwrap_err();
+        assert!(err.to_string().contains("was revoked"), "a revoked build is not published again: {err}");
         let mut merged = Revocations::default();
         merged.merge(&state.revocations);
         merged.merge(&state.revocations);

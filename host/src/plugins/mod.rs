@@ -87,9 +87,7 @@ impl InstalledPlugins {
 
     /// Why `plugin` must not run, if it was revoked.
     fn revoked(revocations: &RwLock<Revocations>, plugin: &LoadedPlugin) -> Option<NodeFailure> {
-        let m = &plugin.manifest().plugin;
-        let reason = revocations.read().expect("revocations lock").reason(&m.name, plugin.digest(), plugin.key_id())?;
-        Some(NodeFailure::Setup { message: format!("{} {} is revoked: {reason}", m.name, m.version) })
+        revocation_failure(revocations, &Build::of(plugin))
     }
 
     /// Make a loaded plugin available (replacing the same version).
@@ -155,11 +153,10 @@ impl InstalledPlugins {
             Ok(plugin) => plugin,
             Err(failure) => return not_run(failure),
         };
-        let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
-        // Again: a revocation may have arrived while the call waited for a slot.
-        if let Some(failure) = Self::revoked(&self.revocations, &plugin) {
-            return not_run(failure);
-        }
+        let _slot = match slot_for(&self.slots, &self.revocations, &Build::of(&plugin)).await {
+            Ok(slot) => slot,
+            Err(failure) => return not_run(failure),
+        };
         self.runtime.handle_request(&plugin, node, config, request).await
     }
 
@@ -213,10 +210,18 @@ pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: Grant
 
 /// Replace the grant of plugin `name` in `dir`.
 pub fn write_grant(dir: &Path, name: &str, grant: GrantEntry) -> anyhow::Result<()> {
+    set_grant(dir, name, Some(grant))
+}
+
+/// Set (or, with `None`, drop) the grant of plugin `name` in `dir`.
+pub fn set_grant(dir: &Path, name: &str, grant: Option<GrantEntry>) -> anyhow::Result<()> {
     let path = dir.join("grants.toml");
     let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut grants = read_grants(dir)?;
-    grants.insert(name.to_string(), grant);
+    match grant {
+        Some(grant) => grants.insert(name.to_string(), grant),
+        None => grants.remove(name),
+    };
     let text = toml::to_string(&grants).context("writing grants")?;
     wirework_registry::write_atomically(&path, text.as_bytes()).context("writing grants.toml")
 }
@@ -233,6 +238,41 @@ pub fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
         Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// What a revocation can name: one signed build of a plugin version.
+struct Build<'a> {
+    name: &'a str,
+    version: &'a Version,
+    digest: &'a str,
+    key_id: &'a str,
+}
+
+impl<'a> Build<'a> {
+    fn of(plugin: &'a LoadedPlugin) -> Build<'a> {
+        let m = &plugin.manifest().plugin;
+        Build { name: &m.name, version: &m.version, digest: plugin.digest(), key_id: plugin.key_id() }
+    }
+}
+
+/// Why `build` must not run, if it was revoked.
+fn revocation_failure(revocations: &RwLock<Revocations>, build: &Build<'_>) -> Option<NodeFailure> {
+    let reason = revocations.read().expect("revocations lock").reason(build.name, build.digest, build.key_id)?;
+    Some(NodeFailure::Setup { message: format!("{} {} is revoked: {reason}", build.name, build.version) })
+}
+
+/// Wait for an instance slot for `build`, then check the revocations again:
+/// one may have arrived while the call waited.
+async fn slot_for<'s>(
+    slots: &'s Semaphore,
+    revocations: &RwLock<Revocations>,
+    build: &Build<'_>,
+) -> Result<tokio::sync::SemaphorePermit<'s>, NodeFailure> {
+    let slot = slots.acquire().await.expect("the semaphore is never closed");
+    match revocation_failure(revocations, build) {
+        Some(failure) => Err(failure),
+        None => Ok(slot),
     }
 }
 
@@ -291,12 +331,36 @@ impl NodeHost for InstalledPlugins {
                 Ok(plugin) => plugin,
                 Err(failure) => return not_run(failure),
             };
-            let _slot = slots.acquire().await.expect("the semaphore is never closed");
-            // Again: a revocation may have arrived while the call waited for a slot.
-            if let Some(failure) = Self::revoked(&revocations, &plugin) {
-                return not_run(failure);
-            }
+            let _slot = match slot_for(&slots, &revocations, &Build::of(&plugin)).await {
+                Ok(slot) => slot,
+                Err(failure) => return not_run(failure),
+            };
             runtime.invoke(&plugin, invocation).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[tokio::test]
+    async fn a_call_waiting_for_a_slot_is_refused_if_revoked_meanwhile() {
+        let slots = Semaphore::new(1);
+        let revocations = RwLock::new(Revocations::default());
+        let version = Version::new(1, 0, 0);
+        let build = Build { name: "acme/crm", version: &version, digest: "d1", key_id: "k1" };
+        let busy = slots.acquire().await.unwrap();
+        let mut waiting = std::pin::pin!(slot_for(&slots, &revocations, &build));
+        assert!(futures_util::poll!(&mut waiting).is_pending(), "every slot is taken");
+        let revoked = BTreeMap::from([("d1".to_string(), BTreeSet::from(["k1".to_string()]))]);
+        revocations.write().unwrap().digests.insert("acme/crm".into(), revoked);
+        drop(busy);
+        let failure = waiting.await.unwrap_err();
+        assert!(failure.to_string().contains("acme/crm 1.0.0 is revoked"), "{failure}");
+        assert_eq!(slots.available_permits(), 1, "the slot is given back");
+        let other = Build { key_id: "k2", ..build };
+        assert!(slot_for(&slots, &revocations, &other).await.is_ok(), "another key's build still runs");
     }
 }

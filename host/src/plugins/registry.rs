@@ -163,13 +163,13 @@ pub fn add_revocations(data_dir: &Path, more: &Revocations) -> anyhow::Result<Re
 /// they said before).
 pub async fn sync_revocations(home: &Home, data_dir: &Path) -> anyhow::Result<(Revocations, Vec<String>)> {
     let lock = Lockfile::load(&lockfile_path(data_dir))?;
-    let mut registries: Vec<&str> = lock.plugins.iter().map(|p| p.registry.as_str()).collect();
-    registries.sort();
-    registries.dedup();
+    // Each registry as the lockfile knows it: its URL and the key it had.
+    let registries: std::collections::BTreeSet<(&str, &str)> =
+        lock.plugins.iter().map(|p| (p.registry.as_str(), p.registry_key.as_str())).collect();
     let mut fetched = Revocations::default();
     let mut failures = Vec::new();
-    for url in registries {
-        match RegistryClient::new(url, memory_path(home)).view().await {
+    for (url, key) in registries {
+        match RegistryClient::new(url, memory_path(home)).view_expecting(Some(key)).await {
             Ok(view) => fetched.merge(&view.state.revocations),
             Err(e) => failures.push(e.to_string()),
         }
@@ -271,12 +271,11 @@ pub async fn install(
     // Read what is about to be updated before writing anything, so a broken
     // file stops the install with nothing changed.
     let lock_path = lockfile_path(source.data_dir);
-    Lockfile::load(&lock_path)?;
+    let earlier_lock =
+        Lockfile::load(&lock_path)?.plugins.into_iter().find(|p| p.name == name && p.version == info.version);
     read_revocations(source.data_dir)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = package_path(&dir, name, &info.version);
-    wirework_registry::write_atomically(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    write_grant(&dir, name, grant.clone())?;
+    let existed = path.exists();
     let entry = Locked {
         name: name.to_string(),
         version: info.version.clone(),
@@ -287,14 +286,33 @@ pub async fn install(
         component_sha256: info.component_sha256.clone(),
         key_id: statement.key_id.clone(),
     };
-    Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
-    add_revocations(source.data_dir, &view.state.revocations)?;
-    // Last: a key is trusted only for an install that happened.
-    if let Some((publisher, key, note)) = newly_trusted {
-        TrustStore::add_to_file(&trust_path, &publisher, key)
-            .context("the package is installed, but trusting its key failed")?;
-        notes.push(note);
+    let written = (|| -> anyhow::Result<()> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        wirework_registry::write_atomically(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        write_grant(&dir, name, grant.clone())?;
+        Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
+        add_revocations(source.data_dir, &view.state.revocations)?;
+        // Last: a key is trusted only for an install that happened.
+        if let Some((publisher, key, _)) = &newly_trusted {
+            TrustStore::add_to_file(&trust_path, publisher, key.clone())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        // Undo what was written (added revocations stay: they only ever grow).
+        if !existed {
+            let _ = std::fs::remove_file(&path);
+        }
+        let _ = super::set_grant(&dir, name, earlier);
+        let _ = Lockfile::update(&lock_path, |lock| {
+            lock.remove(name, &info.version);
+            if let Some(earlier) = earlier_lock {
+                lock.upsert(earlier);
+            }
+        });
+        return Err(e.context(format!("installing {name} {}: nothing was installed", info.version)));
     }
+    notes.extend(newly_trusted.map(|(_, _, note)| note));
     Ok(Installed { name: name.to_string(), version: info.version, path, grant, not_granted, notes, locked: entry })
 }
 
