@@ -250,12 +250,12 @@ impl RegistryClient {
     pub async fn view_expecting(&self, expected: Option<&str>) -> Result<View, ClientError> {
         // Another client of this home may record a newer head while this one
         // fetches: then fetch again rather than call the older log a rollback.
-        for _ in 0..2 {
+        for _ in 0..3 {
             if let Some(view) = self.try_view(expected).await? {
                 return Ok(view);
             }
         }
-        self.try_view(expected).await?.ok_or_else(|| self.transport("the log kept moving while it was verified; retry"))
+        Err(self.transport("the log kept moving while it was verified; retry"))
     }
 
     /// One attempt of [`view_expecting`](Self::view_expecting): `None` when
@@ -267,19 +267,7 @@ impl RegistryClient {
         if let Some(expected) = expected.filter(|e| *e != key.id()) {
             return Err(ClientError::UnexpectedKey { url: self.url.clone(), expected: expected.into(), now: key.id() });
         }
-        let first_contact = match memory.keys.get(&self.url) {
-            Some(pinned) if *pinned != key.to_string() => {
-                let pinned = PublicKey::parse(pinned).map(|k| k.id()).unwrap_or_else(|_| pinned.clone());
-                return Err(ClientError::KeyChanged {
-                    url: self.url.clone(),
-                    pinned,
-                    now: key.id(),
-                    memory: self.memory.display().to_string(),
-                });
-            }
-            Some(_) => false,
-            None => true,
-        };
+        let first_contact = self.check_pin(&memory, &key)?;
         let signed: SignedCheckpoint = self.get_json("/v1/checkpoint").await?;
         let checkpoint = signed.open(&key, now_ms()).map_err(verification)?;
         if checkpoint.registry != key.id() {
@@ -322,14 +310,7 @@ impl RegistryClient {
         // Compare with what this home has seen, and remember the new head, under
         // the memory's lock: another client may have moved on meanwhile.
         let remembered = Memory::update(&self.memory, |memory| {
-            if let Some(pinned) = memory.keys.get(&self.url).filter(|p| **p != key.to_string()) {
-                return Err(ClientError::KeyChanged {
-                    url: self.url.clone(),
-                    pinned: PublicKey::parse(pinned).map(|k| k.id()).unwrap_or_else(|_| pinned.clone()),
-                    now: key.id(),
-                    memory: self.memory.display().to_string(),
-                });
-            }
+            self.check_pin(memory, &key)?;
             if let Some(seen) = memory.heads.get(&key.id()) {
                 if checkpoint.length < seen.length {
                     if seen_before.is_none_or(|before| before < seen.length) {
@@ -350,6 +331,21 @@ impl RegistryClient {
             Ok(true)
         })?;
         Ok(remembered.then(|| View { url: self.url.clone(), key, first_contact, checkpoint, state }))
+    }
+
+    /// Refuse `key` if `memory` pinned another key for this registry's URL;
+    /// whether nothing is pinned yet (first contact).
+    fn check_pin(&self, memory: &Memory, key: &PublicKey) -> Result<bool, ClientError> {
+        match memory.keys.get(&self.url) {
+            Some(pinned) if *pinned != key.to_string() => Err(ClientError::KeyChanged {
+                url: self.url.clone(),
+                pinned: PublicKey::parse(pinned).map(|k| k.id()).unwrap_or_else(|_| pinned.clone()),
+                now: key.id(),
+                memory: self.memory.display().to_string(),
+            }),
+            Some(_) => Ok(false),
+            None => Ok(true),
+        }
     }
 
     /// Download one version and check it against the digest `view`'s log records.

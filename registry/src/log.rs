@@ -656,12 +656,17 @@ mod tests {
 
     const REG: &str = "reg";
 
+    /// A publish whose component digest is made from the version.
     fn publish(package: &str, version: &str, key: &SecretKey, now: u64) -> SignedRequest {
+        publish_component(package, version, &format!("{:0>64}", version.replace('.', "")), key, now)
+    }
+
+    fn publish_component(package: &str, version: &str, component: &str, key: &SecretKey, now: u64) -> SignedRequest {
         let op = Operation::Publish {
             package: package.into(),
             version: Version::parse(version).unwrap(),
             package_sha256: "a".repeat(64),
-            component_sha256: format!("{:0>64}", version.replace('.', "")),
+            component_sha256: component.into(),
             capabilities: Capabilities::default(),
             description: String::new(),
         };
@@ -784,19 +789,7 @@ mod tests {
             state.revocations.reason("acme/crm", &digest, &impostor.public().id()).is_none(),
             "the same component signed by another key (another registry's `acme`) is not this revocation's"
         );
-        let again = SignedRequest::sign(
-            Operation::Publish {
-                package: "acme/crm".into(),
-                version: Version::parse("1.0.1").unwrap(),
-                package_sha256: "b".repeat(64),
-                component_sha256: digest.clone(),
-                capabilities: Capabilities::default(),
-                description: String::new(),
-            },
-            REG,
-            4,
-            &owner,
-        );
+        let again = publish_component("acme/crm", "1.0.1", &digest, &owner, 4);
         let err = state.apply(&again, REG, 4).unwrap_err();
         assert!(err.to_string().contains("was revoked"), "a revoked build is not published again: {err}");
         let mut merged = Revocations::default();
