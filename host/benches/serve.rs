@@ -19,6 +19,11 @@
 //!   data directory, and every execution id that was answered 202 is looked up
 //!   until it has `succeeded` (at most 120 s): accepted, completed, lost.
 //!
+//! For the closed and open loops it also prints the CPU time the server used
+//! per accepted webhook and the cores the server and the load generator kept
+//! busy (from `/proc`, Linux only): on a shared machine whose speed drifts,
+//! that says whether a slow run was the server or its neighbours.
+//!
 //! Each timed phase lasts `WIREWORK_BENCH_SECONDS` (default 5), after a 2 s
 //! warm-up; between phases the bench waits until the server has run the
 //! backlog of accepted executions, so each phase starts from an idle server.
@@ -206,11 +211,15 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("closed loop, {concurrency} in flight, {:.1} s ...", period.as_secs_f64());
-    let closed = closed_loop(&client, concurrency, period).await;
+    let before = CpuUse::now(&server);
+    let mut closed = closed_loop(&client, concurrency, period).await;
+    closed.cpu = CpuUse::now(&server).since(before);
     let closed_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("open loop at {rate:.0}/s, {:.1} s ...", period.as_secs_f64());
-    let open = open_loop(client.clone(), rate, period, None, false).await?;
+    let before = CpuUse::now(&server);
+    let mut open = open_loop(client.clone(), rate, period, None, false).await?;
+    open.cpu = CpuUse::now(&server).since(before);
     let open_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("crash: open loop at {rate:.0}/s, SIGKILL after {:.1} s ...", KILL_AFTER.as_secs_f64());
@@ -373,7 +382,7 @@ async fn closed_loop(client: &Arc<Client>, concurrency: usize, period: Duration)
             Err(e) => tally.error(format!("sender task: {e}")),
         }
     }
-    Phase { tally, elapsed: start.elapsed(), lags: Vec::new() }
+    Phase { tally, elapsed: start.elapsed(), lags: Vec::new(), cpu: CpuUse::default() }
 }
 
 /// Webhooks issued `rate` times a second for `period` (or until `stop` is
@@ -430,7 +439,7 @@ async fn open_loop(
     lags.sort_unstable();
     let elapsed =
         tally.last_accept.map_or(period, |last| last.saturating_duration_since(start)).max(Duration::from_millis(1));
-    Ok(Phase { tally, elapsed, lags })
+    Ok(Phase { tally, elapsed, lags, cpu: CpuUse::default() })
 }
 
 /// One load phase's results.
@@ -441,6 +450,8 @@ struct Phase {
     elapsed: Duration,
     /// Open loop only: how late each send started after its scheduled time (µs, sorted).
     lags: Vec<u32>,
+    /// CPU used meanwhile (filled in by the caller).
+    cpu: CpuUse,
 }
 
 impl Phase {
@@ -467,6 +478,15 @@ impl Phase {
             self.elapsed.as_secs_f64(),
             drain_text(drain)
         );
+        if self.tally.accepted > 0 && !self.cpu.server.is_zero() {
+            let wall = self.elapsed.as_secs_f64();
+            println!(
+                "  CPU: server {:.0} µs per accepted webhook ({:.2} cores), load generator {:.2} cores",
+                self.cpu.server.as_secs_f64() * 1e6 / self.tally.accepted as f64,
+                self.cpu.server.as_secs_f64() / wall,
+                self.cpu.client.as_secs_f64() / wall
+            );
+        }
         self.tally.print_others(false);
     }
 
@@ -813,6 +833,11 @@ impl Server {
     }
 
     /// SIGKILLs the process and reaps it; does nothing the second time.
+    /// CPU time the server has used so far (Linux `/proc`; zero elsewhere).
+    fn cpu(&self) -> Duration {
+        self.child.as_ref().map_or(Duration::ZERO, |child| cpu_time(&format!("/proc/{}/stat", child.id())))
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -832,6 +857,37 @@ impl Drop for Server {
     /// Kills the server on every exit path.
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// User plus system CPU time of the process whose `/proc/PID/stat` is at
+/// `path`, or zero where there is none. The fields count `USER_HZ` ticks,
+/// 100 a second on Linux.
+fn cpu_time(path: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(path) else { return Duration::ZERO };
+    // The command name (field 2) may hold spaces; count from after it.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15; `fields` starts at field 3.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// CPU used by the server and by this load generator during a phase.
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    server: Duration,
+    client: Duration,
+}
+
+impl CpuUse {
+    /// What the server and this process have used so far.
+    fn now(server: &Server) -> CpuUse {
+        CpuUse { server: server.cpu(), client: cpu_time("/proc/self/stat") }
+    }
+
+    /// What was used since `before`.
+    fn since(self, before: CpuUse) -> CpuUse {
+        CpuUse { server: self.server.saturating_sub(before.server), client: self.client.saturating_sub(before.client) }
     }
 }
 

@@ -10,14 +10,15 @@
 //! answers them all: a thousand steps finishing together cost one `fsync`, not
 //! a thousand, and the async workers never block on the disk. [`Store::apply`]
 //! writes at once without waiting (durable at the next flush, or within
-//! sled's own periodic flush: plugin key-value state goes this way).
+//! [`BACKSTOP_FLUSH`] when nothing else commits: plugin key-value state goes
+//! this way). Every flush happens on the commit thread, so no two compete.
 
 mod sled_backend;
 
 pub use sled_backend::SledBackend;
 
 use anyhow::Context;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
@@ -26,6 +27,10 @@ use tokio::sync::oneshot;
 /// few milliseconds of commits gather; when idle the first commit after a
 /// quiet spell flushes at once.
 const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Writes made with [`Store::apply`] are flushed at most this long after
+/// they were made, when no commit has flushed them first.
+pub const BACKSTOP_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One key-value pair read from a backend.
 pub type Entry = (Vec<u8>, Vec<u8>);
@@ -78,6 +83,8 @@ struct StoreInner {
     flusher: Option<mpsc::Sender<CommitRequest>>,
     thread: Option<std::thread::JoinHandle<()>>,
     stats: Arc<Stats>,
+    /// Set by [`Store::apply`]; cleared by the commit thread as it flushes.
+    unflushed: Arc<AtomicBool>,
 }
 
 impl Drop for StoreInner {
@@ -122,6 +129,8 @@ impl Store {
         let flushing = backend.clone();
         let stats = Arc::new(Stats::default());
         let counting = stats.clone();
+        let unflushed = Arc::new(AtomicBool::new(false));
+        let pending = unflushed.clone();
         let thread = std::thread::Builder::new()
             .name("wirework-commit".into())
             .spawn(move || {
@@ -129,7 +138,18 @@ impl Store {
                 // their batches, flush once, answer them all. Ends when every
                 // `Store` is dropped.
                 let mut last_flush = std::time::Instant::now();
-                while let Ok(first) = requests.recv() {
+                loop {
+                    let first = match requests.recv_timeout(BACKSTOP_FLUSH) {
+                        Ok(first) => first,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            backstop_flush(&*flushing, &pending);
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            backstop_flush(&*flushing, &pending);
+                            break;
+                        }
+                    };
                     // Flush at most once per window: on a busy store, more
                     // commits share each flush; on a quiet one, no wait at all.
                     let since = last_flush.elapsed();
@@ -155,6 +175,8 @@ impl Store {
                         continue;
                     }
                     last_flush = std::time::Instant::now();
+                    // This flush covers every write applied before it starts.
+                    pending.store(false, Ordering::SeqCst);
                     let result = flushing.flush().map_err(|e| format!("{e:#}"));
                     counting.flushes.fetch_add(1, Ordering::Relaxed);
                     counting.waiters.fetch_add(waiters.len() as u64, Ordering::Relaxed);
@@ -165,7 +187,7 @@ impl Store {
                 }
             })
             .expect("spawning the commit thread");
-        let inner = StoreInner { backend, flusher: Some(flusher), thread: Some(thread), stats };
+        let inner = StoreInner { backend, flusher: Some(flusher), thread: Some(thread), stats, unflushed };
         Store { inner: Arc::new(inner) }
     }
 
@@ -193,7 +215,9 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        self.inner.backend.apply(batch)
+        self.inner.backend.apply(batch)?;
+        self.inner.unflushed.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Wait until everything applied before this call is on disk.
@@ -211,6 +235,16 @@ impl Store {
         let flusher = self.inner.flusher.as_ref().expect("set until the store is dropped");
         flusher.send((batch, tx)).map_err(|_| anyhow::anyhow!("the commit thread has stopped"))?;
         rx.await.context("the commit thread has stopped")?.map_err(|e| anyhow::anyhow!("committing to the store: {e}"))
+    }
+}
+
+/// Flush writes made with [`Store::apply`] that no commit has flushed yet.
+fn backstop_flush(backend: &dyn Backend, unflushed: &AtomicBool) {
+    if unflushed.swap(false, Ordering::SeqCst) {
+        if let Err(e) = backend.flush() {
+            unflushed.store(true, Ordering::SeqCst);
+            tracing::error!("flushing the store: {e:#}");
+        }
     }
 }
 
@@ -288,5 +322,46 @@ mod tests {
             wait.await.unwrap().unwrap();
         }
         assert_eq!(store.scan_prefix(b"k/").count(), 200);
+    }
+
+    /// Sled with a count of its flushes.
+    struct CountingFlushes {
+        sled: SledBackend,
+        flushes: AtomicU64,
+    }
+
+    impl Backend for CountingFlushes {
+        fn get(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+            self.sled.get(key)
+        }
+        fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_> {
+            self.sled.scan_prefix(prefix)
+        }
+        fn apply(&self, batch: Batch) -> anyhow::Result<()> {
+            self.sled.apply(batch)
+        }
+        fn flush(&self) -> anyhow::Result<()> {
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            self.sled.flush()
+        }
+    }
+
+    #[tokio::test]
+    async fn applied_writes_are_flushed_without_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend =
+            Arc::new(CountingFlushes { sled: SledBackend::open(dir.path()).unwrap(), flushes: AtomicU64::new(0) });
+        let store = Store::new(backend.clone());
+        std::thread::sleep(BACKSTOP_FLUSH * 2);
+        assert_eq!(backend.flushes.load(Ordering::SeqCst), 0, "an idle store does not flush");
+
+        StoreKv::new(store.clone()).set("plugin", "k", b"v".to_vec()).unwrap();
+        let deadline = std::time::Instant::now() + BACKSTOP_FLUSH * 20;
+        while backend.flushes.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "the backstop never flushed the write");
+            std::thread::sleep(BACKSTOP_FLUSH / 10);
+        }
+        std::thread::sleep(BACKSTOP_FLUSH * 2);
+        assert_eq!(backend.flushes.load(Ordering::SeqCst), 1, "one write, one backstop flush");
     }
 }

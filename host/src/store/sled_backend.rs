@@ -13,11 +13,14 @@ impl SledBackend {
     /// Open (or create) the database in `dir`.
     pub fn open(dir: &Path) -> anyhow::Result<SledBackend> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        // Flushing is the engine's business (group commit); sled's own
-        // periodic flush stays on as a backstop for plugin kv state.
+        // Flushing is the store's business: group commit, plus a backstop
+        // flush for writes nobody waits on (see `store::BACKSTOP_FLUSH`).
+        // sled's own periodic flush stays off: running beside the commit
+        // thread's, it made the commit flush that met it several times slower
+        // twice a second, and that was most of the webhook latency tail.
         let db = sled::Config::new()
             .path(dir)
-            .flush_every_ms(Some(500))
+            .flush_every_ms(None)
             .mode(sled::Mode::HighThroughput)
             .open()
             .with_context(|| format!("opening the store in {} (is another wirework using it?)", dir.display()))?;
