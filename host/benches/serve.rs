@@ -21,8 +21,9 @@
 //!
 //! For the closed and open loops it also prints the CPU time the server used
 //! per accepted webhook and the cores the server and the load generator kept
-//! busy (from `/proc`, Linux only): on a shared machine whose speed drifts,
-//! that says whether a slow run was the server or its neighbours.
+//! busy (from `/proc`, Linux only), and the server's store flushes (from its
+//! `wirework_store_flush_seconds` metric): on a shared machine whose speed
+//! and disk drift, they say whether a slow run was the server or the host.
 //!
 //! Each timed phase lasts `WIREWORK_BENCH_SECONDS` (default 5), after a 2 s
 //! warm-up; between phases the bench waits until the server has run the
@@ -211,15 +212,17 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("closed loop, {concurrency} in flight, {:.1} s ...", period.as_secs_f64());
-    let before = CpuUse::now(&server);
+    let (before, flushes_before) = (CpuUse::now(&server), flush_buckets(&client).await);
     let mut closed = closed_loop(&client, concurrency, period).await;
     closed.cpu = CpuUse::now(&server).since(before);
+    closed.flushes = Flushes::between(&flushes_before, &flush_buckets(&client).await);
     let closed_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("open loop at {rate:.0}/s, {:.1} s ...", period.as_secs_f64());
-    let before = CpuUse::now(&server);
+    let (before, flushes_before) = (CpuUse::now(&server), flush_buckets(&client).await);
     let mut open = open_loop(client.clone(), rate, period, None, false).await?;
     open.cpu = CpuUse::now(&server).since(before);
+    open.flushes = Flushes::between(&flushes_before, &flush_buckets(&client).await);
     let open_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("crash: open loop at {rate:.0}/s, SIGKILL after {:.1} s ...", KILL_AFTER.as_secs_f64());
@@ -382,7 +385,7 @@ async fn closed_loop(client: &Arc<Client>, concurrency: usize, period: Duration)
             Err(e) => tally.error(format!("sender task: {e}")),
         }
     }
-    Phase { tally, elapsed: start.elapsed(), lags: Vec::new(), cpu: CpuUse::default() }
+    Phase { tally, elapsed: start.elapsed(), lags: Vec::new(), cpu: CpuUse::default(), flushes: None }
 }
 
 /// Webhooks issued `rate` times a second for `period` (or until `stop` is
@@ -439,7 +442,7 @@ async fn open_loop(
     lags.sort_unstable();
     let elapsed =
         tally.last_accept.map_or(period, |last| last.saturating_duration_since(start)).max(Duration::from_millis(1));
-    Ok(Phase { tally, elapsed, lags, cpu: CpuUse::default() })
+    Ok(Phase { tally, elapsed, lags, cpu: CpuUse::default(), flushes: None })
 }
 
 /// One load phase's results.
@@ -452,6 +455,8 @@ struct Phase {
     lags: Vec<u32>,
     /// CPU used meanwhile (filled in by the caller).
     cpu: CpuUse,
+    /// The server's store flushes meanwhile (filled in by the caller).
+    flushes: Option<Flushes>,
 }
 
 impl Phase {
@@ -486,6 +491,9 @@ impl Phase {
                 self.cpu.server.as_secs_f64() / wall,
                 self.cpu.client.as_secs_f64() / wall
             );
+        }
+        if let Some(flushes) = &self.flushes {
+            println!("  {flushes}");
         }
         self.tally.print_others(false);
     }
@@ -888,6 +896,67 @@ impl CpuUse {
     /// What was used since `before`.
     fn since(self, before: CpuUse) -> CpuUse {
         CpuUse { server: self.server.saturating_sub(before.server), client: self.client.saturating_sub(before.client) }
+    }
+}
+
+/// The server's `wirework_store_flush_seconds` histogram: (upper bound in
+/// seconds, cumulative count) per bucket, ascending; empty if unreadable.
+async fn flush_buckets(client: &Client) -> Vec<(f64, u64)> {
+    let Ok((StatusCode::OK, body)) =
+        within(Duration::from_secs(10), client.send(Method::GET, "/metrics", &[], Bytes::new())).await
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|line| {
+            let (le, count) = line.strip_prefix("wirework_store_flush_seconds_bucket{le=\"")?.split_once("\"}")?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, count.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// How the server's store flushes went during a phase: when the disk stalls,
+/// every webhook waiting on that flush waits with it.
+struct Flushes {
+    /// Flushes made.
+    total: u64,
+    /// Of those, slower than [`Flushes::SLOW`] seconds.
+    slow: u64,
+    /// The bucket the slowest flush fell in (seconds, from and to).
+    slowest: (f64, f64),
+}
+
+impl Flushes {
+    /// The first bucket bound at or above 10 ms (the latency target).
+    const SLOW: f64 = 0.0128;
+
+    /// The flushes between two readings of [`flush_buckets`].
+    fn between(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<Flushes> {
+        if before.len() != after.len() || after.is_empty() {
+            return None;
+        }
+        let counts: Vec<(f64, u64)> = before.iter().zip(after).map(|(b, a)| (a.0, a.1.saturating_sub(b.1))).collect();
+        let total = counts.last()?.1;
+        let fast = counts.iter().filter(|(le, _)| *le <= Flushes::SLOW).map(|c| c.1).max().unwrap_or(0);
+        let top = counts.iter().position(|c| c.1 == total)?;
+        let from = if top == 0 { 0.0 } else { counts[top - 1].0 };
+        Some(Flushes { total, slow: total - fast, slowest: (from, counts[top].0) })
+    }
+}
+
+impl std::fmt::Display for Flushes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "store: {} flushes, {} slower than {:.1} ms, the slowest {:.1}-{:.1} ms",
+            self.total,
+            self.slow,
+            Flushes::SLOW * 1e3,
+            self.slowest.0 * 1e3,
+            self.slowest.1 * 1e3
+        )
     }
 }
 

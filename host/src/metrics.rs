@@ -72,6 +72,8 @@ pub struct Metrics {
     pub plugin_calls_in_flight: Gauge,
     /// Store flushes (group commits) since start; set when scraped.
     pub store_flushes: Gauge<u64, AtomicU64>,
+    /// How long each store flush took.
+    pub store_flush_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -114,6 +116,12 @@ impl Metrics {
         );
         let store_flushes = Gauge::<u64, AtomicU64>::default();
         registry.register("store_flushes", "Group commits flushed since start", store_flushes.clone());
+        let store_flush_duration = seconds_histogram();
+        registry.register(
+            "store_flush_seconds",
+            "Time each store flush took to make writes durable (mostly the disk's fsync)",
+            store_flush_duration.clone(),
+        );
         Metrics {
             registry,
             executions_started,
@@ -124,6 +132,7 @@ impl Metrics {
             executions_in_memory,
             plugin_calls_in_flight,
             store_flushes,
+            store_flush_duration,
         }
     }
 

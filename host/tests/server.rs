@@ -158,6 +158,11 @@ async fn deploy_fire_follow_and_every_refusal() {
     ] {
         assert!(metrics.contains(family), "{family} missing from /metrics:\n{metrics}");
     }
+    let flushes_timed = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("wirework_store_flush_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(flushes_timed.is_some_and(|n| n > 0), "the accepted webhooks' flushes are timed:\n{metrics}");
     let (status, doc) = json(server.raw(Method::GET, "/api/v1/openapi.json").send().await.unwrap()).await;
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
     server.stop().await;

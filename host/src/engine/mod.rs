@@ -214,6 +214,9 @@ impl Engine {
         credentials: Arc<dyn Credentials>,
         config: EngineConfig,
     ) -> anyhow::Result<Engine> {
+        let metrics = Arc::new(Metrics::new());
+        let flushes = metrics.store_flush_duration.clone();
+        store.on_flush(move |took| flushes.observe(took.as_secs_f64()));
         let inner = Arc::new(Inner {
             store,
             nodes,
@@ -230,7 +233,7 @@ impl Engine {
             schedules: Mutex::default(),
             schedules_changed: Arc::new(Notify::new()),
             stopping: AtomicBool::new(false),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
         });
         let engine = Engine { inner };
         engine.refresh_heads_at(true)?;

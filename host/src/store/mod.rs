@@ -85,6 +85,22 @@ struct StoreInner {
     stats: Arc<Stats>,
     /// Set by [`Store::apply`]; cleared by the commit thread as it flushes.
     unflushed: Arc<AtomicBool>,
+    /// Told how long each flush took (see [`Store::on_flush`]).
+    observer: Arc<FlushObserver>,
+}
+
+/// Whom the commit thread tells how long each flush took.
+type FlushObserver = std::sync::Mutex<Option<Arc<dyn Fn(std::time::Duration) + Send + Sync>>>;
+
+/// Flush `backend`, and tell `observer` how long it took.
+fn timed_flush(backend: &dyn Backend, observer: &FlushObserver) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let result = backend.flush();
+    let observe = observer.lock().map(|o| o.clone()).unwrap_or_default();
+    if let Some(observe) = observe {
+        observe(start.elapsed());
+    }
+    result
 }
 
 impl Drop for StoreInner {
@@ -131,6 +147,8 @@ impl Store {
         let counting = stats.clone();
         let unflushed = Arc::new(AtomicBool::new(false));
         let pending = unflushed.clone();
+        let observer = Arc::new(FlushObserver::default());
+        let observing = observer.clone();
         let thread = std::thread::Builder::new()
             .name("wirework-commit".into())
             .spawn(move || {
@@ -142,11 +160,11 @@ impl Store {
                     let first = match requests.recv_timeout(BACKSTOP_FLUSH) {
                         Ok(first) => first,
                         Err(mpsc::RecvTimeoutError::Timeout) => {
-                            backstop_flush(&*flushing, &pending);
+                            backstop_flush(&*flushing, &pending, &observing);
                             continue;
                         }
                         Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            backstop_flush(&*flushing, &pending);
+                            backstop_flush(&*flushing, &pending, &observing);
                             break;
                         }
                     };
@@ -177,7 +195,7 @@ impl Store {
                     last_flush = std::time::Instant::now();
                     // This flush covers every write applied before it starts.
                     pending.store(false, Ordering::SeqCst);
-                    let result = flushing.flush().map_err(|e| format!("{e:#}"));
+                    let result = timed_flush(&*flushing, &observing).map_err(|e| format!("{e:#}"));
                     counting.flushes.fetch_add(1, Ordering::Relaxed);
                     counting.waiters.fetch_add(waiters.len() as u64, Ordering::Relaxed);
                     counting.flush_micros.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -187,8 +205,17 @@ impl Store {
                 }
             })
             .expect("spawning the commit thread");
-        let inner = StoreInner { backend, flusher: Some(flusher), thread: Some(thread), stats, unflushed };
+        let inner = StoreInner { backend, flusher: Some(flusher), thread: Some(thread), stats, unflushed, observer };
         Store { inner: Arc::new(inner) }
+    }
+
+    /// From now on, tell `observe` how long each flush takes (the time the
+    /// backend needs to make writes durable: mostly the disk's `fsync`).
+    /// Replaces the observer set before, if any. For metrics.
+    pub fn on_flush(&self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) {
+        if let Ok(mut observer) = self.inner.observer.lock() {
+            *observer = Some(Arc::new(observe));
+        }
     }
 
     /// Group-commit figures so far.
@@ -239,9 +266,9 @@ impl Store {
 }
 
 /// Flush writes made with [`Store::apply`] that no commit has flushed yet.
-fn backstop_flush(backend: &dyn Backend, unflushed: &AtomicBool) {
+fn backstop_flush(backend: &dyn Backend, unflushed: &AtomicBool, observer: &FlushObserver) {
     if unflushed.swap(false, Ordering::SeqCst) {
-        if let Err(e) = backend.flush() {
+        if let Err(e) = timed_flush(backend, observer) {
             unflushed.store(true, Ordering::SeqCst);
             tracing::error!("flushing the store: {e:#}");
         }
@@ -352,6 +379,11 @@ mod tests {
         let backend =
             Arc::new(CountingFlushes { sled: SledBackend::open(dir.path()).unwrap(), flushes: AtomicU64::new(0) });
         let store = Store::new(backend.clone());
+        let observed = Arc::new(AtomicU64::new(0));
+        let counting = observed.clone();
+        store.on_flush(move |_| {
+            counting.fetch_add(1, Ordering::SeqCst);
+        });
         std::thread::sleep(BACKSTOP_FLUSH * 2);
         assert_eq!(backend.flushes.load(Ordering::SeqCst), 0, "an idle store does not flush");
 
@@ -363,5 +395,6 @@ mod tests {
         }
         std::thread::sleep(BACKSTOP_FLUSH * 2);
         assert_eq!(backend.flushes.load(Ordering::SeqCst), 1, "one write, one backstop flush");
+        assert_eq!(observed.load(Ordering::SeqCst), 1, "the flush was observed");
     }
 }
