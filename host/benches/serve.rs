@@ -212,17 +212,11 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("closed loop, {concurrency} in flight, {:.1} s ...", period.as_secs_f64());
-    let (before, flushes_before) = (CpuUse::now(&server), flush_buckets(&client).await);
-    let mut closed = closed_loop(&client, concurrency, period).await;
-    closed.cpu = CpuUse::now(&server).since(before);
-    closed.flushes = Flushes::between(&flushes_before, &flush_buckets(&client).await);
+    let closed = measured(&server, async { Ok(closed_loop(&client, concurrency, period).await) }).await?;
     let closed_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("open loop at {rate:.0}/s, {:.1} s ...", period.as_secs_f64());
-    let (before, flushes_before) = (CpuUse::now(&server), flush_buckets(&client).await);
-    let mut open = open_loop(client.clone(), rate, period, None, false).await?;
-    open.cpu = CpuUse::now(&server).since(before);
-    open.flushes = Flushes::between(&flushes_before, &flush_buckets(&client).await);
+    let open = measured(&server, open_loop(client.clone(), rate, period, None, false)).await?;
     let open_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("crash: open loop at {rate:.0}/s, SIGKILL after {:.1} s ...", KILL_AFTER.as_secs_f64());
@@ -453,9 +447,9 @@ struct Phase {
     elapsed: Duration,
     /// Open loop only: how late each send started after its scheduled time (µs, sorted).
     lags: Vec<u32>,
-    /// CPU used meanwhile (filled in by the caller).
+    /// CPU used meanwhile (filled in by [`measured`]).
     cpu: CpuUse,
-    /// The server's store flushes meanwhile (filled in by the caller).
+    /// The server's store flushes meanwhile (filled in by [`measured`]).
     flushes: Option<Flushes>,
 }
 
@@ -840,12 +834,12 @@ impl Server {
         }
     }
 
-    /// SIGKILLs the process and reaps it; does nothing the second time.
     /// CPU time the server has used so far (Linux `/proc`; zero elsewhere).
     fn cpu(&self) -> Duration {
         self.child.as_ref().map_or(Duration::ZERO, |child| cpu_time(&format!("/proc/{}/stat", child.id())))
     }
 
+    /// SIGKILLs the process and reaps it; does nothing the second time.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -866,6 +860,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs a load `phase` and adds what the server and this process spent on it:
+/// CPU time and the server's store flushes.
+async fn measured(server: &Server, phase: impl Future<Output = anyhow::Result<Phase>>) -> anyhow::Result<Phase> {
+    let (cpu, flushes) = (CpuUse::now(server), flush_buckets(&server.client).await);
+    let mut phase = phase.await?;
+    phase.cpu = CpuUse::now(server).since(cpu);
+    phase.flushes = Flushes::between(&flushes, &flush_buckets(&server.client).await);
+    Ok(phase)
 }
 
 /// User plus system CPU time of the process whose `/proc/PID/stat` is at
