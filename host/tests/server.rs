@@ -143,6 +143,15 @@ async fn deploy_fire_follow_and_every_refusal() {
     let (status, body) = json(bad.send().await.unwrap()).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
+    // A method a route does not take: 405, a JSON error, and what it does take.
+    let wrong = server.api(Method::DELETE, "/workflows").send().await.unwrap();
+    let allow = wrong.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (status, body) = json(wrong).await;
+    assert_eq!(status, 405, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("DELETE is not allowed on /api/v1/workflows"), "{body}");
+    assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow}");
+    let (status, body) = json(server.raw(Method::POST, "/healthz").send().await.unwrap()).await;
+    assert_eq!((status, body["error"].is_string()), (405, true), "{body}");
 
     // Health, readiness, metrics.
     assert_eq!(server.raw(Method::GET, "/healthz").send().await.unwrap().status(), 200);

@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::plugins::InstalledPlugins;
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -268,7 +268,16 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("no such route (the API is under /api/v1, webhooks under /hooks)") })
+        // After every route: it applies to the routes already added. axum
+        // still sets the `Allow` header.
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// A known path with a method it does not take: 405 with a JSON error like
+/// every other refusal (axum's own answer has an empty body).
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
