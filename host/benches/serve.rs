@@ -45,9 +45,9 @@
 //! until each send was precise to a few µs, but its wake-ups and hand-overs
 //! cost the generator half as much CPU again (0.44 against 0.29 cores at
 //! 5,000/s), taken from the server on a 2-core machine. The client speaks
-//! HTTP/1.1 with keep-alive through hyper's connection API and a small pool of its
-//! own (at most 1,024 connections): measured on this machine against a
-//! trivial server, reqwest spent about 3.5 times as much client CPU per
+//! HTTP/1.1 with keep-alive through hyper's connection API and a small pool
+//! of its own (at most 1,024 connections): measured on this machine against
+//! a trivial server, reqwest spent about 3.5 times as much client CPU per
 //! request (~54 against ~15 µs), which would have been taken from the server.
 
 #[path = "support/mod.rs"]
@@ -214,11 +214,11 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("closed loop, {concurrency} in flight, {:.1} s ...", period.as_secs_f64());
-    let closed = measured(&server, async { Ok(closed_loop(&client, concurrency, period).await) }).await?;
+    let closed = measured(&server, closed_loop(&client, concurrency, period)).await;
     let closed_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("open loop at {rate:.0}/s, {:.1} s ...", period.as_secs_f64());
-    let open = measured(&server, open_loop(client.clone(), rate, period, None, false)).await?;
+    let open = measured(&server, open_loop(client.clone(), rate, period, None, false)).await;
     let open_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("crash: open loop at {rate:.0}/s, SIGKILL after {:.1} s ...", KILL_AFTER.as_secs_f64());
@@ -227,7 +227,7 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     tokio::time::sleep(KILL_AFTER).await;
     server.kill();
     stop.store(true, Ordering::SeqCst);
-    let crash = load.await??;
+    let crash = load.await?;
     drop(server);
     eprintln!("killed with {} accepted; restarting ...", crash.tally.accepted);
     let restarted = Server::start(&paths, 2).await?;
@@ -397,7 +397,7 @@ async fn open_loop(
     period: Duration,
     stop: Option<Arc<AtomicBool>>,
     keep_ids: bool,
-) -> anyhow::Result<Phase> {
+) -> Phase {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
     let end = start + period;
@@ -431,7 +431,7 @@ async fn open_loop(
     lags.sort_unstable();
     let elapsed =
         tally.last_accept.map_or(period, |last| last.saturating_duration_since(start)).max(Duration::from_millis(1));
-    Ok(Phase { tally, elapsed, lags, cpu: CpuUse::default(), flushes: None })
+    Phase { tally, elapsed, lags, cpu: CpuUse::default(), flushes: None }
 }
 
 /// One load phase's results.
@@ -859,12 +859,12 @@ impl Drop for Server {
 
 /// Runs a load `phase` and adds what the server and this process spent on it:
 /// CPU time and the server's store flushes.
-async fn measured(server: &Server, phase: impl Future<Output = anyhow::Result<Phase>>) -> anyhow::Result<Phase> {
+async fn measured(server: &Server, phase: impl Future<Output = Phase>) -> Phase {
     let (cpu, flushes) = (CpuUse::now(server), flush_buckets(&server.client).await);
-    let mut phase = phase.await?;
+    let mut phase = phase.await;
     phase.cpu = CpuUse::now(server).since(cpu);
     phase.flushes = Flushes::between(&flushes, &flush_buckets(&server.client).await);
-    Ok(phase)
+    phase
 }
 
 /// User plus system CPU time of the process whose `/proc/PID/stat` is at
