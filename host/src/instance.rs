@@ -36,6 +36,13 @@ pub fn plugins_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("plugins")
 }
 
+/// Whether a running process (a `wirework serve` or `engine run`) has
+/// `data_dir`'s store open. Such a process loaded the installed plugins when it
+/// started: package files written beside it are not loaded until it restarts.
+pub fn is_served(data_dir: &Path) -> bool {
+    crate::store::SledBackend::in_use(&data_dir.join("store"))
+}
+
 impl Instance {
     /// Open `data_dir`: load and verify the installed plugins against `home`'s
     /// trust store, open the store, and continue unfinished executions.

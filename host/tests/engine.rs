@@ -456,6 +456,27 @@ async fn history_lists_by_workflow_status_and_time_and_retention_prunes() {
     let since = engine.execution(&ids[1]).unwrap().unwrap().created_ms;
     let recent = engine.list_executions(&ExecutionFilter { since_ms: Some(since), ..Default::default() }).unwrap();
     assert_eq!(recent.len(), 2);
+    let listed = |filter: ExecutionFilter| -> Vec<String> {
+        engine.list_executions(&filter).unwrap().into_iter().map(|e| e.id).collect()
+    };
+    // Pages: the last id of one page starts the next.
+    let first = listed(ExecutionFilter { limit: Some(2), ..Default::default() });
+    assert_eq!(first, [ids[2].clone(), ids[1].clone()]);
+    let next = listed(ExecutionFilter { limit: Some(2), before: first.last().cloned(), ..Default::default() });
+    assert_eq!(next, [ids[0].clone()]);
+    let alpha_before =
+        ExecutionFilter { workflow: Some("alpha".into()), before: Some(ids[2].clone()), ..Default::default() };
+    assert_eq!(listed(alpha_before), [ids[0].clone()]);
+    assert_eq!(listed(ExecutionFilter { before: Some("zzz".into()), ..Default::default() }).len(), 3);
+    assert!(listed(ExecutionFilter { before: Some(String::new()), ..Default::default() }).is_empty());
+    // A time window from both ends.
+    let last = engine.execution(&ids[2]).unwrap().unwrap().created_ms;
+    assert_eq!(
+        listed(ExecutionFilter { until_ms: Some(last), ..Default::default() }),
+        [ids[1].clone(), ids[0].clone()]
+    );
+    let window = ExecutionFilter { since_ms: Some(since), until_ms: Some(last), ..Default::default() };
+    assert_eq!(listed(window), [ids[1].clone()]);
     assert!(engine
         .list_executions(&ExecutionFilter { status: Some(Status::Failed), ..Default::default() })
         .unwrap()

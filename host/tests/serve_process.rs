@@ -1,6 +1,7 @@
 //! The real `wirework serve` process driven by the operator CLI over HTTP:
 //! first-start admin token, deploy, tokens, secrets, events, executions,
-//! graceful shutdown on SIGTERM, and no secret value in the logs.
+//! manual starts, plugins changed on the running server, graceful shutdown
+//! on SIGTERM, and no secret value in the logs.
 
 mod common;
 
@@ -10,6 +11,8 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wirework::instance::plugins_dir;
+use wirework::plugins::{install_file, GrantEntry};
 
 const SECRET: &str = "crm_live_value_never_shown";
 
@@ -190,4 +193,113 @@ connections: [{from: on-sync, to: bound}, {from: bound, to: unbound}]
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("stopped"), "the graceful stop is logged:\n{logs}");
     assert!(!logs.contains(SECRET), "a secret value reached the logs");
+}
+
+/// The names and versions `plugin list --server` shows.
+fn loaded(url: &str, token: &str) -> Vec<String> {
+    let out = ok(cli(url, None, &["plugin", "list", "--server", url, "--token", token], None));
+    let list: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}@{}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let f = fixtures();
+    install_file(&plugins_dir(&data), &f.core, &f.trust(), GrantEntry::default()).unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let served = start(&data, port, &dir.path().join("server.log"));
+    let lines = served.until_listening();
+    let admin = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("admin token (shown once; keep it): "))
+        .unwrap_or_else(|| panic!("no admin token in {lines:?}"))
+        .to_string();
+    let http = f.http.to_str().unwrap();
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
+
+    // Refusals change nothing: no token, both a server and a data directory.
+    let (code, _, stderr) = cli(&url, None, &["plugin", "add", http, "--server", &url], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("WIREWORK_TOKEN"), "{stderr}");
+    let both = ["plugin", "add", http, "--server", &url, "--data-dir", data.to_str().unwrap()];
+    let (code, _, stderr) = cli(&url, Some(&admin), &both, None);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
+
+    // Written beside the server, a package is not loaded: the CLI says so.
+    let beside = ok_with_stderr(cli(&url, None, &["plugin", "add", http, "--data-dir", data.to_str().unwrap()], None));
+    assert!(beside.contains("only at its next start") && beside.contains("--server"), "{beside}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
+
+    // Through the server it is loaded at once, with the grants given.
+    let add = ["plugin", "add", http, "--server", &url, "--grant-http", "127.0.0.1:1"];
+    let out = ok(cli(&url, Some(&admin), &add, None));
+    assert_eq!(out.lines().last(), Some("wirework/http@0.1.0"), "{out}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0", "wirework/http@0.1.0"]);
+    let list = ok(cli(&url, None, &["plugin", "list", "--server", &url, "--token", &admin], None));
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[1]["grants"]["http"][0], "127.0.0.1:1", "{list:#}");
+
+    // A workflow using it, started by hand with an item of the operator's.
+    let file = dir.path().join("ping.yaml");
+    std::fs::write(
+        &file,
+        r#"
+id: ping
+triggers: [{id: on-ping, type: event, event: ping}]
+nodes:
+  - {id: tag, uses: wirework/core@^0.1, node: set, config: {fields: {stage: manual}}}
+  - {id: call, uses: wirework/http@^0.1, node: request, config: {url: "http://127.0.0.1:1/"}, on_error: continue}
+connections: [{from: on-ping, to: tag}, {from: tag, to: call}]
+"#,
+    )
+    .unwrap();
+    ok(cli(&url, Some(&admin), &["workflow", "deploy", file.to_str().unwrap()], None));
+    let out = ok(cli(&url, Some(&admin), &["workflow", "start", "ping", "--input", r#"{"lead": 42}"#], None));
+    let id = out.lines().last().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let execution = loop {
+        let execution: Value =
+            serde_json::from_str(&ok(cli(&url, Some(&admin), &["execution", "show", &id], None))).unwrap();
+        if execution["status"] == "succeeded" || execution["status"] == "failed" {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "{execution:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(execution["status"], "succeeded", "{execution:#}");
+    let emitted = &execution["steps"][0]["outcome"]["emitted"]["ports"][0][1][0];
+    assert_eq!((emitted["lead"].as_i64(), emitted["stage"].as_str()), (Some(42), Some("manual")), "{execution:#}");
+    let (code, _, stderr) = cli(&url, Some(&admin), &["workflow", "start", "ping", "--input", "{nope"], None);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--input is not valid JSON"), "{stderr}");
+    let (code, _, stderr) = cli(&url, Some(&admin), &["workflow", "start", "missing"], None);
+    assert_eq!(code, 1, "{stderr}");
+
+    // Removing a version a workflow uses needs --force; then it is gone.
+    let remove = ["plugin", "remove", "wirework/http@0.1.0", "--server", &url];
+    let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("used by workflow(s) ping"), "{stderr}");
+    assert_eq!(loaded(&url, &admin).len(), 2);
+    let out = ok(cli(&url, Some(&admin), &[&remove[..], &["--force"]].concat(), None));
+    assert!(out.contains("removed wirework/http 0.1.0"), "{out}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
+    let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not installed"), "{stderr}");
+}
+
+/// Like [`ok`], but the stderr.
+fn ok_with_stderr(result: (i32, String, String)) -> String {
+    assert_eq!(result.0, 0, "stdout: {}\nstderr: {}", result.1, result.2);
+    result.2
 }

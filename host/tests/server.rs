@@ -130,6 +130,13 @@ async fn deploy_fire_follow_and_every_refusal() {
         json(server.api(Method::GET, "/executions?workflow=intake&status=succeeded&limit=1").send().await.unwrap())
             .await;
     assert_eq!(succeeded.as_array().unwrap().len(), 1);
+    let page = format!("/executions?workflow=intake&limit=1&before={}", succeeded[0]["id"].as_str().unwrap());
+    let (status, older) = json(server.api(Method::GET, &page).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{older}");
+    let ids: Vec<Value> = executions_of(&server, "intake").await.iter().map(|e| e["id"].clone()).collect();
+    let at = ids.iter().position(|id| *id == succeeded[0]["id"]).unwrap();
+    assert_eq!(older.as_array().unwrap().len(), 1, "the next page: {older}");
+    assert_eq!(older[0]["id"], ids[at + 1], "the one just older than the page's last, in {ids:?}");
     let (status, body) = json(server.api(Method::GET, "/executions?status=sleeping").send().await.unwrap()).await;
     assert_eq!(status, 400, "{body}");
     let manual = server.api_json(Method::POST, "/workflows/intake/executions", &json!({"items": [lead]}));

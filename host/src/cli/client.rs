@@ -1,5 +1,6 @@
 //! Operator commands that talk to a running `wirework serve` over its HTTP API
-//! (`/api/v1`): workflows, executions, tokens, secrets and events.
+//! (`/api/v1`): workflows, executions, tokens, secrets and events, and the
+//! `plugin add|list|remove` commands when they are given `--server`.
 //!
 //! Exit codes: 0 when the server did what was asked, 1 when it refused (its
 //! message, and a workflow's problems, go to stderr); anything that keeps the
@@ -92,6 +93,18 @@ pub enum WorkflowCommand {
         /// The version to make current.
         version: u64,
     },
+    /// Start an execution by hand (without its trigger firing); prints the
+    /// execution's id last, once it is durable.
+    Start {
+        /// The workflow's id.
+        id: String,
+        /// The trigger item: a JSON object, or an array of objects.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Start as this trigger (by its id in the workflow); default: the first.
+        #[arg(long)]
+        trigger: Option<String>,
+    },
 }
 
 /// `wirework execution ...`
@@ -108,6 +121,10 @@ pub enum ExecutionCommand {
         /// At most this many.
         #[arg(long)]
         limit: Option<usize>,
+        /// Only those created before this execution: the last id of a page
+        /// gives the next page.
+        #[arg(long, value_name = "ID")]
+        before: Option<String>,
     },
     /// Show one execution with its steps (JSON).
     Show {
@@ -195,7 +212,7 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
     let answer = match command {
         WorkflowCommand::Deploy { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let body = Body::Text { content_type: definition_type(&file), text };
+            let body = Body::Raw { content_type: definition_type(&file), bytes: text.into_bytes() };
             let Some(deployed) = client.call(Method::POST, &["workflows"], &[], body).await? else {
                 return Ok(1);
             };
@@ -216,15 +233,30 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
             let body = Body::Json(json!({ "version": version }));
             client.call(Method::POST, &["workflows", &id, "rollback"], &[], body).await?
         }
+        WorkflowCommand::Start { id, input, trigger } => {
+            let items = match serde_json::from_str(&input).context("--input is not valid JSON")? {
+                Value::Array(items) => items,
+                item => vec![item],
+            };
+            let body = Body::Json(json!({ "trigger": trigger, "items": items }));
+            let Some(started) = client.call(Method::POST, &["workflows", &id, "executions"], &[], body).await? else {
+                return Ok(1);
+            };
+            let execution = answer_str(&started, "execution_id")?;
+            eprintln!("started an execution of workflow `{id}`");
+            println!("{execution}");
+            return Ok(0);
+        }
     };
     print_json(answer)
 }
 
 async fn execution(client: &Client, command: ExecutionCommand) -> anyhow::Result<i32> {
     let answer = match command {
-        ExecutionCommand::List { workflow, status, limit } => {
+        ExecutionCommand::List { workflow, status, limit, before } => {
+            let limit = limit.map(|n| n.to_string());
             let query: Vec<(&str, String)> =
-                [("workflow", workflow), ("status", status), ("limit", limit.map(|n| n.to_string()))]
+                [("workflow", workflow), ("status", status), ("limit", limit), ("before", before)]
                     .into_iter()
                     .filter_map(|(key, value)| Some((key, value?)))
                     .collect();
@@ -315,6 +347,91 @@ async fn event(client: &Client, command: EventCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// `--server` and `--token` on `plugin add|list|remove`: act on a running
+/// server through its API instead of on a data directory. A server loads
+/// the plugins of its directory when it starts, so files written beside it
+/// take effect only at its next start; through the API they do at once.
+#[derive(Debug, Clone, Args)]
+pub struct PluginServerArg {
+    /// Act on the running server at this URL (through its API) instead of on a
+    /// data directory.
+    #[arg(long, value_name = "URL", conflicts_with = "data_dir")]
+    pub server: Option<String>,
+    /// An API token, with `--server`.
+    #[arg(long, env = "WIREWORK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl PluginServerArg {
+    /// The client for `--server`, if it was given.
+    fn client(&self) -> anyhow::Result<Option<Client>> {
+        let Some(server) = &self.server else { return Ok(None) };
+        Client::new(ServerArgs { server: server.clone(), token: self.token.clone() }).map(Some)
+    }
+}
+
+/// A `plugin` command for a running server.
+#[derive(Debug)]
+pub enum PluginRequest {
+    /// Install a package file with these grants.
+    Add {
+        /// The `.wwpkg` file.
+        package: PathBuf,
+        /// Host patterns granted for HTTP.
+        grant_http: Vec<String>,
+        /// Whether key-value state is granted.
+        grant_kv: bool,
+    },
+    /// List the installed versions (JSON).
+    List,
+    /// Remove `name` `version`.
+    Remove {
+        /// `publisher/name`.
+        name: String,
+        /// The exact version.
+        version: semver::Version,
+        /// Even if workflows use it.
+        force: bool,
+    },
+}
+
+/// Run `request` against the server `server` names, if it names one; `None`
+/// means the command acts on a data directory instead.
+pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow::Result<Option<i32>> {
+    let Some(client) = server.client()? else { return Ok(None) };
+    let code = match request {
+        PluginRequest::Add { package, grant_http, grant_kv } => {
+            let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
+            let mut query: Vec<(&str, String)> = grant_http.into_iter().map(|p| ("grant_http", p)).collect();
+            if grant_kv {
+                query.push(("grant_kv", "true".into()));
+            }
+            let body = Body::Raw { content_type: "application/octet-stream", bytes };
+            let Some(installed) = client.call(Method::POST, &["plugins"], &query, body).await? else {
+                return Ok(Some(1));
+            };
+            let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
+            eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
+            println!("{name}@{version}");
+            0
+        }
+        PluginRequest::List => print_json(client.call(Method::GET, &["plugins"], &[], Body::None).await?)?,
+        PluginRequest::Remove { name, version, force } => {
+            let Some((publisher, short)) = name.split_once('/') else {
+                bail!("`{name}` is not publisher/name");
+            };
+            let query: Vec<(&str, String)> = if force { vec![("force", "true".into())] } else { Vec::new() };
+            let path = ["plugins", publisher, short, &version.to_string()];
+            if client.call(Method::DELETE, &path, &query, Body::None).await?.is_none() {
+                return Ok(Some(1));
+            }
+            println!("removed {name} {version} from {}", client.server);
+            0
+        }
+    };
+    Ok(Some(code))
+}
+
 /// Read a secret's value from stdin: one line from a terminal, everything from
 /// a pipe or file; either way without one trailing newline.
 fn read_secret_value(name: &str) -> anyhow::Result<String> {
@@ -370,12 +487,12 @@ enum Body {
     None,
     /// A JSON document.
     Json(Value),
-    /// Text as it is, e.g. a workflow file.
-    Text {
-        /// Its `Content-Type`.
+    /// Bytes as they are, e.g. a workflow file or a plugin package.
+    Raw {
+        /// Their `Content-Type`.
         content_type: &'static str,
-        /// The text.
-        text: String,
+        /// The bytes.
+        bytes: Vec<u8>,
     },
 }
 
@@ -427,7 +544,7 @@ impl Client {
         request = match body {
             Body::None => request,
             Body::Json(value) => request.header(CONTENT_TYPE, "application/json").body(value.to_string()),
-            Body::Text { content_type, text } => request.header(CONTENT_TYPE, content_type).body(text),
+            Body::Raw { content_type, bytes } => request.header(CONTENT_TYPE, content_type).body(bytes),
         };
         let response = match request.send().await {
             Ok(response) => response,
@@ -651,7 +768,11 @@ mod tests {
             &["workflow", "activate", "w"],
             &["workflow", "deactivate", "w"],
             &["workflow", "rollback", "w", "3"],
-            &["execution", "list", "--workflow", "w", "--status", "failed", "--limit", "5"],
+            &["workflow", "start", "w", "--input", "[{\"a\":1}]", "--trigger", "t"],
+            &["plugin", "add", "p.wwpkg", "--grant-http", "*.example.com", "--grant-kv"],
+            &["plugin", "list"],
+            &["plugin", "remove", "acme/crm@1.0.0", "--force"],
+            &["execution", "list", "--workflow", "w", "--status", "failed", "--limit", "5", "--before", "e"],
             &["execution", "show", "e"],
             &["execution", "cancel", "e"],
             &["token", "create", "ci"],

@@ -159,13 +159,17 @@ enum PluginCommand {
         /// The `.wwpkg` file.
         package: PathBuf,
     },
-    /// Install a package file into a data directory with the operator's grants.
+    /// Install a package file with the operator's grants: into a data
+    /// directory, or with `--server` into a running server. Prints the
+    /// installed file (`publisher/name@version` with `--server`) last.
     Add {
         /// The `.wwpkg` file.
         package: PathBuf,
         /// The data directory.
         #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        #[command(flatten)]
+        server: client::PluginServerArg,
         /// Grant HTTP to this host pattern; repeatable.
         #[arg(long = "grant-http", value_name = "PATTERN")]
         grant_http: Vec<String>,
@@ -277,13 +281,20 @@ impl Cli {
                 println!("{}", output.package.display());
             }
             Command::Plugin(PluginCommand::Inspect { package }) => inspect(&home, &package).await?,
-            Command::Plugin(PluginCommand::Add { package, data_dir, grant_http, grant_kv }) => {
+            Command::Plugin(PluginCommand::Add { package, server, grant_http, grant_kv, .. })
+                if server.server.is_some() =>
+            {
+                let request = client::PluginRequest::Add { package, grant_http, grant_kv };
+                return Ok(client::plugin(&server, request).await?.unwrap_or(0));
+            }
+            Command::Plugin(PluginCommand::Add { package, data_dir, server: _, grant_http, grant_kv }) => {
+                warn_if_served(&data_dir);
                 let trust = TrustStore::load(&home.trust_store_path())?;
                 let grant = GrantEntry { http: grant_http, kv: grant_kv };
                 let path = install_file(&plugins_dir(&data_dir), &package, &trust, grant)?;
                 println!("{}", path.display());
             }
-            Command::Plugin(PluginCommand::Registry(command)) => registry::run_plugin(&home, command).await?,
+            Command::Plugin(PluginCommand::Registry(command)) => return registry::run_plugin(&home, command).await,
             Command::Registry(command) => registry::run_registry(&home, command).await?,
             Command::Engine(EngineCommand::Run(args)) => engine_run(&home, args).await?,
             Command::Engine(EngineCommand::Show { data_dir, execution, workflow, status, limit }) => {
@@ -307,6 +318,18 @@ impl Cli {
             Command::Remote(command) => return client::run(command).await,
         }
         Ok(0)
+    }
+}
+
+/// Say so when a running process has `data_dir` open: it loaded its plugins
+/// at start and will not see a package file written now until it restarts.
+pub(crate) fn warn_if_served(data_dir: &Path) {
+    if crate::instance::is_served(data_dir) {
+        eprintln!(
+            "warning: a running wirework has {} open; it loads plugins written here only at its next start \
+             (to change a running server's plugins now, add --server URL)",
+            data_dir.display()
+        );
     }
 }
 

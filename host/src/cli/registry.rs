@@ -1,6 +1,7 @@
 //! Registry commands: `wirework plugin install|upgrade|list|remove|publish|refresh`
 //! for operators and authors, and `wirework registry serve|search|show|yank|...`.
 
+use super::client::{plugin, PluginRequest, PluginServerArg};
 use crate::home::Home;
 use crate::instance::plugins_dir;
 use crate::plugins::registry::{
@@ -91,10 +92,13 @@ pub enum PluginRegistryCommand {
         #[arg(long = "grant", value_name = "CAPABILITY")]
         grants: Vec<String>,
     },
-    /// List installed versions with their source, grant and revocation state.
+    /// List installed versions with their source, grant and revocation state
+    /// (with `--server`: what a running server has loaded, as JSON).
     List {
         #[command(flatten)]
         data_dir: DataDirArg,
+        #[command(flatten)]
+        server: PluginServerArg,
     },
     /// Remove one installed version (`publisher/name@1.2.3`); refused while
     /// a deployed workflow's current version uses it, unless `--force`.
@@ -103,6 +107,8 @@ pub enum PluginRegistryCommand {
         spec: String,
         #[command(flatten)]
         data_dir: DataDirArg,
+        #[command(flatten)]
+        server: PluginServerArg,
         /// Remove even if workflows use it.
         #[arg(long)]
         force: bool,
@@ -345,10 +351,12 @@ fn report(installed: &Installed) {
     );
 }
 
-/// Run a `wirework plugin` registry command.
-pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<()> {
+/// Run a `wirework plugin` command that installs from or publishes to a
+/// registry, or lists or removes installed versions; the result is the exit code.
+pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<i32> {
     match command {
         PluginRegistryCommand::Install { spec, registry, data_dir, grants, trust_on_first_use, locked, lockfile } => {
+            super::warn_if_served(&data_dir.data_dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
             if locked {
@@ -363,7 +371,7 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
                     let exact = VersionReq::parse(&format!("={}", entry.version))?;
                     report(&install(&source, &entry.name, &exact, Some(entry), &mut decider).await?);
                 }
-                return Ok(());
+                return Ok(0);
             }
             let Some(spec) = spec else { bail!("name a plugin (publisher/name@RANGE) or pass --locked") };
             let (name, range) = parse_spec(&spec)?;
@@ -371,6 +379,7 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             report(&install(&source, &name, &range, None, &mut decider).await?);
         }
         PluginRegistryCommand::Upgrade { names, data_dir, grants } => {
+            super::warn_if_served(&data_dir.data_dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
             let lock = Lockfile::load(&lockfile_path(&data_dir.data_dir))?;
@@ -412,8 +421,17 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
                 }
             }
         }
-        PluginRegistryCommand::List { data_dir } => list(home, &data_dir.data_dir)?,
-        PluginRegistryCommand::Remove { spec, data_dir, force } => remove(&data_dir.data_dir, &spec, force)?,
+        PluginRegistryCommand::List { data_dir, server } => match plugin(&server, PluginRequest::List).await? {
+            Some(code) => return Ok(code),
+            None => list(home, &data_dir.data_dir)?,
+        },
+        PluginRegistryCommand::Remove { spec, data_dir, server, force } => {
+            let (name, version) = parse_exact(&spec)?;
+            match plugin(&server, PluginRequest::Remove { name, version, force }).await? {
+                Some(code) => return Ok(code),
+                None => remove(&data_dir.data_dir, &spec, force)?,
+            }
+        }
         PluginRegistryCommand::Publish { package, registry, key } => {
             let key = key.load(home)?;
             let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
@@ -445,7 +463,7 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             println!("{keys} revoked keys, {digests} revoked digests");
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// `publisher/name version` of a package, for messages.
@@ -516,7 +534,7 @@ fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
     if store_dir.exists() && !force {
         let store = crate::store::Store::open_sled(&store_dir).with_context(|| {
             format!(
-                "opening {} (if a server is running on it, remove through its API: DELETE /api/v1/plugins/{name}/{version})",
+                "opening {} (if a server is running on it, remove through it: add --server URL)",
                 store_dir.display()
             )
         })?;
@@ -525,6 +543,7 @@ fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
             bail!("{name} {version} is used by workflow(s) {} (pass --force to remove it anyway)", users.join(", "));
         }
     }
+    super::warn_if_served(data_dir);
     std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     let lock_path = lockfile_path(data_dir);
     Lockfile::update(&lock_path, |lock| lock.remove(&name, &version))?;

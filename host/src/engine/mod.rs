@@ -37,7 +37,7 @@ use crate::metrics::Metrics;
 use crate::store::{Batch, Store};
 use executor::{Router, Wake};
 use records::keys;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,10 +111,14 @@ pub struct ExecutionFilter {
     pub until_ms: Option<u64>,
     /// At most this many, newest first (default 100).
     pub limit: Option<usize>,
+    /// Only executions created before this one (an execution id): the last
+    /// id of one page gives the next page.
+    pub before: Option<String>,
 }
 
-/// An execution without its state, for lists.
-#[derive(Debug, Clone, Serialize)]
+/// An execution without its state, for lists. (Read straight from an
+/// execution record: serde skips the fields it does not name.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionSummary {
     /// Its id.
     pub id: String,
@@ -130,6 +134,13 @@ pub struct ExecutionSummary {
     pub finished_ms: Option<u64>,
     /// Why it failed.
     pub error: Option<records::ExecutionError>,
+}
+
+/// The start of every UUIDv7 (as text) made before `ms`: its first 48 bits
+/// are the milliseconds since the Unix epoch, as hex digits `xxxxxxxx-xxxx`.
+fn uuid_time_prefix(ms: u64) -> String {
+    let ms = ms.min((1 << 48) - 1);
+    format!("{:08x}-{:04x}", ms >> 16, ms & 0xffff)
 }
 
 /// What an emitted event did.
@@ -496,36 +507,43 @@ impl Engine {
         Ok(steps)
     }
 
-    /// Executions matching `filter`, newest first.
+    /// Executions matching `filter`, newest first. Reads back from the newest
+    /// (or from `before`/`until_ms`) only until `limit` match or `since_ms`
+    /// is passed, so the newest page costs the same whatever the history.
     pub fn list_executions(&self, filter: &ExecutionFilter) -> anyhow::Result<Vec<ExecutionSummary>> {
+        /// Ids are UUIDv7, so `ex/` keys are in creation order, but an id's
+        /// time and `created_ms` are read separately: the key order may
+        /// disagree with `created_ms` by a moment. This much slack covers it.
+        const SLACK_MS: u64 = 1_000;
         let limit = filter.limit.unwrap_or(100);
+        let mut before = filter.before.as_deref().map(keys::execution);
+        if let Some(until) = filter.until_ms {
+            // Skip to the ids made before `until` (and a little after).
+            let bound = keys::execution(&uuid_time_prefix(until.saturating_add(SLACK_MS)));
+            before = Some(before.map_or(bound.clone(), |b| b.min(bound)));
+        }
         let mut found = Vec::new();
-        // Execution ids are UUIDv7: `ex/` keys are in creation order.
-        for entry in self.inner.store.scan_prefix(b"ex/") {
-            let record: ExecutionRecord = decode(&entry?.1, "execution")?;
-            if filter.since_ms.is_some_and(|s| record.created_ms < s) {
-                continue;
-            }
-            if filter.until_ms.is_some_and(|u| record.created_ms >= u) {
+        for entry in self.inner.store.scan_prefix_back(b"ex/", before.as_deref()) {
+            if found.len() >= limit {
                 break;
             }
-            if filter.workflow.as_deref().is_some_and(|w| w != record.workflow_id)
-                || filter.status.is_some_and(|s| s != record.status)
+            let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
+            if let Some(since) = filter.since_ms {
+                if summary.created_ms.saturating_add(SLACK_MS) < since {
+                    break;
+                }
+                if summary.created_ms < since {
+                    continue;
+                }
+            }
+            if filter.until_ms.is_some_and(|u| summary.created_ms >= u)
+                || filter.workflow.as_deref().is_some_and(|w| w != summary.workflow_id)
+                || filter.status.is_some_and(|s| s != summary.status)
             {
                 continue;
             }
-            found.push(ExecutionSummary {
-                id: record.id,
-                workflow_id: record.workflow_id,
-                workflow_version: record.workflow_version,
-                status: record.status,
-                created_ms: record.created_ms,
-                finished_ms: record.finished_ms,
-                error: record.error,
-            });
+            found.push(summary);
         }
-        found.reverse();
-        found.truncate(limit);
         Ok(found)
     }
 

@@ -193,7 +193,7 @@ async fn list_executions(
         None => None,
     };
     if let Some(unknown) =
-        query.keys().find(|k| !["workflow", "status", "since_ms", "until_ms", "limit"].contains(&k.as_str()))
+        query.keys().find(|k| !["workflow", "status", "since_ms", "until_ms", "limit", "before"].contains(&k.as_str()))
     {
         return Err(ApiError::bad_request(format!("unknown filter `{unknown}`")));
     }
@@ -203,8 +203,13 @@ async fn list_executions(
         since_ms: number("since_ms")?,
         until_ms: number("until_ms")?,
         limit: number("limit")?.map(|n| n.min(10_000) as usize),
+        before: query.get("before").cloned(),
     };
-    ok(state.engine.list_executions(&filter).map_err(ApiError::internal)?)
+    // A filter few executions match reads far back: off the async workers,
+    // so webhooks are not held up behind it.
+    let engine = state.engine.clone();
+    let listed = tokio::task::spawn_blocking(move || engine.list_executions(&filter)).await;
+    ok(listed.map_err(ApiError::internal)?.map_err(ApiError::internal)?)
 }
 
 async fn get_execution(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {

@@ -280,12 +280,24 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
 }
 
+/// The key `/readyz` writes to find out whether a failing store can write again.
+const READINESS_PROBE_KEY: &[u8] = b"health/readyz";
+
+/// Ready while serving and while the store takes writes. After a write to the
+/// store failed (a full or broken disk: webhooks then answer 500), each call
+/// tries a small write and is ready again as soon as one succeeds.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    if !state.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: stopping").into_response();
     }
+    let store = state.engine.store();
+    if store.failure().is_some() {
+        if let Err(e) = store.probe(READINESS_PROBE_KEY).await {
+            let why = format!("not ready: the store cannot write ({e:#})");
+            return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+        }
+    }
+    (StatusCode::OK, "ready").into_response()
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

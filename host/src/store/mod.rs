@@ -1,8 +1,8 @@
 //! Persistence: an ordered key-value [`Backend`] (sled first) with atomic
 //! batches, and on top of it [`Store`], which adds group commit.
 //!
-//! The trait is deliberately narrow (get, ordered prefix scan, atomic batch,
-//! flush) so that a second backend needs only those four operations; the
+//! The trait is deliberately narrow (get, ordered prefix scans both ways,
+//! atomic batch, flush) so that a second backend needs only those operations; the
 //! engine encodes its own records and keys (see `engine::records`).
 //!
 //! **Group commit.** [`Store::commit`] hands its batch to one commit thread,
@@ -41,6 +41,14 @@ pub trait Backend: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>>;
     /// Entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_>;
+    /// Entries whose key starts with `prefix` and sorts before `before` (all
+    /// of them when `None`), in descending key order: for time-ordered keys,
+    /// newest first, without reading the older ones first.
+    fn scan_prefix_back(
+        &self,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_>;
     /// Apply every write of `batch` or none.
     fn apply(&self, batch: Batch) -> anyhow::Result<()>;
     /// Make every applied batch durable (blocking).
@@ -120,6 +128,18 @@ struct Stats {
     flushes: AtomicU64,
     waiters: AtomicU64,
     flush_micros: AtomicU64,
+    /// Why the last commit round (or backstop flush) failed; cleared by the
+    /// next one that succeeds.
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+impl Stats {
+    /// Remember how the latest write to the backend ended.
+    fn record(&self, result: &Result<(), String>) {
+        if let Ok(mut failure) = self.failure.lock() {
+            *failure = result.as_ref().err().cloned();
+        }
+    }
 }
 
 /// Group-commit figures since the store was opened (for metrics and benchmarks).
@@ -160,11 +180,11 @@ impl Store {
                     let first = match requests.recv_timeout(BACKSTOP_FLUSH) {
                         Ok(first) => first,
                         Err(mpsc::RecvTimeoutError::Timeout) => {
-                            backstop_flush(&*flushing, &pending, &observing);
+                            backstop_flush(&*flushing, &pending, &observing, &counting);
                             continue;
                         }
                         Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            backstop_flush(&*flushing, &pending, &observing);
+                            backstop_flush(&*flushing, &pending, &observing, &counting);
                             break;
                         }
                     };
@@ -187,6 +207,7 @@ impl Store {
                     let applied = if round.is_empty() { Ok(()) } else { flushing.apply(round) };
                     if let Err(e) = applied {
                         let e = format!("{e:#}");
+                        counting.record(&Err(e.clone()));
                         for waiter in waiters.drain(..) {
                             let _ = waiter.send(Err(e.clone()));
                         }
@@ -196,6 +217,7 @@ impl Store {
                     // This flush covers every write applied before it starts.
                     pending.store(false, Ordering::SeqCst);
                     let result = timed_flush(&*flushing, &observing).map_err(|e| format!("{e:#}"));
+                    counting.record(&result);
                     counting.flushes.fetch_add(1, Ordering::Relaxed);
                     counting.waiters.fetch_add(waiters.len() as u64, Ordering::Relaxed);
                     counting.flush_micros.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -227,6 +249,21 @@ impl Store {
         }
     }
 
+    /// Why the latest write to the backend failed, if it did: `None` once a
+    /// later one succeeds (see [`Store::probe`]).
+    pub fn failure(&self) -> Option<String> {
+        self.inner.stats.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Commit a small write (`key`, the time) to find out whether the store
+    /// can write again; its result also replaces [`Store::failure`].
+    pub async fn probe(&self, key: &[u8]) -> anyhow::Result<()> {
+        let mut batch = Batch::default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        batch.put(key, now.as_millis().to_string());
+        self.commit(batch).await
+    }
+
     /// The value under `key`.
     pub fn get(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
         self.inner.backend.get(key)
@@ -235,6 +272,16 @@ impl Store {
     /// Entries under `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> impl Iterator<Item = anyhow::Result<Entry>> + '_ {
         self.inner.backend.scan_prefix(prefix)
+    }
+
+    /// Entries under `prefix` that sort before `before` (all when `None`),
+    /// in descending key order.
+    pub fn scan_prefix_back(
+        &self,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+    ) -> impl Iterator<Item = anyhow::Result<Entry>> + '_ {
+        self.inner.backend.scan_prefix_back(prefix, before)
     }
 
     /// Apply `batch` atomically; durable after the next [`Store::durable`].
@@ -266,11 +313,13 @@ impl Store {
 }
 
 /// Flush writes made with [`Store::apply`] that no commit has flushed yet.
-fn backstop_flush(backend: &dyn Backend, unflushed: &AtomicBool, observer: &FlushObserver) {
+fn backstop_flush(backend: &dyn Backend, unflushed: &AtomicBool, observer: &FlushObserver, stats: &Stats) {
     if unflushed.swap(false, Ordering::SeqCst) {
-        if let Err(e) = timed_flush(backend, observer) {
+        let result = timed_flush(backend, observer).map_err(|e| format!("{e:#}"));
+        stats.record(&result);
+        if let Err(e) = result {
             unflushed.store(true, Ordering::SeqCst);
-            tracing::error!("flushing the store: {e:#}");
+            tracing::error!("flushing the store: {e}");
         }
     }
 }
@@ -351,10 +400,11 @@ mod tests {
         assert_eq!(store.scan_prefix(b"k/").count(), 200);
     }
 
-    /// Sled with a count of its flushes.
+    /// Sled with a count of its flushes, whose flushes fail while `fail` is set.
     struct CountingFlushes {
         sled: SledBackend,
         flushes: AtomicU64,
+        fail: AtomicBool,
     }
 
     impl Backend for CountingFlushes {
@@ -364,11 +414,21 @@ mod tests {
         fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_> {
             self.sled.scan_prefix(prefix)
         }
+        fn scan_prefix_back(
+            &self,
+            prefix: &[u8],
+            before: Option<&[u8]>,
+        ) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_> {
+            self.sled.scan_prefix_back(prefix, before)
+        }
         fn apply(&self, batch: Batch) -> anyhow::Result<()> {
             self.sled.apply(batch)
         }
         fn flush(&self) -> anyhow::Result<()> {
             self.flushes.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                anyhow::bail!("No space left on device");
+            }
             self.sled.flush()
         }
     }
@@ -376,8 +436,11 @@ mod tests {
     #[tokio::test]
     async fn applied_writes_are_flushed_without_a_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let backend =
-            Arc::new(CountingFlushes { sled: SledBackend::open(dir.path()).unwrap(), flushes: AtomicU64::new(0) });
+        let backend = Arc::new(CountingFlushes {
+            sled: SledBackend::open(dir.path()).unwrap(),
+            flushes: AtomicU64::new(0),
+            fail: AtomicBool::new(false),
+        });
         let store = Store::new(backend.clone());
         let observed = Arc::new(AtomicU64::new(0));
         let counting = observed.clone();
@@ -396,5 +459,32 @@ mod tests {
         std::thread::sleep(BACKSTOP_FLUSH * 2);
         assert_eq!(backend.flushes.load(Ordering::SeqCst), 1, "one write, one backstop flush");
         assert_eq!(observed.load(Ordering::SeqCst), 1, "the flush was observed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_until_a_probe_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(CountingFlushes {
+            sled: SledBackend::open(dir.path()).unwrap(),
+            flushes: AtomicU64::new(0),
+            fail: AtomicBool::new(false),
+        });
+        let store = Store::new(backend.clone());
+        store.probe(b"health/probe").await.unwrap();
+        assert_eq!(store.failure(), None);
+
+        backend.fail.store(true, Ordering::SeqCst);
+        let mut batch = Batch::default();
+        batch.put(b"a/1".to_vec(), b"one".to_vec());
+        let error = store.commit(batch).await.unwrap_err();
+        assert!(format!("{error:#}").contains("No space left"), "{error:#}");
+        assert!(store.failure().is_some_and(|f| f.contains("No space left")), "{:?}", store.failure());
+        assert!(store.probe(b"health/probe").await.is_err(), "still failing");
+        assert!(store.failure().is_some());
+
+        backend.fail.store(false, Ordering::SeqCst);
+        store.probe(b"health/probe").await.unwrap();
+        assert_eq!(store.failure(), None, "a write that succeeds clears it");
+        assert!(store.get(b"health/probe").unwrap().is_some());
     }
 }

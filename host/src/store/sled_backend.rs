@@ -26,6 +26,14 @@ impl SledBackend {
             .with_context(|| format!("opening the store in {} (is another wirework using it?)", dir.display()))?;
         Ok(SledBackend { db })
     }
+
+    /// Whether another process has the database in `dir` open (sled holds an
+    /// exclusive `flock` on its `db` file while open). Checked without opening
+    /// the database, so it changes nothing; `false` when there is none.
+    pub fn in_use(dir: &Path) -> bool {
+        let Ok(file) = std::fs::File::open(dir.join("db")) else { return false };
+        matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    }
 }
 
 impl Backend for SledBackend {
@@ -35,6 +43,25 @@ impl Backend for SledBackend {
 
     fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_> {
         Box::new(self.db.scan_prefix(prefix).map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
+    }
+
+    fn scan_prefix_back(
+        &self,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_> {
+        let end = prefix_end(prefix);
+        let upper = match (before, end) {
+            (Some(before), Some(end)) => Some(before.min(&end[..]).to_vec()),
+            (Some(before), None) => Some(before.to_vec()),
+            (None, end) => end,
+        };
+        let range = match upper {
+            Some(upper) if upper.as_slice() <= prefix => return Box::new(std::iter::empty()),
+            Some(upper) => self.db.range(prefix.to_vec()..upper),
+            None => self.db.range(prefix.to_vec()..),
+        };
+        Box::new(range.rev().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into)))
     }
 
     fn apply(&self, batch: Batch) -> anyhow::Result<()> {
@@ -52,5 +79,47 @@ impl Backend for SledBackend {
     fn flush(&self) -> anyhow::Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// The first key after every key that starts with `prefix`; `None` when
+/// there is none (the prefix is empty or all `0xff`).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(entries: Box<dyn Iterator<Item = anyhow::Result<Entry>> + Send + '_>) -> Vec<String> {
+        entries.map(|e| String::from_utf8(e.unwrap().0).unwrap()).collect()
+    }
+
+    #[test]
+    fn backward_scans_stay_in_their_prefix_and_below_their_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SledBackend::open(dir.path()).unwrap();
+        let mut batch = Batch::default();
+        for key in ["ew/9", "ex/1", "ex/2", "ex/3", "ex0", "ey/0", "st/1"] {
+            batch.put(key, Vec::new());
+        }
+        backend.apply(batch).unwrap();
+        assert_eq!(keys(backend.scan_prefix_back(b"ex/", None)), ["ex/3", "ex/2", "ex/1"]);
+        assert_eq!(keys(backend.scan_prefix_back(b"ex/", Some(b"ex/3"))), ["ex/2", "ex/1"]);
+        assert_eq!(keys(backend.scan_prefix_back(b"ex/", Some(b"ex/25"))), ["ex/2", "ex/1"]);
+        assert_eq!(keys(backend.scan_prefix_back(b"ex/", Some(b"zz"))), ["ex/3", "ex/2", "ex/1"]);
+        assert!(keys(backend.scan_prefix_back(b"ex/", Some(b"ex/"))).is_empty());
+        assert!(keys(backend.scan_prefix_back(b"ex/", Some(b"a"))).is_empty());
+        assert_eq!(keys(backend.scan_prefix_back(b"", None)).len(), 7);
+        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
     }
 }
