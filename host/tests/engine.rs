@@ -442,6 +442,8 @@ async fn history_lists_by_workflow_status_and_time_and_retention_prunes() {
     }
     let mut ids = Vec::new();
     for wf in ["alpha", "beta", "alpha"] {
+        // Apart by more than a millisecond, so that time windows tell them apart.
+        tokio::time::sleep(Duration::from_millis(3)).await;
         let id = engine.start(wf, None, vec![json!({})]).await.unwrap();
         wait_for(engine, &id, &[Status::Succeeded]).await;
         ids.push(id);
@@ -468,7 +470,7 @@ async fn history_lists_by_workflow_status_and_time_and_retention_prunes() {
         ExecutionFilter { workflow: Some("alpha".into()), before: Some(ids[2].clone()), ..Default::default() };
     assert_eq!(listed(alpha_before), [ids[0].clone()]);
     assert_eq!(listed(ExecutionFilter { before: Some("zzz".into()), ..Default::default() }).len(), 3);
-    assert!(listed(ExecutionFilter { before: Some(String::new()), ..Default::default() }).is_empty());
+    assert_eq!(listed(ExecutionFilter { before: Some(String::new()), ..Default::default() }).len(), 3, "empty: none");
     // A time window from both ends.
     let last = engine.execution(&ids[2]).unwrap().unwrap().created_ms;
     assert_eq!(
@@ -619,4 +621,44 @@ connections: [{from: go, to: charge}]
     let trigger_item: Value = serde_json::from_str(listener_run.trigger.items[0].get()).unwrap();
     assert_eq!(trigger_item, json!({"order": 42, "state": "paid", "paid": true}));
     until("follow-up actions done and deleted", || engine.store().scan_prefix(b"ob/").next().is_none()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_reads_back_by_time_across_a_long_history() {
+    let (_dir, _recorder, instance) = setup().await;
+    let engine = &instance.engine;
+    // Five executions an hour apart, as the store keeps them (only the fields a list reads).
+    let hour = 3_600_000u64;
+    let t0 = 1_790_000_000_000u64;
+    let times: Vec<u64> = (0..5).map(|k| t0 + k * hour).collect();
+    let mut ids = Vec::new();
+    let mut batch = wirework::store::Batch::default();
+    for (k, at) in times.iter().enumerate() {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, at / 1000, 0);
+        let id = uuid::Uuid::new_v7(ts).to_string();
+        let record = json!({
+            "id": id, "workflow_id": if k % 2 == 0 { "even" } else { "odd" }, "workflow_version": 1,
+            "status": "succeeded", "created_ms": at, "finished_ms": at + 5, "error": null,
+        });
+        batch.put(format!("ex/{id}"), record.to_string());
+        ids.push(id);
+    }
+    engine.store().commit(batch).await.unwrap();
+    let listed = |filter: ExecutionFilter| -> Vec<String> {
+        engine.list_executions(&filter).unwrap().into_iter().map(|e| e.id).collect()
+    };
+    let picks = |ks: &[usize]| -> Vec<String> { ks.iter().map(|&k| ids[k].clone()).collect() };
+    let since = |k: usize| Some(times[k]);
+    assert_eq!(listed(ExecutionFilter { since_ms: since(2), ..Default::default() }), picks(&[4, 3, 2]));
+    assert_eq!(listed(ExecutionFilter { until_ms: since(3), ..Default::default() }), picks(&[2, 1, 0]));
+    assert_eq!(listed(ExecutionFilter { until_ms: Some(times[3] + 1), ..Default::default() }), picks(&[3, 2, 1, 0]));
+    let window = ExecutionFilter { since_ms: since(1), until_ms: since(4), ..Default::default() };
+    assert_eq!(listed(window), picks(&[3, 2, 1]));
+    assert_eq!(listed(ExecutionFilter { since_ms: since(1), limit: Some(2), ..Default::default() }), picks(&[4, 3]));
+    let page = ExecutionFilter { since_ms: since(1), before: Some(ids[3].clone()), ..Default::default() };
+    assert_eq!(listed(page), picks(&[2, 1]));
+    let even = ExecutionFilter { workflow: Some("even".into()), until_ms: since(4), ..Default::default() };
+    assert_eq!(listed(even), picks(&[2, 0]));
+    assert!(listed(ExecutionFilter { since_ms: Some(times[4] + 1), ..Default::default() }).is_empty());
+    assert!(listed(ExecutionFilter { until_ms: Some(times[0]), ..Default::default() }).is_empty());
 }

@@ -451,3 +451,59 @@ connections: [{from: go, to: call}]
     assert_eq!(with(&token).await.unwrap().status(), 401);
     server.stop().await;
 }
+
+/// Connect to `url`'s host and port and send `bytes` as they are.
+async fn send_raw(url: &str, bytes: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.unwrap();
+    tcp.write_all(bytes.as_bytes()).await.unwrap();
+    tcp
+}
+
+/// Everything the server sends until it closes the connection (at most 30 s).
+async fn read_to_close(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept the connection open; it sent {:?}", String::from_utf8_lossy(&answer));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_cannot_hold_up_a_shutdown() {
+    let dir = data_dir("127.0.0.1:1");
+    let server = serve(dir.path(), |c| c.request_timeout = Duration::from_millis(300)).await;
+    server.deploy(INTAKE).await;
+
+    // A head that never ends, and a connection that never sends anything: closed.
+    let mut trickled = send_raw(&server.url, "GET /healthz HTTP/1.1\r\nHost: wirework\r\nX-Slow: ").await;
+    let mut silent = send_raw(&server.url, "").await;
+    // A webhook body that stops half way: 408, and nothing started.
+    let head = "POST /hooks/intake/leads/new HTTP/1.1\r\nHost: wirework\r\nContent-Type: application/json\r\n";
+    let mut half = send_raw(&server.url, &format!("{head}Content-Length: 100\r\n\r\n{{\"email\": ")).await;
+    let answer = read_to_close(&mut half).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 300 ms"), "{answer}");
+    assert!(!read_to_close(&mut trickled).await.contains("200 OK"));
+    assert_eq!(read_to_close(&mut silent).await, "");
+    let (status, list) = json(server.api(Method::GET, "/executions").send().await.unwrap()).await;
+    assert_eq!((status, list.as_array().map(Vec::len)), (200, Some(0)), "{list}");
+    // Meanwhile, and after, everyone else is served.
+    let response =
+        server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&json!({"email": "a@b.c"})).send().await;
+    assert_eq!(response.unwrap().status(), 202);
+    server.stop().await;
+
+    // A request still arriving when a graceful stop begins is cut off after
+    // the grace period, not waited for until its client gives up.
+    let server = serve(dir.path(), |c| {
+        c.request_timeout = Duration::from_secs(600);
+        c.shutdown_grace = Duration::from_millis(500);
+    })
+    .await;
+    let mut stuck = send_raw(&server.url, &format!("{head}Content-Length: 100\r\n\r\n{{")).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(60), server.stop()).await;
+    assert!(stopped.is_ok(), "the stop waited for a client that sends nothing more");
+    assert_eq!(read_to_close(&mut stuck).await, "", "closed without an answer");
+}

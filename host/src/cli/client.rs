@@ -101,7 +101,8 @@ pub enum WorkflowCommand {
         /// The trigger item: a JSON object, or an array of objects.
         #[arg(long, default_value = "{}")]
         input: String,
-        /// Start as this trigger (by its id in the workflow); default: the first.
+        /// Start as this trigger (by its id in the workflow); default: the
+        /// first `manual` trigger, else the first.
         #[arg(long)]
         trigger: Option<String>,
     },

@@ -511,12 +511,12 @@ impl Engine {
     /// (or from `before`/`until_ms`) only until `limit` match or `since_ms`
     /// is passed, so the newest page costs the same whatever the history.
     pub fn list_executions(&self, filter: &ExecutionFilter) -> anyhow::Result<Vec<ExecutionSummary>> {
-        /// Ids are UUIDv7, so `ex/` keys are in creation order, but an id's
-        /// time and `created_ms` are read separately: the key order may
-        /// disagree with `created_ms` by a moment. This much slack covers it.
+        /// Ids are UUIDv7, so `ex/` keys are in creation order, and
+        /// `created_ms` is the id's time. (Records written before it was read
+        /// separately, a moment apart: this much slack covers them.)
         const SLACK_MS: u64 = 1_000;
         let limit = filter.limit.unwrap_or(100);
-        let mut before = filter.before.as_deref().map(keys::execution);
+        let mut before = filter.before.as_deref().filter(|b| !b.is_empty()).map(keys::execution);
         if let Some(until) = filter.until_ms {
             // Skip to the ids made before `until` (and a little after).
             let bound = keys::execution(&uuid_time_prefix(until.saturating_add(SLACK_MS)));
@@ -734,8 +734,15 @@ impl Inner {
                 .ok_or_else(|| EngineError::NotFound(format!("workflow `{workflow}` has no trigger `{t}`")))?,
             None => triggers.iter().position(|t| t.kind == model::TriggerType::Manual).unwrap_or(0),
         };
-        let now = now_ms();
-        let id = uuid::Uuid::now_v7().to_string();
+        // The id's own time is the creation time, so that the order of `ex/`
+        // keys and of `created_ms` agree (see `list_executions`), even when
+        // the clock steps back and the id generator holds its time.
+        let uuid = uuid::Uuid::now_v7();
+        let now = uuid.get_timestamp().map_or_else(now_ms, |t| {
+            let (secs, nanos) = t.to_unix();
+            secs * 1000 + u64::from(nanos) / 1_000_000
+        });
+        let id = uuid.to_string();
         let mut record = ExecutionRecord {
             id: id.clone(),
             workflow_id: workflow.to_string(),
@@ -814,4 +821,24 @@ pub fn workflows_using(store: &Store, plugin: &str, version: &semver::Version) -
         }
     }
     Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_time_prefix;
+    use uuid::{NoContext, Timestamp, Uuid};
+
+    #[test]
+    fn the_time_prefix_bounds_the_ids_of_its_millisecond() {
+        for ms in [0u64, 1, 65_535, 65_536, 1_795_764_071_363, (1 << 48) - 2] {
+            let id = |ms: u64| {
+                Uuid::new_v7(Timestamp::from_unix(NoContext, ms / 1000, (ms % 1000) as u32 * 1_000_000)).to_string()
+            };
+            let (at, next) = (id(ms), id(ms + 1));
+            assert!(uuid_time_prefix(ms) <= at, "{ms}: {} > {at}", uuid_time_prefix(ms));
+            assert!(at < uuid_time_prefix(ms + 1), "{ms}: {at} >= {}", uuid_time_prefix(ms + 1));
+            assert!(uuid_time_prefix(ms + 1) <= next);
+            assert!(at.starts_with(&uuid_time_prefix(ms)), "{at}");
+        }
+    }
 }

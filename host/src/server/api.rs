@@ -347,7 +347,7 @@ async fn remove_plugin(
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
-                    "{name} {version} is used by workflow(s) {} (add ?force=true to remove anyway)",
+                    "{name} {version} is used by workflow(s) {} (force=true removes it anyway; `--force` in the CLI)",
                     users.join(", ")
                 ),
             ));

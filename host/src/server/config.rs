@@ -26,7 +26,12 @@ pub struct Settings {
     /// How long a sync webhook waits for its execution before answering 202 (default 10000).
     #[arg(long, env = "WIREWORK_SYNC_TIMEOUT_MS")]
     pub sync_timeout_ms: Option<u64>,
-    /// How long a graceful shutdown lets running steps finish (default 10000).
+    /// How long a client may take to send a request's head, or a webhook's
+    /// body (answered 408 after it); idle connections are closed after it
+    /// too (default 30000).
+    #[arg(long, env = "WIREWORK_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// How long a graceful shutdown lets open requests and running steps finish (default 10000).
     #[arg(long, env = "WIREWORK_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
     /// A file holding the 32-byte credential key, 64 hex characters (default: secret.key in the data directory).
@@ -53,7 +58,11 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Sync webhooks answer 202 after this (default 10 s).
     pub sync_timeout: Duration,
-    /// Graceful shutdown lets running steps finish for this long (default 10 s).
+    /// The time a client has to send a request's head (idle connections are
+    /// closed after it) and a webhook's body (default 30 s).
+    pub request_timeout: Duration,
+    /// Graceful shutdown lets open requests, then running steps, finish for
+    /// this long each (default 10 s).
     pub shutdown_grace: Duration,
     /// The credential key file (default: `secret.key` in the data directory,
     /// made at first start). `WIREWORK_SECRET_KEY` (64 hex characters) wins over it.
@@ -77,6 +86,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("data_dir", &self.data_dir)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sync_timeout", &self.sync_timeout)
+            .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("secret_key_file", &self.secret_key_file)
             .field("retention", &self.retention)
@@ -108,6 +118,9 @@ impl ServeConfig {
             max_body_bytes: overrides.max_body_bytes.or(from_file.max_body_bytes).unwrap_or(1024 * 1024),
             sync_timeout: Duration::from_millis(
                 overrides.sync_timeout_ms.or(from_file.sync_timeout_ms).unwrap_or(10_000),
+            ),
+            request_timeout: Duration::from_millis(
+                overrides.request_timeout_ms.or(from_file.request_timeout_ms).unwrap_or(30_000).max(1),
             ),
             shutdown_grace: Duration::from_millis(
                 overrides.shutdown_grace_ms.or(from_file.shutdown_grace_ms).unwrap_or(10_000),
@@ -146,6 +159,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 20);
         assert_eq!(config.sync_timeout, Duration::from_millis(5));
         assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
     }
 
     #[test]

@@ -208,7 +208,12 @@ pub async fn handle(
         response
     };
     let limit = state.config.max_body_bytes;
-    let body = match axum::body::to_bytes(body, limit).await {
+    let deadline = state.config.request_timeout;
+    let Ok(read) = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await else {
+        let message = format!("the body did not arrive within {} ms", deadline.as_millis());
+        return observe(ApiError::new(StatusCode::REQUEST_TIMEOUT, message).into_response());
+    };
+    let body = match read {
         Ok(body) => body,
         Err(e) if format!("{e:#}").contains("length limit") => {
             let message = format!("the body is larger than the limit of {limit} bytes");

@@ -18,6 +18,7 @@ mod api;
 mod auth;
 pub mod config;
 mod hooks;
+mod http;
 pub mod secrets;
 
 pub use config::ServeConfig;
@@ -197,20 +198,24 @@ impl Server {
             }
         });
         let stopping = state.clone();
-        // Answers go out at once, not held back by Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stopping.ready.store(false, Ordering::SeqCst);
-                tracing::info!("shutting down: no new requests");
-            })
-            .await
-            .context("serving HTTP")?;
+        let limits =
+            http::HttpLimits { header_read_timeout: state.config.request_timeout, drain: state.config.shutdown_grace };
+        let cut = http::serve(listener, app, limits, async move {
+            shutdown.await;
+            stopping.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: no new requests");
+        })
+        .await;
+        if cut > 0 {
+            tracing::warn!(connections = cut, grace = ?limits.drain, "requests still open after the grace period were cut off");
+        }
         pruner.abort();
         refresher.abort();
+        // An aborted task lets go of what it holds (the store) only when it
+        // is next polled: wait for that, so that the store is released when
+        // this returns.
+        let _ = pruner.await;
+        let _ = refresher.await;
         let grace = state.config.shutdown_grace;
         if !state.engine.shutdown(grace).await {
             tracing::warn!("steps still running after {grace:?}; they run again at the next start");
@@ -282,19 +287,27 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// The key `/readyz` writes to find out whether a failing store can write again.
 const READINESS_PROBE_KEY: &[u8] = b"health/readyz";
+/// How long `/readyz` waits for that write.
+const READINESS_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Ready while serving and while the store takes writes. After a write to the
 /// store failed (a full or broken disk: webhooks then answer 500), each call
-/// tries a small write and is ready again as soon as one succeeds.
+/// tries a small write and is ready again as soon as one succeeds (with sled,
+/// after an I/O error, that takes a restart).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if !state.ready.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: stopping").into_response();
     }
     let store = state.engine.store();
     if store.failure().is_some() {
-        if let Err(e) = store.probe(READINESS_PROBE_KEY).await {
-            let why = format!("not ready: the store cannot write ({e:#})");
-            return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+        let why = match tokio::time::timeout(READINESS_PROBE_TIMEOUT, store.probe(READINESS_PROBE_KEY)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("{e:#}")),
+            Err(_) => Some(format!("no answer within {} s", READINESS_PROBE_TIMEOUT.as_secs())),
+        };
+        if let Some(why) = why {
+            let body = format!("not ready: the store cannot write ({why})");
+            return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
         }
     }
     (StatusCode::OK, "ready").into_response()
