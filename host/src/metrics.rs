@@ -74,6 +74,8 @@ pub struct Metrics {
     pub store_flushes: Gauge<u64, AtomicU64>,
     /// How long each store flush took.
     pub store_flush_duration: Histogram,
+    /// 1 while the store's latest write failed (see `/readyz`), else 0; set when scraped.
+    pub store_write_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -122,6 +124,12 @@ impl Metrics {
             "Time each store flush took to make writes durable (mostly the disk's fsync)",
             store_flush_duration.clone(),
         );
+        let store_write_failing = Gauge::default();
+        registry.register(
+            "store_write_failing",
+            "1 while the store's latest write failed (webhooks answer 500, /readyz 503), else 0",
+            store_write_failing.clone(),
+        );
         Metrics {
             registry,
             executions_started,
@@ -133,6 +141,7 @@ impl Metrics {
             plugin_calls_in_flight,
             store_flushes,
             store_flush_duration,
+            store_write_failing,
         }
     }
 

@@ -239,7 +239,16 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     assert!(beside.contains("only at its next start") && beside.contains("--server"), "{beside}");
     assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
 
-    // Through the server it is loaded at once, with the grants given.
+    // Through the server it is loaded at once, with the grants given (and a
+    // warning when what it requests is not granted).
+    let add = ["plugin", "add", http, "--server", &url];
+    let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.0")), "{out}{stderr}");
+    assert!(stderr.contains("warning: wirework/http requests http"), "{stderr}");
+    let add = ["plugin", "add", http, "--server", &url, "--grant-http", "*"];
+    let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.0")), "{out}{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "127.0.0.1:1"];
     let out = ok(cli(&url, Some(&admin), &add, None));
     assert_eq!(out.lines().last(), Some("wirework/http@0.1.0"), "{out}");

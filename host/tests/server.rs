@@ -171,6 +171,7 @@ async fn deploy_fire_follow_and_every_refusal() {
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"202\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"413\"}",
         "wirework_executions_in_memory",
+        "wirework_store_write_failing 0\n",
     ] {
         assert!(metrics.contains(family), "{family} missing from /metrics:\n{metrics}");
     }

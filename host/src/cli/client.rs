@@ -413,6 +413,13 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             };
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
+            if let Some(missing) = not_granted(&client, name, version).await {
+                eprintln!(
+                    "warning: {name} requests {missing}, not granted: its calls that need it will be refused \
+                     (the grant given replaces the plugin's grant, for every installed version; \
+                     pass --grant-http / --grant-kv)"
+                );
+            }
             println!("{name}@{version}");
             0
         }
@@ -431,6 +438,17 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
         }
     };
     Ok(Some(code))
+}
+
+/// What the server's `name` `version` requests and is not granted, if anything
+/// (`None` too when the list cannot be read: this only informs).
+async fn not_granted(client: &Client, name: &str, version: &str) -> Option<String> {
+    let list = client.call(Method::GET, &["plugins"], &[], Body::None).await.ok()??;
+    let plugin = list.as_array()?.iter().find(|p| p["name"] == name && p["version"] == version)?;
+    let requested: wirework_registry::Capabilities = serde_json::from_value(plugin["requested"].clone()).ok()?;
+    let granted: crate::plugins::GrantEntry = serde_json::from_value(plugin["grants"].clone()).ok()?;
+    let missing = crate::plugins::registry::not_granted(&requested, &granted);
+    (!missing.is_empty()).then(|| missing.join(", "))
 }
 
 /// Read a secret's value from stdin: one line from a terminal, everything from
