@@ -650,6 +650,15 @@ async fn serve(listen: &str, data_dir: &Path, key: Option<&Path>, max_upload_byt
     let public = server.public_key();
     eprintln!("registry key {} ({public})", public.id());
     println!("registry listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, server.router()).with_graceful_shutdown(crate::server::stop_signal()).await?;
+    // The host's accept loop: a client that never finishes its request head
+    // cannot hold a connection, nor a stop, for ever.
+    let limits = crate::server::http::HttpLimits {
+        header_read_timeout: std::time::Duration::from_secs(30),
+        drain: std::time::Duration::from_secs(10),
+    };
+    let cut = crate::server::http::serve(listener, server.router(), limits, crate::server::stop_signal()).await;
+    if cut > 0 {
+        eprintln!("closed {cut} connection(s) still open 10 s after the stop");
+    }
     Ok(())
 }

@@ -18,7 +18,7 @@ mod api;
 mod auth;
 pub mod config;
 mod hooks;
-mod http;
+pub(crate) mod http;
 pub mod secrets;
 
 pub use config::ServeConfig;
