@@ -257,6 +257,26 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[1]["grants"]["http"][0], "127.0.0.1:1", "{list:#}");
 
+    // Grants: shown and replaced on the server (at once), shown in the directory.
+    let grants = |args: &[&str]| -> Value {
+        let argv: Vec<&str> = [&["plugin", "grants"][..], args, &["--server", &url]].concat();
+        serde_json::from_str(&ok(cli(&url, Some(&admin), &argv, None))).unwrap()
+    };
+    assert_eq!(grants(&["wirework/http"]), serde_json::json!({"http": ["127.0.0.1:1"], "kv": false}));
+    let set = grants(&["wirework/http", "--set", "--grant-http", "127.0.0.1:1", "--grant-kv"]);
+    assert_eq!(set, serde_json::json!({"http": ["127.0.0.1:1"], "kv": true}));
+    let list: Value =
+        serde_json::from_str(&ok(cli(&url, Some(&admin), &["plugin", "list", "--server", &url], None))).unwrap();
+    assert_eq!(list[1]["grants"]["kv"], true, "{list:#}");
+    let (code, _, stderr) = cli(&url, Some(&admin), &["plugin", "grants", "wirework/nope", "--server", &url], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not installed"), "{stderr}");
+    let local = ok(cli(&url, None, &["plugin", "grants", "wirework/http", "--data-dir", data.to_str().unwrap()], None));
+    assert_eq!(serde_json::from_str::<Value>(&local).unwrap()["kv"], true, "the server wrote it: {local}");
+    let (code, _, stderr) =
+        cli(&url, None, &["plugin", "grants", "wirework/nope", "--data-dir", data.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{stderr}");
+
     // A workflow using it, started by hand with an item of the operator's.
     let file = dir.path().join("ping.yaml");
     std::fs::write(

@@ -1,6 +1,6 @@
 //! Operator commands that talk to a running `wirework serve` over its HTTP API
 //! (`/api/v1`): workflows, executions, tokens, secrets and events, and the
-//! `plugin add|list|remove` commands when they are given `--server`.
+//! `plugin add|list|remove|grants` commands when they are given `--server`.
 //!
 //! Exit codes: 0 when the server did what was asked, 1 when it refused (its
 //! message, and a workflow's problems, go to stderr); anything that keeps the
@@ -348,7 +348,7 @@ async fn event(client: &Client, command: EventCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// `--server` and `--token` on `plugin add|list|remove`: act on a running
+/// `--server` and `--token` on `plugin add|list|remove|grants`: act on a running
 /// server through its API instead of on a data directory. A server loads
 /// the plugins of its directory when it starts, so files written beside it
 /// take effect only at its next start; through the API they do at once.
@@ -385,6 +385,13 @@ pub enum PluginRequest {
     },
     /// List the installed versions (JSON).
     List,
+    /// Show `name`'s grant, or replace it with `set`.
+    Grants {
+        /// `publisher/name`.
+        name: String,
+        /// The new grant, if it is to change.
+        set: Option<crate::plugins::GrantEntry>,
+    },
     /// Remove `name` `version`.
     Remove {
         /// `publisher/name`.
@@ -424,6 +431,17 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             0
         }
         PluginRequest::List => print_json(client.call(Method::GET, &["plugins"], &[], Body::None).await?)?,
+        PluginRequest::Grants { name, set } => {
+            let Some((publisher, short)) = name.split_once('/') else {
+                bail!("`{name}` is not publisher/name");
+            };
+            let path = ["plugins", publisher, short, "grants"];
+            let answer = match set {
+                None => client.call(Method::GET, &path, &[], Body::None).await?,
+                Some(grant) => client.call(Method::PUT, &path, &[], Body::Json(serde_json::to_value(grant)?)).await?,
+            };
+            print_json(answer)?
+        }
         PluginRequest::Remove { name, version, force } => {
             let Some((publisher, short)) = name.split_once('/') else {
                 bail!("`{name}` is not publisher/name");
@@ -791,6 +809,8 @@ mod tests {
             &["plugin", "add", "p.wwpkg", "--grant-http", "*.example.com", "--grant-kv"],
             &["plugin", "list"],
             &["plugin", "remove", "acme/crm@1.0.0", "--force"],
+            &["plugin", "grants", "acme/crm"],
+            &["plugin", "grants", "acme/crm", "--set", "--grant-http", "api.example.com", "--grant-kv"],
             &["execution", "list", "--workflow", "w", "--status", "failed", "--limit", "5", "--before", "e"],
             &["execution", "show", "e"],
             &["execution", "cancel", "e"],
@@ -806,6 +826,7 @@ mod tests {
             assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");
         }
         assert!(Cli::try_parse_from(["wirework", "workflow", "rollback", "w", "latest"]).is_err());
+        assert!(Cli::try_parse_from(["wirework", "plugin", "grants", "a/b", "--grant-kv"]).is_err(), "needs --set");
         assert!(Cli::try_parse_from(["wirework", "execution", "list", "--limit", "-1"]).is_err());
     }
 }

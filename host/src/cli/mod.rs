@@ -177,6 +177,27 @@ enum PluginCommand {
         #[arg(long)]
         grant_kv: bool,
     },
+    /// Show a plugin's grant (JSON), or with `--set` replace it, for every
+    /// installed version: in a data directory, or with `--server` on a
+    /// running server (where it takes effect at once).
+    Grants {
+        /// `publisher/name`.
+        name: String,
+        /// Replace the grant with the `--grant-*` flags (none: nothing granted).
+        #[arg(long)]
+        set: bool,
+        /// With `--set`: grant HTTP to this host pattern; repeatable.
+        #[arg(long = "grant-http", value_name = "PATTERN", requires = "set")]
+        grant_http: Vec<String>,
+        /// With `--set`: grant key-value state.
+        #[arg(long, requires = "set")]
+        grant_kv: bool,
+        /// The data directory.
+        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        server: client::PluginServerArg,
+    },
     #[command(flatten)]
     Registry(registry::PluginRegistryCommand),
 }
@@ -294,6 +315,14 @@ impl Cli {
                 let path = install_file(&plugins_dir(&data_dir), &package, &trust, grant)?;
                 println!("{}", path.display());
             }
+            Command::Plugin(PluginCommand::Grants { name, set, grant_http, grant_kv, data_dir, server }) => {
+                let grant = set.then_some(GrantEntry { http: grant_http, kv: grant_kv });
+                let request = client::PluginRequest::Grants { name: name.clone(), set: grant.clone() };
+                if let Some(code) = client::plugin(&server, request).await? {
+                    return Ok(code);
+                }
+                return local_grants(&data_dir, &name, grant);
+            }
             Command::Plugin(PluginCommand::Registry(command)) => return registry::run_plugin(&home, command).await,
             Command::Registry(command) => registry::run_registry(&home, command).await?,
             Command::Engine(EngineCommand::Run(args)) => engine_run(&home, args).await?,
@@ -331,6 +360,28 @@ pub(crate) fn warn_if_served(data_dir: &Path) {
             data_dir.display()
         );
     }
+}
+
+/// `plugin grants` on a data directory: show or replace `name`'s grant.
+fn local_grants(data_dir: &Path, name: &str, set: Option<GrantEntry>) -> anyhow::Result<i32> {
+    let dir = plugins_dir(data_dir);
+    let file_prefix = format!("{}@", name.replace('/', "."));
+    let installed = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(&file_prefix))
+        })
+        .unwrap_or(false);
+    if !installed {
+        eprintln!("error: {name} is not installed in {}", data_dir.display());
+        return Ok(1);
+    }
+    if let Some(grant) = set {
+        warn_if_served(data_dir);
+        crate::plugins::set_grant(&dir, name, Some(grant))?;
+    }
+    let grant = crate::plugins::read_grants(&dir)?.remove(name).unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&grant)?);
+    Ok(0)
 }
 
 async fn open_instance(home: &Home, data_dir: &Path, credentials: Arc<MemoryCredentials>) -> anyhow::Result<Instance> {
