@@ -36,11 +36,16 @@ pub fn plugins_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("plugins")
 }
 
+/// Where the store lives in a data directory (sled allows one process at a time).
+pub fn store_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
+}
+
 /// Whether a running process (a `wirework serve` or `engine run`) has
 /// `data_dir`'s store open. Such a process loaded the installed plugins when it
 /// started: package files written beside it are not loaded until it restarts.
 pub fn is_served(data_dir: &Path) -> bool {
-    crate::store::SledBackend::in_use(&data_dir.join("store"))
+    crate::store::SledBackend::in_use(&store_dir(data_dir))
 }
 
 impl Instance {
@@ -63,7 +68,7 @@ impl Instance {
         engine_config: EngineConfig,
         credentials: impl FnOnce(&Store) -> anyhow::Result<Arc<dyn Credentials>>,
     ) -> anyhow::Result<Instance> {
-        let store = Store::open_sled(&data_dir.join("store"))?;
+        let store = Store::open_sled(&store_dir(data_dir))?;
         let credentials = credentials(&store)?;
         let runtime_config = RuntimeConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() };
         let max_calls = runtime_config.max_instances as usize;

@@ -79,6 +79,15 @@ impl Served {
     }
 }
 
+/// The admin token a first start prints once, among its stdout `lines`.
+fn admin_token(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("admin token (shown once; keep it): "))
+        .unwrap_or_else(|| panic!("no admin token in {lines:?}"))
+        .to_string()
+}
+
 /// Run the CLI against the server; (exit code, stdout, stderr).
 fn cli(server: &str, token: Option<&str>, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut cmd = wirework();
@@ -113,12 +122,7 @@ fn operators_drive_a_running_server_with_the_cli() {
     let mut served = start(&data, port, &log);
 
     // First start: an admin token is generated and shown once.
-    let lines = served.until_listening();
-    let admin = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("admin token (shown once; keep it): "))
-        .unwrap_or_else(|| panic!("no admin token in {lines:?}"))
-        .to_string();
+    let admin = admin_token(&served.until_listening());
 
     // Without a token the CLI says how to give one.
     let (code, _, stderr) = cli(&url, None, &["workflow", "list"], None);
@@ -215,12 +219,7 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let served = start(&data, port, &dir.path().join("server.log"));
-    let lines = served.until_listening();
-    let admin = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("admin token (shown once; keep it): "))
-        .unwrap_or_else(|| panic!("no admin token in {lines:?}"))
-        .to_string();
+    let admin = admin_token(&served.until_listening());
     let http = f.http.to_str().unwrap();
     assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.0"]);
 

@@ -432,9 +432,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
         }
         PluginRequest::List => print_json(client.call(Method::GET, &["plugins"], &[], Body::None).await?)?,
         PluginRequest::Grants { name, set } => {
-            let Some((publisher, short)) = name.split_once('/') else {
-                bail!("`{name}` is not publisher/name");
-            };
+            let (publisher, short) = publisher_and_name(&name)?;
             let path = ["plugins", publisher, short, "grants"];
             let answer = match set {
                 None => client.call(Method::GET, &path, &[], Body::None).await?,
@@ -443,9 +441,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             print_json(answer)?
         }
         PluginRequest::Remove { name, version, force } => {
-            let Some((publisher, short)) = name.split_once('/') else {
-                bail!("`{name}` is not publisher/name");
-            };
+            let (publisher, short) = publisher_and_name(&name)?;
             let query: Vec<(&str, String)> = if force { vec![("force", "true".into())] } else { Vec::new() };
             let path = ["plugins", publisher, short, &version.to_string()];
             if client.call(Method::DELETE, &path, &query, Body::None).await?.is_none() {
@@ -456,6 +452,11 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
         }
     };
     Ok(Some(code))
+}
+
+/// `publisher/name` as the two path segments the plugin routes take.
+fn publisher_and_name(name: &str) -> anyhow::Result<(&str, &str)> {
+    name.split_once('/').with_context(|| format!("`{name}` is not publisher/name"))
 }
 
 /// What the server's `name` `version` requests and is not granted, if anything

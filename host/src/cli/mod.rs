@@ -365,13 +365,7 @@ pub(crate) fn warn_if_served(data_dir: &Path) {
 /// `plugin grants` on a data directory: show or replace `name`'s grant.
 fn local_grants(data_dir: &Path, name: &str, set: Option<GrantEntry>) -> anyhow::Result<i32> {
     let dir = plugins_dir(data_dir);
-    let file_prefix = format!("{}@", name.replace('/', "."));
-    let installed = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(&file_prefix))
-        })
-        .unwrap_or(false);
-    if !installed {
+    if !crate::plugins::is_installed(&dir, name) {
         eprintln!("error: {name} is not installed in {}", data_dir.display());
         return Ok(1);
     }

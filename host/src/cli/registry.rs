@@ -530,7 +530,7 @@ fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
     if !path.exists() {
         bail!("{name} {version} is not installed in {}", data_dir.display());
     }
-    let store_dir = data_dir.join("store");
+    let store_dir = crate::instance::store_dir(data_dir);
     if store_dir.exists() && !force {
         let store = crate::store::Store::open_sled(&store_dir).with_context(|| {
             format!(
@@ -658,7 +658,7 @@ async fn serve(listen: &str, data_dir: &Path, key: Option<&Path>, max_upload_byt
     };
     let cut = crate::server::http::serve(listener, server.router(), limits, crate::server::stop_signal()).await;
     if cut > 0 {
-        eprintln!("closed {cut} connection(s) still open 10 s after the stop");
+        eprintln!("closed {cut} connection(s) still open {:?} after the stop", limits.drain);
     }
     Ok(())
 }

@@ -228,7 +228,19 @@ pub fn set_grant(dir: &Path, name: &str, grant: Option<GrantEntry>) -> anyhow::R
 
 /// The file an installed version is kept in, inside `dir`.
 pub fn package_path(dir: &Path, name: &str, version: &Version) -> PathBuf {
-    dir.join(format!("{}@{}.wwpkg", name.replace('/', "."), version))
+    dir.join(format!("{}{version}.wwpkg", package_file_prefix(name)))
+}
+
+/// How the file names of `name`'s installed versions start.
+fn package_file_prefix(name: &str) -> String {
+    format!("{}@", name.replace('/', "."))
+}
+
+/// Whether some version of `name` is installed in `dir`.
+pub fn is_installed(dir: &Path, name: &str) -> bool {
+    let prefix = package_file_prefix(name);
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
 }
 
 /// The grants kept in `dir` (see the module docs).

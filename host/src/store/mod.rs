@@ -412,6 +412,14 @@ mod tests {
         fail: AtomicBool,
     }
 
+    impl CountingFlushes {
+        /// Sled in `dir`, no flushes yet, not failing.
+        fn open(dir: &std::path::Path) -> Arc<CountingFlushes> {
+            let sled = SledBackend::open(dir).unwrap();
+            Arc::new(CountingFlushes { sled, flushes: AtomicU64::new(0), fail: AtomicBool::new(false) })
+        }
+    }
+
     impl Backend for CountingFlushes {
         fn get(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
             self.sled.get(key)
@@ -441,11 +449,7 @@ mod tests {
     #[tokio::test]
     async fn applied_writes_are_flushed_without_a_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(CountingFlushes {
-            sled: SledBackend::open(dir.path()).unwrap(),
-            flushes: AtomicU64::new(0),
-            fail: AtomicBool::new(false),
-        });
+        let backend = CountingFlushes::open(dir.path());
         let store = Store::new(backend.clone());
         let observed = Arc::new(AtomicU64::new(0));
         let counting = observed.clone();
@@ -469,11 +473,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_write_is_reported_until_a_probe_succeeds() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(CountingFlushes {
-            sled: SledBackend::open(dir.path()).unwrap(),
-            flushes: AtomicU64::new(0),
-            fail: AtomicBool::new(false),
-        });
+        let backend = CountingFlushes::open(dir.path());
         let store = Store::new(backend.clone());
         store.probe(b"health/probe").await.unwrap();
         assert_eq!(store.failure(), None);
