@@ -445,6 +445,100 @@ async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
+    let registry = registry(SecretKey::generate()).await;
+    let url = registry.url.as_str();
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = package(packages.path(), &key, "globex/crm", "1.0.0", &["api.globex.example"], false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
+
+    let data = common::server::data_dir("127.0.0.1");
+    let served = common::server::serve(data.path(), |_| {}).await;
+    let server = &served;
+    let install = |body: Value| async move {
+        let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
+        common::server::json(response).await
+    };
+    let nothing_installed = || {
+        assert!(!installed(data.path()).iter().any(|f| f.starts_with("globex")), "{:?}", installed(data.path()));
+        let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+        assert!(!lock.plugins.iter().any(|p| p.name == "globex/crm"), "{lock:?}");
+    };
+
+    // Refusals change nothing: an untrusted signer, no grant for what the
+    // package requests, a bad grant, an unreachable registry.
+    let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "grants": ["none"]})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("trust"), "{body}");
+    nothing_installed();
+    let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
+        .args(["trust", "add", "globex", &key.public().to_string()])
+        .env("WIREWORK_HOME", fixtures().home.root())
+        .output()
+        .await
+        .unwrap();
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url})).await;
+    assert_eq!(status, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("requests capabilities (http api.globex.example)") && error.contains("none"), "{body}");
+    nothing_installed();
+    let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "grants": ["everything"]})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": "http://127.0.0.1:9"})).await;
+    assert_eq!(status, 502, "{body}");
+    nothing_installed();
+
+    // The operator's CLI installs through the server, which runs it at once.
+    let operator = User::new();
+    let out = operator
+        .ok(&[
+            "plugin",
+            "install",
+            "globex/crm@^1",
+            "--registry",
+            url,
+            "--server",
+            &server.url,
+            "--token",
+            common::server::ADMIN,
+            "--grant",
+            "http=api.globex.example",
+        ])
+        .await;
+    assert!(out.contains("globex/crm@1.0.0"), "{out}");
+    let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+    let entry = lock.plugins.iter().find(|p| p.name == "globex/crm").expect("locked in the served data dir");
+    assert_eq!((entry.version.to_string(), entry.registry.as_str(), entry.range.as_str()), ("1.0.0".into(), url, "^1"));
+    let (status, grant) =
+        common::server::json(server.api(reqwest::Method::GET, "/plugins/globex/crm/grants").send().await.unwrap())
+            .await;
+    assert_eq!((status, grant["http"].clone()), (200, json!(["api.globex.example"])));
+    server
+        .deploy(
+            "id: globex\ntriggers: [{id: hook, type: webhook, path: lead, uses: wirework/core@^0.1}]\nnodes:\n  - {id: tag, uses: globex/crm@^1, node: set, config: {fields: {stage: new}}}\nconnections: [{from: hook, to: tag}]\n",
+        )
+        .await;
+    let response = server
+        .client
+        .post(format!("{}/hooks/globex/lead", server.url))
+        .header("content-type", "application/json")
+        .body(json!({"email": "ann@example.com"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = common::server::json(response).await;
+    assert_eq!(status, 202, "{answer}");
+    let execution = server.wait_for(answer["execution_id"].as_str().unwrap(), &["succeeded", "failed"]).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    // `--locked` installs into a data directory only.
+    let refused = operator.fails(&["plugin", "install", "--locked", "--server", &server.url]).await;
+    assert!(refused.contains("cannot be used with"), "{refused}");
+    served.stop().await;
+}
+
 /// `wirework registry serve` as its own process on a port the OS picks;
 /// killed when dropped.
 struct RegistryProcess {

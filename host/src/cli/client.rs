@@ -383,6 +383,17 @@ pub enum PluginRequest {
         /// Whether key-value state is granted.
         grant_kv: bool,
     },
+    /// Install from a registry, as `plugin install` does on a data directory.
+    Install {
+        /// `publisher/name@RANGE`.
+        spec: String,
+        /// The registry's URL (the server fetches from it).
+        registry: String,
+        /// `--grant` values: `http=PATTERN`, `kv`, `all`, `none`.
+        grants: Vec<String>,
+        /// Trust the publisher's key if the server trusts none of its keys yet.
+        trust_on_first_use: bool,
+    },
     /// List the installed versions (JSON).
     List,
     /// Show `name`'s grant, or replace it with `set`.
@@ -427,6 +438,30 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                      pass --grant-http / --grant-kv)"
                 );
             }
+            println!("{name}@{version}");
+            0
+        }
+        PluginRequest::Install { spec, registry, grants, trust_on_first_use } => {
+            let request = json!({
+                "plugin": spec, "registry": registry, "grants": grants, "trust_on_first_use": trust_on_first_use,
+            });
+            let path = ["plugins", "install"];
+            let Some(installed) = client.call(Method::POST, &path, &[], Body::Json(request)).await? else {
+                return Ok(Some(1));
+            };
+            let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
+            for note in installed["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                eprintln!("note: {note}");
+            }
+            let missing: Vec<&str> =
+                installed["not_granted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if !missing.is_empty() {
+                eprintln!(
+                    "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
+                    missing.join(", ")
+                );
+            }
+            eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             println!("{name}@{version}");
             0
         }

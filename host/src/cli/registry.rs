@@ -5,8 +5,8 @@ use super::client::{plugin, PluginRequest, PluginServerArg};
 use crate::home::Home;
 use crate::instance::plugins_dir;
 use crate::plugins::registry::{
-    self as host_registry, install, lockfile_path, memory_path, not_granted, read_revocations, Installed, Lockfile,
-    Source,
+    self as host_registry, describe_capabilities, install, lockfile_path, memory_path, not_granted, parse_spec,
+    read_revocations, ungranted_refusal, GrantFlags, Installed, Lockfile, Source,
 };
 use crate::plugins::{package_path, read_grants, GrantEntry};
 use anyhow::{bail, Context};
@@ -56,7 +56,10 @@ impl KeyArg {
 pub enum PluginRegistryCommand {
     /// Install `publisher/name@RANGE` (e.g. `acme/crm@^1.2`; `@=1.2.3` pins
     /// exactly, yanked versions too) from a registry, verified against the
-    /// trust store; or, with `--locked`, every version in a lockfile.
+    /// trust store; or, with `--locked`, every version in a lockfile. With
+    /// `--server`, a running server installs it (with its own trust store,
+    /// into its data directory) and runs it at once; `name@version` is
+    /// printed last.
     Install {
         /// `publisher/name@RANGE`; without `@RANGE`, the newest version.
         spec: Option<String>,
@@ -66,7 +69,8 @@ pub enum PluginRegistryCommand {
         data_dir: DataDirArg,
         /// Grant a capability: `http=PATTERN`, `kv`, `all` (everything the
         /// package requests) or `none`; repeatable. Without it, a terminal
-        /// prompts; otherwise a package that requests capabilities is refused.
+        /// prompts (not with `--server`); otherwise a package that requests
+        /// capabilities is refused.
         #[arg(long = "grant", value_name = "CAPABILITY")]
         grants: Vec<String>,
         /// When no key of the publisher is trusted yet, trust the key that
@@ -75,11 +79,13 @@ pub enum PluginRegistryCommand {
         #[arg(long)]
         trust_on_first_use: bool,
         /// Install exactly the versions and digests of a lockfile.
-        #[arg(long, conflicts_with = "spec")]
+        #[arg(long, conflicts_with_all = ["spec", "server"])]
         locked: bool,
         /// The lockfile for `--locked` (default: the data directory's).
         #[arg(long, requires = "locked")]
         lockfile: Option<PathBuf>,
+        #[command(flatten)]
+        server: PluginServerArg,
     },
     /// Install the newest version in each installed plugin's range (beside
     /// the versions installed). New capabilities are not granted without `--grant`.
@@ -218,15 +224,6 @@ pub enum RegistryCommand {
     },
 }
 
-/// `publisher/name@RANGE` (no `@`: any version).
-fn parse_spec(spec: &str) -> anyhow::Result<(String, VersionReq)> {
-    let (name, range) = spec.split_once('@').unwrap_or((spec, "*"));
-    wirework_registry::manifest::validate_package_name(name)
-        .map_err(|e| anyhow::anyhow!("`{name}` is not a package name (publisher/name): {e}"))?;
-    let range = VersionReq::parse(range).with_context(|| format!("`{range}` is not a semver range"))?;
-    Ok((name.to_string(), range))
-}
-
 /// `publisher/name@VERSION`.
 fn parse_exact(spec: &str) -> anyhow::Result<(String, Version)> {
     let Some((name, version)) = spec.split_once('@') else { bail!("expected publisher/name@VERSION, got `{spec}`") };
@@ -234,55 +231,8 @@ fn parse_exact(spec: &str) -> anyhow::Result<(String, Version)> {
     Ok((name.to_string(), version))
 }
 
-/// The `--grant` flags.
-#[derive(Debug, Default)]
-struct GrantFlags {
-    all: bool,
-    none: bool,
-    kv: bool,
-    http: Vec<String>,
-}
-
-impl GrantFlags {
-    fn parse(flags: &[String]) -> anyhow::Result<GrantFlags> {
-        let mut out = GrantFlags::default();
-        for flag in flags {
-            match flag.as_str() {
-                "all" => out.all = true,
-                "none" => out.none = true,
-                "kv" => out.kv = true,
-                other => match other.strip_prefix("http=") {
-                    Some(pattern) if !pattern.is_empty() => out.http.push(pattern.to_string()),
-                    _ => bail!("`--grant {other}`: expected http=PATTERN, kv, all or none"),
-                },
-            }
-        }
-        Ok(out)
-    }
-
-    fn given(&self) -> bool {
-        self.all || self.none || self.kv || !self.http.is_empty()
-    }
-}
-
-fn describe_capabilities(requested: &Capabilities) -> String {
-    let mut parts: Vec<String> = requested.http.iter().map(|h| format!("http {h}")).collect();
-    if requested.kv {
-        parts.push("kv".into());
-    }
-    if !requested.secrets.is_empty() {
-        parts.push(format!("secrets {} (bound per node by workflows)", requested.secrets.join(", ")));
-    }
-    if parts.is_empty() {
-        "no capabilities".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-/// The grant decision of `install`/`upgrade`: flags, else the earlier grant
-/// (a plugin's grant covers all its versions, so new capabilities are not
-/// granted by an upgrade), else a prompt on a terminal, else a refusal.
+/// The grant decision of `install`/`upgrade`: [`GrantFlags::decide`], else
+/// a prompt on a terminal, else a refusal.
 fn decide(
     flags: &GrantFlags,
     name: &str,
@@ -290,28 +240,12 @@ fn decide(
     earlier: Option<&GrantEntry>,
 ) -> anyhow::Result<GrantEntry> {
     eprintln!("{name} requests: {}", describe_capabilities(requested));
-    if flags.given() {
-        let mut grant = if flags.none { GrantEntry::default() } else { earlier.cloned().unwrap_or_default() };
-        if flags.all {
-            grant.http.extend(requested.http.iter().cloned());
-            grant.kv |= requested.kv;
-        }
-        grant.http.extend(flags.http.iter().cloned());
-        grant.kv |= flags.kv;
-        grant.http.sort();
-        grant.http.dedup();
+    if let Some(grant) = flags.decide(requested, earlier) {
         return Ok(grant);
-    }
-    if let Some(earlier) = earlier {
-        return Ok(earlier.clone());
-    }
-    let empty = GrantEntry::default();
-    if not_granted(requested, &empty).is_empty() {
-        return Ok(empty);
     }
     if std::io::stdin().is_terminal() {
         let mut grant = GrantEntry::default();
-        for capability in not_granted(requested, &empty) {
+        for capability in not_granted(requested, &GrantEntry::default()) {
             eprint!("grant {capability}? [y/N] ");
             std::io::stderr().flush().ok();
             let mut answer = String::new();
@@ -325,11 +259,8 @@ fn decide(
         }
         return Ok(grant);
     }
-    bail!(
-        "{name} requests capabilities ({}): grant them with --grant http=PATTERN / --grant kv / --grant all, \
-         or install without them with --grant none",
-        describe_capabilities(requested)
-    )
+    let how = "--grant http=PATTERN / --grant kv / --grant all";
+    bail!("{}", ungranted_refusal(name, requested, how, "--grant none"))
 }
 
 fn report(installed: &Installed) {
@@ -355,7 +286,22 @@ fn report(installed: &Installed) {
 /// registry, or lists or removes installed versions; the result is the exit code.
 pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<i32> {
     match command {
-        PluginRegistryCommand::Install { spec, registry, data_dir, grants, trust_on_first_use, locked, lockfile } => {
+        PluginRegistryCommand::Install { spec: Some(spec), registry, grants, trust_on_first_use, server, .. }
+            if server.server.is_some() =>
+        {
+            let request = PluginRequest::Install { spec, registry: registry.url, grants, trust_on_first_use };
+            return Ok(plugin(&server, request).await?.unwrap_or(0));
+        }
+        PluginRegistryCommand::Install {
+            spec,
+            registry,
+            data_dir,
+            grants,
+            trust_on_first_use,
+            locked,
+            lockfile,
+            server: _,
+        } => {
             super::warn_if_served(&data_dir.data_dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);

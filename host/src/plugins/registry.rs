@@ -177,10 +177,105 @@ pub async fn sync_revocations(home: &Home, data_dir: &Path) -> anyhow::Result<(R
     Ok((add_revocations(data_dir, &fetched)?, failures))
 }
 
+/// `publisher/name@RANGE` (without `@RANGE`: any version).
+pub fn parse_spec(spec: &str) -> anyhow::Result<(String, VersionReq)> {
+    let (name, range) = spec.split_once('@').unwrap_or((spec, "*"));
+    wirework_registry::manifest::validate_package_name(name)
+        .map_err(|e| anyhow::anyhow!("`{name}` is not a package name (publisher/name): {e}"))?;
+    let range = VersionReq::parse(range).with_context(|| format!("`{range}` is not a semver range"))?;
+    Ok((name.to_string(), range))
+}
+
+/// The grants an operator gives with an install: `http=PATTERN`, `kv`,
+/// `all` (everything the package requests) or `none` (the CLI's `--grant`,
+/// the API's `grants`).
+#[derive(Debug, Default)]
+pub struct GrantFlags {
+    all: bool,
+    none: bool,
+    kv: bool,
+    http: Vec<String>,
+}
+
+impl GrantFlags {
+    /// Parse each of `flags`; the error names the one that is none of the above.
+    pub fn parse(flags: &[String]) -> anyhow::Result<GrantFlags> {
+        let mut out = GrantFlags::default();
+        for flag in flags {
+            match flag.as_str() {
+                "all" => out.all = true,
+                "none" => out.none = true,
+                "kv" => out.kv = true,
+                other => match other.strip_prefix("http=") {
+                    Some(pattern) if !pattern.is_empty() => out.http.push(pattern.to_string()),
+                    _ => bail!("grant `{other}`: expected http=PATTERN, kv, all or none"),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn given(&self) -> bool {
+        self.all || self.none || self.kv || !self.http.is_empty()
+    }
+
+    /// The grant for a package requesting `requested`, when it can be decided
+    /// without asking: from the flags (added to the `earlier` grant unless
+    /// `none`); else the earlier grant (a plugin's grant covers all its
+    /// versions, so an upgrade gets no new capability); else the empty grant
+    /// when nothing is requested. `None`: the operator must choose.
+    pub fn decide(&self, requested: &Capabilities, earlier: Option<&GrantEntry>) -> Option<GrantEntry> {
+        if self.given() {
+            let mut grant = if self.none { GrantEntry::default() } else { earlier.cloned().unwrap_or_default() };
+            if self.all {
+                grant.http.extend(requested.http.iter().cloned());
+                grant.kv |= requested.kv;
+            }
+            grant.http.extend(self.http.iter().cloned());
+            grant.kv |= self.kv;
+            grant.http.sort();
+            grant.http.dedup();
+            return Some(grant);
+        }
+        if let Some(earlier) = earlier {
+            return Some(earlier.clone());
+        }
+        let empty = GrantEntry::default();
+        not_granted(requested, &empty).is_empty().then_some(empty)
+    }
+}
+
+/// Why a package that requests capabilities was refused when no grant was
+/// given; `how` and `without` say how to grant them or do without, in the
+/// caller's terms.
+pub fn ungranted_refusal(name: &str, requested: &Capabilities, how: &str, without: &str) -> String {
+    format!(
+        "{name} requests capabilities ({}): grant them with {how}, or install without them with {without}",
+        describe_capabilities(requested)
+    )
+}
+
+/// What a package requests, for humans.
+pub fn describe_capabilities(requested: &Capabilities) -> String {
+    let mut parts: Vec<String> = requested.http.iter().map(|h| format!("http {h}")).collect();
+    if requested.kv {
+        parts.push("kv".into());
+    }
+    if !requested.secrets.is_empty() {
+        parts.push(format!("secrets {} (bound per node by workflows)", requested.secrets.join(", ")));
+    }
+    if parts.is_empty() {
+        "no capabilities".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// Which capabilities to grant a package that is being installed: decided
 /// by the caller (flags or a prompt) from what it requests and what the
 /// plugin was granted before (an upgrade).
-pub type Decide<'a> = &'a mut dyn FnMut(&str, &Capabilities, Option<&GrantEntry>) -> anyhow::Result<GrantEntry>;
+pub type Decide<'a> =
+    &'a mut (dyn FnMut(&str, &Capabilities, Option<&GrantEntry>) -> anyhow::Result<GrantEntry> + Send);
 
 /// What [`install`] did.
 #[derive(Debug)]

@@ -7,6 +7,9 @@
 use super::{ApiError, AppState};
 use crate::engine::{ExecutionFilter, RetryMode, Status};
 use crate::instance::plugins_dir;
+use crate::plugins::registry::{
+    install, lockfile_path, parse_spec, read_revocations, ungranted_refusal, GrantFlags, Lockfile, Source,
+};
 use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -21,6 +24,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use wirework_registry::client::ClientError;
+use wirework_registry::manifest::Capabilities;
 use wirework_registry::{Package, TrustStore};
 
 /// The OpenAPI 3.1 document of this API (kept by hand next to the routes;
@@ -46,6 +51,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/executions/{id}/retry", post(retry))
         .route("/executions/{id}/cancel", post(cancel))
         .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
+        .route("/plugins/install", post(install_from_registry))
         .route("/plugins/refresh", post(refresh_plugins))
         .route("/plugins/{publisher}/{name}/{version}", delete(remove_plugin))
         .route("/plugins/{publisher}/{name}/grants", get(get_grants).put(set_grants))
@@ -318,6 +324,90 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
     created(json!({"name": loaded.name, "version": loaded.version, "digest": loaded.digest, "grants": grant}))
 }
 
+/// The body of `POST /plugins/install`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryInstall {
+    /// `publisher/name@RANGE`.
+    plugin: String,
+    /// The registry's URL.
+    registry: String,
+    /// `http=PATTERN`, `kv`, `all` or `none` (see [`GrantFlags`]).
+    #[serde(default)]
+    grants: Vec<String>,
+    /// Trust the publisher's current key if the server trusts none of its keys yet.
+    #[serde(default)]
+    trust_on_first_use: bool,
+}
+
+/// `POST /plugins/install`: resolve, download, verify and install from a
+/// registry into the served data directory, exactly as `wirework plugin
+/// install` does (lockfile, revocations, trust), then load it: it runs from
+/// now on. Grants come from the body only; a package requesting capabilities
+/// without them is refused, as on a terminal-less CLI.
+async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let request: RegistryInstall = parse_json(&body)?;
+    let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let mut decide = |name: &str, requested: &Capabilities, earlier: Option<&GrantEntry>| {
+        flags.decide(requested, earlier).ok_or_else(|| {
+            let how = "`grants`: http=PATTERN, kv or all";
+            anyhow::anyhow!(ungranted_refusal(name, requested, how, r#"`"grants": ["none"]`"#))
+        })
+    };
+    let _guard = state.plugin_lock.lock().await;
+    let dir = plugins_dir(&state.data_dir);
+    let earlier_grant = read_grants(&dir).map_err(ApiError::internal)?.remove(&name);
+    let source = Source {
+        home: &state.home,
+        data_dir: &state.data_dir,
+        registry: &request.registry,
+        trust_on_first_use: request.trust_on_first_use,
+    };
+    let installed = install(&source, &name, &range, None, &mut decide).await.map_err(|e| {
+        let unreachable = e.chain().any(|c| matches!(c.downcast_ref(), Some(ClientError::Transport { .. })));
+        let status = if unreachable { StatusCode::BAD_GATEWAY } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ApiError::new(status, format!("{e:#}"))
+    })?;
+    // The registry's revocations (now in the data directory's list) apply
+    // from now on, not only from the next refresh.
+    match read_revocations(&state.data_dir) {
+        Ok(revocations) => state.plugins.set_revocations(revocations),
+        Err(e) => tracing::warn!("revocations not reloaded after an install: {e:#}"),
+    }
+    let version = installed.version.clone();
+    let was_loaded = state.plugins.requested(&name, &version).is_some();
+    let trust = trust(&state)?;
+    let load = async {
+        let package = Package::read(&installed.path)?;
+        state.plugins.load_package(package, &trust, &installed.grant).await
+    };
+    let loaded = match load.await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // Undo the install (a key it trusted stays trusted: it verified).
+            if !was_loaded {
+                let _ = std::fs::remove_file(&installed.path);
+                let _ = Lockfile::update(&lockfile_path(&state.data_dir), |lock| lock.remove(&name, &version));
+            }
+            let _ = crate::plugins::set_grant(&dir, &name, earlier_grant);
+            let message = format!("cannot load {name} {version}: {e:#}; nothing was installed");
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
+        }
+    };
+    reload_with(&state, &name, &installed.grant, Some(&version)).await?;
+    tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
+    created(json!({
+        "name": loaded.name,
+        "version": loaded.version,
+        "digest": loaded.digest,
+        "grants": installed.grant,
+        "not_granted": installed.not_granted,
+        "registry": installed.locked.registry,
+        "notes": installed.notes,
+    }))
+}
+
 /// `POST /plugins/refresh`: fetch the registries' revocation lists now.
 async fn refresh_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
     let (revocations, failures) = super::refresh_revocations(&state).await.map_err(ApiError::internal)?;
@@ -360,8 +450,7 @@ async fn remove_plugin(
         Err(e) => return Err(ApiError::internal(e)),
     }
     state.plugins.forget(&name, &version);
-    let lock_path = crate::plugins::registry::lockfile_path(&state.data_dir);
-    crate::plugins::registry::Lockfile::update(&lock_path, |lock| lock.remove(&name, &version))
+    Lockfile::update(&lockfile_path(&state.data_dir), |lock| lock.remove(&name, &version))
         .map_err(ApiError::internal)?;
     tracing::info!(plugin = %name, %version, "removed");
     Ok(StatusCode::NO_CONTENT.into_response())
