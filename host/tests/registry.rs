@@ -461,10 +461,34 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
         let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
         common::server::json(response).await
     };
-    let nothing_installed = || {
-        assert!(!installed(data.path()).iter().any(|f| f.starts_with("globex")), "{:?}", installed(data.path()));
-        let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
-        assert!(!lock.plugins.iter().any(|p| p.name == "globex/crm"), "{lock:?}");
+    // Every file of the data directory's plugins/, and whether the server
+    // trusts a globex key: what a refused install must leave as it was.
+    let snapshot = || {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(data.path().join("plugins"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            // Not the `.NAME.lock` files of updates, which stay once made.
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        let trust = TrustStore::load(&fixtures().home.trust_store_path()).unwrap();
+        let trusted = trust.entries().iter().any(|e| e.publishers.iter().any(|p| p == "globex"));
+        (files, trusted)
+    };
+    let before = snapshot();
+    assert!(!before.1, "no globex key is trusted at first");
+    let nothing_installed = |before: &(Vec<(String, Vec<u8>)>, bool)| {
+        let now = snapshot();
+        let names = |s: &(Vec<(String, Vec<u8>)>, bool)| s.0.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert!(
+            now == *before,
+            "a refused install changed something: {:?} {} -> {:?} {}",
+            names(before),
+            before.1,
+            names(&now),
+            now.1
+        );
     };
 
     // Refusals change nothing: an untrusted signer, no grant for what the
@@ -472,7 +496,12 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "grants": ["none"]})).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("trust"), "{body}");
-    nothing_installed();
+    nothing_installed(&before);
+    // Trusted on first use, but refused for want of a grant: the key is not kept.
+    let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "trust_on_first_use": true})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("requests capabilities"), "{body}");
+    nothing_installed(&before);
     let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
         .args(["trust", "add", "globex", &key.public().to_string()])
         .env("WIREWORK_HOME", fixtures().home.root())
@@ -480,16 +509,18 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
         .await
         .unwrap();
     assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    let trusted_before = snapshot();
+    assert!(trusted_before.1);
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url})).await;
     assert_eq!(status, 422, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(error.contains("requests capabilities (http api.globex.example)") && error.contains("none"), "{body}");
-    nothing_installed();
+    nothing_installed(&trusted_before);
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "grants": ["everything"]})).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": "http://127.0.0.1:9"})).await;
     assert_eq!(status, 502, "{body}");
-    nothing_installed();
+    nothing_installed(&trusted_before);
 
     // The operator's CLI installs through the server, which runs it at once.
     let operator = User::new();

@@ -348,7 +348,7 @@ async fn event(client: &Client, command: EventCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// `--server` and `--token` on `plugin add|list|remove|grants`: act on a running
+/// `--server` and `--token` on `plugin add|install|list|remove|grants`: act on a running
 /// server through its API instead of on a data directory. A server loads
 /// the plugins of its directory when it starts, so files written beside it
 /// take effect only at its next start; through the API they do at once.

@@ -286,9 +286,10 @@ fn report(installed: &Installed) {
 /// registry, or lists or removes installed versions; the result is the exit code.
 pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<i32> {
     match command {
-        PluginRegistryCommand::Install { spec: Some(spec), registry, grants, trust_on_first_use, server, .. }
+        PluginRegistryCommand::Install { spec, registry, grants, trust_on_first_use, server, .. }
             if server.server.is_some() =>
         {
+            let Some(spec) = spec else { bail!("name the plugin to install on the server (publisher/name@RANGE)") };
             let request = PluginRequest::Install { spec, registry: registry.url, grants, trust_on_first_use };
             return Ok(plugin(&server, request).await?.unwrap_or(0));
         }

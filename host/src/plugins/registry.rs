@@ -320,6 +320,39 @@ pub async fn install(
     locked: Option<&Locked>,
     decide: Decide<'_>,
 ) -> anyhow::Result<Installed> {
+    prepare(source, name, range, locked, decide).await?.commit(source.home, source.data_dir)
+}
+
+/// A version downloaded, verified and granted by [`prepare`], nothing of it
+/// written yet: [`Prepared::commit`] installs it. A server loads it in
+/// between, so that a package that cannot load is never installed.
+pub struct Prepared {
+    /// `publisher/name`.
+    pub name: String,
+    /// The version.
+    pub version: Version,
+    /// The package file's bytes.
+    pub bytes: Vec<u8>,
+    /// The trust store it verified against (with a newly trusted key, if any).
+    pub trust: TrustStore,
+    /// The grant decided.
+    pub grant: GrantEntry,
+    not_granted: Vec<String>,
+    notes: Vec<String>,
+    newly_trusted: Option<NewlyTrusted>,
+    entry: Locked,
+    revocations: Revocations,
+}
+
+/// Everything [`install`] checks, without writing anything but the
+/// registry's key and head (see [`Prepared`]).
+pub async fn prepare(
+    source: &Source<'_>,
+    name: &str,
+    range: &VersionReq,
+    locked: Option<&Locked>,
+    decide: Decide<'_>,
+) -> anyhow::Result<Prepared> {
     let client = RegistryClient::new(source.registry, memory_path(source.home));
     let view = client.view_expecting(locked.map(|l| l.registry_key.as_str())).await?;
     let mut notes = Vec::new();
@@ -350,8 +383,7 @@ pub async fn install(
     let bytes = client.download(&view, name, &info.version).await?;
     let package = Package::from_bytes(&bytes).with_context(|| format!("{name} {}", info.version))?;
     let statement: Statement = serde_json::from_slice(&package.statement_bytes).context("the package's statement")?;
-    let trust_path = source.home.trust_store_path();
-    let mut trust = TrustStore::load(&trust_path)?;
+    let mut trust = TrustStore::load(&source.home.trust_store_path())?;
     // A key accepted here is saved only once the install goes ahead.
     let newly_trusted = trust_signer(&mut trust, &view, name, &statement.key_id, source.trust_on_first_use)?;
     let verified = package.verify(&trust)?;
@@ -359,18 +391,9 @@ pub async fn install(
     if m.name != name || m.version != info.version || verified.component_digest() != info.component_sha256 {
         bail!("the package downloaded for {name} {} is another one ({} {})", info.version, m.name, m.version);
     }
-    let dir = plugins_dir(source.data_dir);
-    let earlier = read_grants(&dir)?.get(name).cloned();
+    let earlier = read_grants(&plugins_dir(source.data_dir))?.get(name).cloned();
     let grant = decide(name, &verified.manifest.capabilities, earlier.as_ref())?;
     let not_granted = not_granted(&verified.manifest.capabilities, &grant);
-    // Read what is about to be updated before writing anything, so a broken
-    // file stops the install with nothing changed.
-    let lock_path = lockfile_path(source.data_dir);
-    let earlier_lock =
-        Lockfile::load(&lock_path)?.plugins.into_iter().find(|p| p.name == name && p.version == info.version);
-    read_revocations(source.data_dir)?;
-    let path = package_path(&dir, name, &info.version);
-    let existed = path.exists();
     let entry = Locked {
         name: name.to_string(),
         version: info.version.clone(),
@@ -381,34 +404,74 @@ pub async fn install(
         component_sha256: info.component_sha256.clone(),
         key_id: statement.key_id.clone(),
     };
-    let written = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        wirework_registry::write_atomically(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        write_grant(&dir, name, grant.clone())?;
-        Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
-        add_revocations(source.data_dir, &view.state.revocations)?;
-        // Last: a key is trusted only for an install that happened.
-        if let Some((publisher, key, _)) = &newly_trusted {
-            TrustStore::add_to_file(&trust_path, publisher, key.clone())?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        // Undo what was written (added revocations stay: they only ever grow).
-        if !existed {
-            let _ = std::fs::remove_file(&path);
-        }
-        let _ = super::set_grant(&dir, name, earlier);
-        let _ = Lockfile::update(&lock_path, |lock| {
-            lock.remove(name, &info.version);
-            if let Some(earlier) = earlier_lock {
-                lock.upsert(earlier);
+    Ok(Prepared {
+        name: name.to_string(),
+        version: info.version,
+        bytes,
+        trust,
+        grant,
+        not_granted,
+        notes,
+        newly_trusted,
+        entry,
+        revocations: view.state.revocations.clone(),
+    })
+}
+
+impl Prepared {
+    /// Write the package, its grant, its lock entry and the registry's
+    /// revocations into `data_dir`, then save a newly trusted key into
+    /// `home`'s trust store, last. When a write fails, the ones before it are
+    /// undone (added revocations stay: the list only grows).
+    pub fn commit(self, home: &Home, data_dir: &Path) -> anyhow::Result<Installed> {
+        let Prepared { name, version, bytes, grant, not_granted, mut notes, newly_trusted, entry, revocations, .. } =
+            self;
+        let dir = plugins_dir(data_dir);
+        let earlier = read_grants(&dir)?.get(&name).cloned();
+        // Read what is about to be updated before writing anything, so a
+        // broken file stops the install with nothing changed.
+        let lock_path = lockfile_path(data_dir);
+        let earlier_lock =
+            Lockfile::load(&lock_path)?.plugins.into_iter().find(|p| p.name == name && p.version == version);
+        read_revocations(data_dir)?;
+        let trust_path = home.trust_store_path();
+        let path = package_path(&dir, &name, &version);
+        let existed = path.exists();
+        let earlier_bytes = if existed { Some(std::fs::read(&path)?) } else { None };
+        let written = (|| -> anyhow::Result<()> {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            wirework_registry::write_atomically(&path, &bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
+            write_grant(&dir, &name, grant.clone())?;
+            Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
+            add_revocations(data_dir, &revocations)?;
+            // Last: a key is trusted only for an install that happened.
+            if let Some((publisher, key, _)) = &newly_trusted {
+                TrustStore::add_to_file(&trust_path, publisher, key.clone())?;
             }
-        });
-        return Err(e.context(format!("installing {name} {}: nothing was installed", info.version)));
+            Ok(())
+        })();
+        if let Err(e) = written {
+            match earlier_bytes {
+                Some(earlier) => {
+                    let _ = wirework_registry::write_atomically(&path, &earlier);
+                }
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            let _ = super::set_grant(&dir, &name, earlier);
+            let _ = Lockfile::update(&lock_path, |lock| {
+                lock.remove(&name, &version);
+                if let Some(earlier) = earlier_lock {
+                    lock.upsert(earlier);
+                }
+            });
+            return Err(e.context(format!("installing {name} {version}: nothing was installed")));
+        }
+        notes.extend(newly_trusted.map(|(_, _, note)| note));
+        Ok(Installed { name, version, path, grant, not_granted, notes, locked: entry })
     }
-    notes.extend(newly_trusted.map(|(_, _, note)| note));
-    Ok(Installed { name: name.to_string(), version: info.version, path, grant, not_granted, notes, locked: entry })
 }
 
 fn no_match(view: &View, name: &str, range: &VersionReq) -> String {

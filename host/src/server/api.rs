@@ -8,7 +8,7 @@ use super::{ApiError, AppState};
 use crate::engine::{ExecutionFilter, RetryMode, Status};
 use crate::instance::plugins_dir;
 use crate::plugins::registry::{
-    install, lockfile_path, parse_spec, read_revocations, ungranted_refusal, GrantFlags, Lockfile, Source,
+    lockfile_path, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Lockfile, Source,
 };
 use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
 use axum::body::Bytes;
@@ -341,60 +341,81 @@ struct RegistryInstall {
 }
 
 /// `POST /plugins/install`: resolve, download, verify and install from a
-/// registry into the served data directory, exactly as `wirework plugin
-/// install` does (lockfile, revocations, trust), then load it: it runs from
-/// now on. Grants come from the body only; a package requesting capabilities
+/// registry into the served data directory, as `wirework plugin install`
+/// does (lockfile, revocations, trust), and load it: it runs from now on.
+/// Grants come from the body only; a package requesting capabilities
 /// without them is refused, as on a terminal-less CLI.
 async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: RegistryInstall = parse_json(&body)?;
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    // In a task of its own: a client that gives up does not stop it half-way.
+    let install = tokio::spawn(install_and_load(state, request, name, range, flags));
+    install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))?
+}
+
+async fn install_and_load(
+    state: Arc<AppState>,
+    request: RegistryInstall,
+    name: String,
+    range: semver::VersionReq,
+    flags: GrantFlags,
+) -> ApiResult {
     let mut decide = |name: &str, requested: &Capabilities, earlier: Option<&GrantEntry>| {
         flags.decide(requested, earlier).ok_or_else(|| {
-            let how = "`grants`: http=PATTERN, kv or all";
-            anyhow::anyhow!(ungranted_refusal(name, requested, how, r#"`"grants": ["none"]`"#))
+            let how = "grants (the CLI's --grant) http=PATTERN, kv or all";
+            anyhow::anyhow!(ungranted_refusal(name, requested, how, "the grant none"))
         })
     };
-    let _guard = state.plugin_lock.lock().await;
-    let dir = plugins_dir(&state.data_dir);
-    let earlier_grant = read_grants(&dir).map_err(ApiError::internal)?.remove(&name);
     let source = Source {
         home: &state.home,
         data_dir: &state.data_dir,
         registry: &request.registry,
         trust_on_first_use: request.trust_on_first_use,
     };
-    let installed = install(&source, &name, &range, None, &mut decide).await.map_err(|e| {
-        let unreachable = e.chain().any(|c| matches!(c.downcast_ref(), Some(ClientError::Transport { .. })));
-        let status = if unreachable { StatusCode::BAD_GATEWAY } else { StatusCode::UNPROCESSABLE_ENTITY };
-        ApiError::new(status, format!("{e:#}"))
+    // The registry's traffic happens before the plugin lock is taken.
+    let prepared = prepare(&source, &name, &range, None, &mut decide).await.map_err(|e| {
+        let status = e
+            .chain()
+            .find_map(|cause| match cause.downcast_ref::<ClientError>() {
+                Some(ClientError::Transport { .. }) => Some(StatusCode::BAD_GATEWAY),
+                Some(ClientError::Refused { status, .. }) if *status >= 500 => Some(StatusCode::BAD_GATEWAY),
+                _ => None,
+            })
+            .or_else(|| e.chain().any(|c| c.is::<std::io::Error>()).then_some(StatusCode::INTERNAL_SERVER_ERROR))
+            .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let trust = state.home.trust_store_path();
+        ApiError::new(status, format!("refused by the server (its trust store: {}): {e:#}", trust.display()))
     })?;
+    let _guard = state.plugin_lock.lock().await;
+    let version = prepared.version.clone();
+    let was_loaded = state.plugins.requested(&name, &version).is_some();
+    // Compile and link first: a package that cannot load leaves nothing behind.
+    let package = Package::from_bytes(&prepared.bytes).map_err(ApiError::internal)?;
+    let loaded =
+        state.plugins.load_package(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
+        })?;
+    let installed = match prepared.commit(&state.home, &state.data_dir) {
+        Ok(installed) => installed,
+        Err(e) => {
+            // Back to what runs from the files (whose writes were undone).
+            if was_loaded {
+                let grants = read_grants(&plugins_dir(&state.data_dir)).unwrap_or_default();
+                let _ = reload_with(&state, &name, &grants.get(&name).cloned().unwrap_or_default(), None).await;
+            } else {
+                state.plugins.forget(&name, &version);
+            }
+            return Err(ApiError::internal(e));
+        }
+    };
     // The registry's revocations (now in the data directory's list) apply
     // from now on, not only from the next refresh.
     match read_revocations(&state.data_dir) {
         Ok(revocations) => state.plugins.set_revocations(revocations),
         Err(e) => tracing::warn!("revocations not reloaded after an install: {e:#}"),
     }
-    let version = installed.version.clone();
-    let was_loaded = state.plugins.requested(&name, &version).is_some();
-    let trust = trust(&state)?;
-    let load = async {
-        let package = Package::read(&installed.path)?;
-        state.plugins.load_package(package, &trust, &installed.grant).await
-    };
-    let loaded = match load.await {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            // Undo the install (a key it trusted stays trusted: it verified).
-            if !was_loaded {
-                let _ = std::fs::remove_file(&installed.path);
-                let _ = Lockfile::update(&lockfile_path(&state.data_dir), |lock| lock.remove(&name, &version));
-            }
-            let _ = crate::plugins::set_grant(&dir, &name, earlier_grant);
-            let message = format!("cannot load {name} {version}: {e:#}; nothing was installed");
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
-        }
-    };
+    // The grant is per plugin: versions installed before get it too.
     reload_with(&state, &name, &installed.grant, Some(&version)).await?;
     tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
     created(json!({
