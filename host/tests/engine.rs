@@ -484,8 +484,11 @@ async fn history_lists_by_workflow_status_and_time_and_retention_prunes() {
         .unwrap()
         .is_empty());
 
+    assert_eq!(engine.store().scan_prefix(b"wx/alpha\0").count(), 2, "each start is indexed by its workflow");
     assert_eq!(engine.prune(since).unwrap(), 1, "only the execution created before the cutoff");
     assert!(engine.execution(&ids[0]).unwrap().is_none());
+    assert_eq!(engine.store().scan_prefix(b"wx/alpha\0").count(), 1, "its index key went with it");
+    assert_eq!(listed(ExecutionFilter { workflow: Some("alpha".into()), ..Default::default() }), [ids[2].clone()]);
     assert!(engine.steps(&ids[0]).unwrap().is_empty(), "its steps went with it");
     assert!(engine.execution(&ids[1]).unwrap().is_some());
 }
@@ -625,9 +628,9 @@ connections: [{from: go, to: charge}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_reads_back_by_time_across_a_long_history() {
-    let (_dir, _recorder, instance) = setup().await;
-    let engine = &instance.engine;
-    // Five executions an hour apart, as the store keeps them (only the fields a list reads).
+    let (dir, _recorder, instance) = setup().await;
+    // Five executions an hour apart, as a store from before the index by
+    // workflow kept them (only the fields a list reads; no `wx/` keys).
     let hour = 3_600_000u64;
     let t0 = 1_790_000_000_000u64;
     let times: Vec<u64> = (0..5).map(|k| t0 + k * hour).collect();
@@ -643,7 +646,14 @@ async fn listing_reads_back_by_time_across_a_long_history() {
         batch.put(format!("ex/{id}"), record.to_string());
         ids.push(id);
     }
-    engine.store().commit(batch).await.unwrap();
+    batch.delete("meta/wx");
+    instance.engine.store().commit(batch).await.unwrap();
+    assert!(instance.engine.store().scan_prefix(b"wx/").next().is_none(), "not indexed yet");
+    drop(instance);
+    // The next open indexes them.
+    let instance = open(dir.path(), creds()).await;
+    let engine = &instance.engine;
+    assert_eq!(engine.store().scan_prefix(b"wx/").count(), 5);
     let listed = |filter: ExecutionFilter| -> Vec<String> {
         engine.list_executions(&filter).unwrap().into_iter().map(|e| e.id).collect()
     };
@@ -659,6 +669,16 @@ async fn listing_reads_back_by_time_across_a_long_history() {
     assert_eq!(listed(page), picks(&[2, 1]));
     let even = ExecutionFilter { workflow: Some("even".into()), until_ms: since(4), ..Default::default() };
     assert_eq!(listed(even), picks(&[2, 0]));
+    let odd = ExecutionFilter { workflow: Some("odd".into()), ..Default::default() };
+    assert_eq!(listed(odd), picks(&[3, 1]));
+    let odd_page = ExecutionFilter { workflow: Some("odd".into()), before: Some(ids[3].clone()), ..Default::default() };
+    assert_eq!(listed(odd_page), picks(&[1]));
+    let odd_since = ExecutionFilter { workflow: Some("odd".into()), since_ms: since(2), ..Default::default() };
+    assert_eq!(listed(odd_since), picks(&[3]));
+    assert!(
+        listed(ExecutionFilter { workflow: Some("od".into()), ..Default::default() }).is_empty(),
+        "no prefix match"
+    );
     assert!(listed(ExecutionFilter { since_ms: Some(times[4] + 1), ..Default::default() }).is_empty());
     assert!(listed(ExecutionFilter { until_ms: Some(times[0]), ..Default::default() }).is_empty());
 }

@@ -35,6 +35,7 @@ pub use validate::{Invalid, Problem};
 
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store};
+use anyhow::Context;
 use executor::{Router, Wake};
 use records::keys;
 use serde::{Deserialize, Serialize};
@@ -247,6 +248,7 @@ impl Engine {
             metrics,
         });
         let engine = Engine { inner };
+        index_by_workflow(&engine.inner.store).await?;
         engine.refresh_heads_at(true)?;
         // Continue what was running at the last stop, then deliver events that
         // were accepted but not yet taken up.
@@ -516,18 +518,38 @@ impl Engine {
         /// separately, a moment apart: this much slack covers them.)
         const SLACK_MS: u64 = 1_000;
         let limit = filter.limit.unwrap_or(100);
-        let mut before = filter.before.as_deref().filter(|b| !b.is_empty()).map(keys::execution);
+        let mut before = filter.before.clone().filter(|b| !b.is_empty());
         if let Some(until) = filter.until_ms {
             // Skip to the ids made before `until` (and a little after).
-            let bound = keys::execution(&uuid_time_prefix(until.saturating_add(SLACK_MS)));
+            let bound = uuid_time_prefix(until.saturating_add(SLACK_MS));
             before = Some(before.map_or(bound.clone(), |b| b.min(bound)));
         }
+        let store = &self.inner.store;
+        // One workflow's executions come from its index, without reading the
+        // other workflows' records.
+        let (prefix, before) = match filter.workflow.as_deref() {
+            Some(workflow) => {
+                (keys::workflow_executions(workflow), before.map(|b| keys::workflow_execution(workflow, &b)))
+            }
+            None => (b"ex/".to_vec(), before.map(|b| keys::execution(&b))),
+        };
+        let indexed = filter.workflow.is_some();
+        let records = store.scan_prefix_back(&prefix, before.as_deref()).map(|entry| {
+            let (key, value) = entry?;
+            if !indexed {
+                return Ok(Some(value));
+            }
+            let id = std::str::from_utf8(&key[prefix.len()..]).context("an execution index key")?;
+            store.get(&keys::execution(id))
+        });
         let mut found = Vec::new();
-        for entry in self.inner.store.scan_prefix_back(b"ex/", before.as_deref()) {
+        for record in records {
             if found.len() >= limit {
                 break;
             }
-            let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
+            // None: pruned since its index key was read.
+            let Some(record) = record? else { continue };
+            let summary: ExecutionSummary = decode(&record, "execution")?;
             if let Some(since) = filter.since_ms {
                 if summary.created_ms.saturating_add(SLACK_MS) < since {
                     break;
@@ -770,6 +792,7 @@ impl Inner {
         if let Some(writes) = writes {
             writes(&id, &mut batch);
         }
+        batch.put(keys::workflow_execution(workflow, &id), Vec::new());
         // Pure first steps run before the execution is first stored; their
         // driver's first commit stores it (see executor::PendingStart).
         let pure_start = record.status == Status::Running
@@ -806,6 +829,31 @@ impl Inner {
         stored.await.map_err(|_| anyhow::anyhow!("the new execution's commit task stopped"))??;
         Ok(id)
     }
+}
+
+/// Give every execution its `wx/` key, once: stores written before the
+/// index existed get them at their first open (see `records`).
+async fn index_by_workflow(store: &Store) -> anyhow::Result<()> {
+    if store.get(keys::WORKFLOW_INDEX_BUILT)?.is_some() {
+        return Ok(());
+    }
+    let mut batch = Batch::default();
+    let mut indexed = 0usize;
+    for entry in store.scan_prefix(b"ex/") {
+        let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
+        batch.put(keys::workflow_execution(&summary.workflow_id, &summary.id), Vec::new());
+        indexed += 1;
+        if batch.ops.len() >= 10_000 {
+            store.apply(std::mem::take(&mut batch))?;
+        }
+    }
+    // Last, with the rest: an open that stops half-way starts over.
+    batch.put(keys::WORKFLOW_INDEX_BUILT, b"1".to_vec());
+    store.commit(batch).await.context("indexing executions by workflow")?;
+    if indexed > 0 {
+        tracing::info!("indexed {indexed} executions by workflow (once, for this store)");
+    }
+    Ok(())
 }
 
 /// [`Engine::workflows_using`] on a store no engine has open (the CLI's

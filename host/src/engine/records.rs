@@ -5,6 +5,7 @@
 //! | `wh/{id}` | [`WorkflowHead`]: current and latest version, active flag |
 //! | `wv/{id}/{version:010}` | [`WorkflowVersion`]: the definition and its plugin pins |
 //! | `ex/{id}` | [`ExecutionRecord`]: status and the state to continue from |
+//! | `wx/{workflow}\0{id}` | (empty) an execution of the workflow: its executions, newest last, without reading the others |
 //! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order |
 //! | `ac/{id}` | executions that are `running` (to continue after a restart) |
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
@@ -12,11 +13,13 @@
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
 //! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
 //! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
+//! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index get them at open) |
 //!
 //! The server keeps its own records beside these (`server/` module docs).
 //!
-//! Execution ids are UUIDv7, so `ex/` keys are in creation order: listing by
-//! time and pruning scan them without an index.
+//! Execution ids are UUIDv7, so `ex/` keys (and a workflow's `wx/` keys) are
+//! in creation order: listing by time and pruning scan them without a time
+//! index.
 
 use crate::runtime::{Json, LogLine, NodeFailure};
 use semver::Version;
@@ -276,6 +279,14 @@ pub(crate) mod keys {
     pub fn execution(id: &str) -> Vec<u8> {
         format!("ex/{id}").into_bytes()
     }
+    pub fn workflow_execution(workflow: &str, id: &str) -> Vec<u8> {
+        format!("wx/{workflow}\u{0}{id}").into_bytes()
+    }
+    pub fn workflow_executions(workflow: &str) -> Vec<u8> {
+        format!("wx/{workflow}\u{0}").into_bytes()
+    }
+    /// Set once every `ex/` record has its `wx/` key.
+    pub const WORKFLOW_INDEX_BUILT: &[u8] = b"meta/wx";
     pub fn step_chunk(id: &str, first_seq: u64) -> Vec<u8> {
         format!("st/{id}/{first_seq:010}").into_bytes()
     }

@@ -95,6 +95,7 @@ pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
         for step in inner.store.scan_prefix(&keys::steps(&record.id)) {
             batch.delete(step?.0);
         }
+        batch.delete(keys::workflow_execution(&record.workflow_id, &record.id));
         batch.delete(key);
         pruned += 1;
         if batch.ops.len() > 10_000 {
