@@ -831,16 +831,31 @@ impl Inner {
     }
 }
 
-/// Give every execution its `wx/` key, once: stores written before the
-/// index existed get them at their first open (see `records`).
+/// Give every execution its `wx/` key: stores written before the index
+/// existed get them at their first open (see `records`), and so does a store
+/// whose newest execution lacks its key (written by an older wirework since).
 async fn index_by_workflow(store: &Store) -> anyhow::Result<()> {
-    if store.get(keys::WORKFLOW_INDEX_BUILT)?.is_some() {
+    let newest_indexed = || -> anyhow::Result<bool> {
+        let Some(entry) = store.scan_prefix_back(b"ex/", None).next() else { return Ok(true) };
+        let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
+        Ok(store.get(&keys::workflow_execution(&summary.workflow_id, &summary.id))?.is_some())
+    };
+    // A newest record that cannot be read says nothing: listing reports it.
+    if store.get(keys::WORKFLOW_INDEX_BUILT)?.is_some() && newest_indexed().unwrap_or(true) {
         return Ok(());
     }
     let mut batch = Batch::default();
     let mut indexed = 0usize;
     for entry in store.scan_prefix(b"ex/") {
-        let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
+        let (key, value) = entry?;
+        let summary: ExecutionSummary = match decode(&value, "execution") {
+            Ok(summary) => summary,
+            Err(e) => {
+                // Listing and pruning report it; opening goes on.
+                tracing::error!(key = %String::from_utf8_lossy(&key), "not indexed: {e:#}");
+                continue;
+            }
+        };
         batch.put(keys::workflow_execution(&summary.workflow_id, &summary.id), Vec::new());
         indexed += 1;
         if batch.ops.len() >= 10_000 {

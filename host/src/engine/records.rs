@@ -13,7 +13,7 @@
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
 //! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
 //! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
-//! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index get them at open) |
+//! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index, or whose newest execution lacks its key, get them at open) |
 //!
 //! The server keeps its own records beside these (`server/` module docs).
 //!

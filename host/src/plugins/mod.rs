@@ -134,9 +134,20 @@ impl InstalledPlugins {
         trust: &TrustStore,
         grant: &GrantEntry,
     ) -> anyhow::Result<PluginVersion> {
-        let grants = Grants { http: grant.http.clone(), kv: grant.kv, ..Default::default() };
-        let plugin = self.runtime.load(package, trust, &grants).await?;
+        let plugin = self.compile(package, trust, grant).await?;
         Ok(self.add(plugin))
+    }
+
+    /// Verify, compile and link one package with `grant`, without making it
+    /// available yet (see [`add`](Self::add)).
+    pub async fn compile(
+        &self,
+        package: Package,
+        trust: &TrustStore,
+        grant: &GrantEntry,
+    ) -> anyhow::Result<LoadedPlugin> {
+        let grants = Grants { http: grant.http.clone(), kv: grant.kv, ..Default::default() };
+        Ok(self.runtime.load(package, trust, &grants).await?)
     }
 
     /// Let trigger node `node` of an installed version turn an HTTP request

@@ -337,6 +337,8 @@ pub struct Prepared {
     pub trust: TrustStore,
     /// The grant decided.
     pub grant: GrantEntry,
+    /// What the package requests.
+    requested: Capabilities,
     not_granted: Vec<String>,
     notes: Vec<String>,
     newly_trusted: Option<NewlyTrusted>,
@@ -410,6 +412,7 @@ pub async fn prepare(
         bytes,
         trust,
         grant,
+        requested: verified.manifest.capabilities.clone(),
         not_granted,
         notes,
         newly_trusted,
@@ -419,6 +422,16 @@ pub async fn prepare(
 }
 
 impl Prepared {
+    /// Decide the grant again, from the plugin's grant in `data_dir` now: a
+    /// caller that took a lock after [`prepare`] (a server, whose grants may
+    /// have changed meanwhile) does so under it.
+    pub fn decide_again(&mut self, data_dir: &Path, decide: Decide<'_>) -> anyhow::Result<()> {
+        let earlier = read_grants(&plugins_dir(data_dir))?.get(&self.name).cloned();
+        self.grant = decide(&self.name, &self.requested, earlier.as_ref())?;
+        self.not_granted = not_granted(&self.requested, &self.grant);
+        Ok(())
+    }
+
     /// Write the package, its grant, its lock entry and the registry's
     /// revocations into `data_dir`, then save a newly trusted key into
     /// `home`'s trust store, last. When a write fails, the ones before it are

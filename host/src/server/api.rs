@@ -388,27 +388,21 @@ async fn install_and_load(
         ApiError::new(status, format!("refused by the server (its trust store: {}): {e:#}", trust.display()))
     })?;
     let _guard = state.plugin_lock.lock().await;
+    // The plugin's grant may have changed while the registry was asked.
+    let mut prepared = prepared;
+    prepared
+        .decide_again(&state.data_dir, &mut decide)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("refused by the server: {e:#}")))?;
     let version = prepared.version.clone();
-    let was_loaded = state.plugins.requested(&name, &version).is_some();
-    // Compile and link first: a package that cannot load leaves nothing behind.
+    // Compile and link first, and make it available only once it is written:
+    // a package that cannot load, or cannot be written, leaves nothing behind.
     let package = Package::from_bytes(&prepared.bytes).map_err(ApiError::internal)?;
-    let loaded =
-        state.plugins.load_package(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
+    let plugin =
+        state.plugins.compile(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
         })?;
-    let installed = match prepared.commit(&state.home, &state.data_dir) {
-        Ok(installed) => installed,
-        Err(e) => {
-            // Back to what runs from the files (whose writes were undone).
-            if was_loaded {
-                let grants = read_grants(&plugins_dir(&state.data_dir)).unwrap_or_default();
-                let _ = reload_with(&state, &name, &grants.get(&name).cloned().unwrap_or_default(), None).await;
-            } else {
-                state.plugins.forget(&name, &version);
-            }
-            return Err(ApiError::internal(e));
-        }
-    };
+    let installed = prepared.commit(&state.home, &state.data_dir).map_err(ApiError::internal)?;
+    let loaded = state.plugins.add(plugin);
     // The registry's revocations (now in the data directory's list) apply
     // from now on, not only from the next refresh.
     match read_revocations(&state.data_dir) {
