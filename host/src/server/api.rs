@@ -384,8 +384,14 @@ async fn install_and_load(
             })
             .or_else(|| e.chain().any(|c| c.is::<std::io::Error>()).then_some(StatusCode::INTERNAL_SERVER_ERROR))
             .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        let trust = state.home.trust_store_path();
-        ApiError::new(status, format!("refused by the server (its trust store: {}): {e:#}", trust.display()))
+        let message = match status {
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                let trust = state.home.trust_store_path();
+                format!("refused by the server (its trust store: {}): {e:#}", trust.display())
+            }
+            _ => format!("{e:#}"),
+        };
+        ApiError::new(status, message)
     })?;
     let _guard = state.plugin_lock.lock().await;
     // The plugin's grant may have changed while the registry was asked.
