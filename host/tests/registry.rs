@@ -111,6 +111,26 @@ impl User {
     }
 }
 
+/// A registry on which a new author published `name` 1.0.0, asking for
+/// HTTP to `hosts`.
+struct Published {
+    registry: Registry,
+    author: User,
+    key: SecretKey,
+    /// The package file published (in `_packages`).
+    pkg: PathBuf,
+    _packages: tempfile::TempDir,
+}
+
+async fn published(name: &str, hosts: &[&str]) -> Published {
+    let registry = registry(SecretKey::generate()).await;
+    let (author, key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let pkg = package(packages.path(), &key, name, "1.0.0", hosts, false);
+    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &registry.url]).await;
+    Published { registry, author, key, pkg, _packages: packages }
+}
+
 async fn get_json(url: &str) -> Value {
     serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap()
 }
@@ -369,12 +389,8 @@ async fn the_client_refuses_a_forked_rolled_back_or_frozen_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
-    let registry = registry(SecretKey::generate()).await;
+    let Published { registry, author, key, .. } = published("acme/crm", &[]).await;
     let url = registry.url.as_str();
-    let (author, key) = User::author();
-    let packages = tempfile::tempdir().unwrap();
-    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &[], false);
-    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
 
     // The server's home is the fixtures' home: install into its data dir with it.
     let data = common::server::data_dir("127.0.0.1");
@@ -447,12 +463,8 @@ async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
-    let registry = registry(SecretKey::generate()).await;
+    let Published { registry, key, .. } = published("globex/crm", &["api.globex.example"]).await;
     let url = registry.url.as_str();
-    let (author, key) = User::author();
-    let packages = tempfile::tempdir().unwrap();
-    let pkg = package(packages.path(), &key, "globex/crm", "1.0.0", &["api.globex.example"], false);
-    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
 
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
@@ -705,12 +717,8 @@ async fn a_rotated_key_is_trusted_through_the_log_and_a_revoked_key_stops_instal
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_on_first_use_and_a_failed_install_trusts_nothing() {
-    let registry = registry(SecretKey::generate()).await;
+    let Published { registry, key, .. } = published("acme/crm", &["api.acme.example"]).await;
     let url = registry.url.as_str();
-    let (author, key) = User::author();
-    let packages = tempfile::tempdir().unwrap();
-    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &["api.acme.example"], false);
-    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", url]).await;
     let operator = User::new();
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
@@ -781,11 +789,7 @@ async fn trust_on_first_use_and_a_failed_install_trusts_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_install_refuses_a_registry_with_another_key_and_pins_nothing() {
-    let registry = registry(SecretKey::generate()).await;
-    let (author, key) = User::author();
-    let packages = tempfile::tempdir().unwrap();
-    let pkg = package(packages.path(), &key, "acme/crm", "1.0.0", &[], false);
-    author.ok(&["plugin", "publish", pkg.to_str().unwrap(), "--registry", &registry.url]).await;
+    let Published { registry, author, key, pkg, _packages: packages } = published("acme/crm", &[]).await;
     let operator = User::new();
     operator.ok(&["trust", "add", "acme", &key.public().to_string()]).await;
     let data = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! Operator commands that talk to a running `wirework serve` over its HTTP API
 //! (`/api/v1`): workflows, executions, tokens, secrets and events, and the
-//! `plugin add|list|remove|grants` commands when they are given `--server`.
+//! `plugin add|install|list|remove|grants` commands when they are given `--server`.
 //!
 //! Exit codes: 0 when the server did what was asked, 1 when it refused (its
 //! message, and a workflow's problems, go to stderr); anything that keeps the

@@ -866,7 +866,7 @@ async fn index_by_workflow(store: &Store) -> anyhow::Result<()> {
     batch.put(keys::WORKFLOW_INDEX_BUILT, b"1".to_vec());
     store.commit(batch).await.context("indexing executions by workflow")?;
     if indexed > 0 {
-        tracing::info!("indexed {indexed} executions by workflow (once, for this store)");
+        tracing::info!("indexed {indexed} executions by workflow");
     }
     Ok(())
 }
