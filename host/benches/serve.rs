@@ -13,17 +13,22 @@
 //!   `WIREWORK_BENCH_RATE` per second (default 5,000), each its own task, so a
 //!   slow answer never delays the next send; latency counts from the
 //!   *scheduled* time, so queueing in the client or the server is included
-//!   (no coordinated omission): accepted per second, p50/p99.
+//!   (no coordinated omission): accepted per second, p50/p99. The schedule
+//!   starts 1 s before the timed part, which is the server under steady load;
+//!   that ramp from an idle server (the client opening connections) is
+//!   printed apart.
 //! - **crash**: the same open-loop load; after about 1.5 s the server is
 //!   killed with SIGKILL while requests are in flight, restarted on the same
 //!   data directory, and every execution id that was answered 202 is looked up
 //!   until it has `succeeded` (at most 120 s): accepted, completed, lost.
 //!
 //! For the closed and open loops it also prints the CPU time the server used
-//! per accepted webhook and the cores the server and the load generator kept
-//! busy (from `/proc`, Linux only), and the server's store flushes (from its
-//! `wirework_store_flush_seconds` metric): on a shared machine whose speed
-//! and disk drift, they say whether a slow run was the server or the host.
+//! per accepted webhook, the cores the server and the load generator kept
+//! busy, the share of the machine's CPU time the hypervisor gave to other
+//! guests (steal; all from `/proc`, Linux only), and the server's store
+//! flushes (from its `wirework_store_flush_seconds` metric): on a shared
+//! machine whose speed and disk drift, they say whether a slow run was the
+//! server or the host.
 //!
 //! Each timed phase lasts `WIREWORK_BENCH_SECONDS` (default 5), after a 2 s
 //! warm-up; between phases the bench waits until the server has run the
@@ -69,6 +74,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+/// The server's allocator for the load generator too: with glibc's, its
+/// malloc and heap growth cost the generator (and so the shared machine)
+/// noticeably more CPU per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The workflow under load: an async webhook into one `set` node.
 const WORKFLOW: &str = r#"
 id: intake
@@ -101,6 +112,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Warm-up before the timed phases.
 const WARM_UP: Duration = Duration::from_secs(2);
+
+/// How long the open loop runs at its rate before its timed part: the
+/// target is about a server under steady load, and the step from an idle
+/// server to 5,000/s (the client opening connections, the server's pools
+/// growing) is printed apart.
+const OPEN_LOOP_RAMP: Duration = Duration::from_secs(1);
 
 /// When, into the crash phase's load, the server is killed.
 const KILL_AFTER: Duration = Duration::from_millis(1500);
@@ -214,16 +231,23 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("closed loop, {concurrency} in flight, {:.1} s ...", period.as_secs_f64());
-    let closed = measured(&server, closed_loop(&client, concurrency, period)).await;
+    let closed = measured(&server, std::future::ready(()), closed_loop(&client, concurrency, period)).await;
     let closed_drain = settle(&client, DRAIN_TIMEOUT).await;
 
-    eprintln!("open loop at {rate:.0}/s, {:.1} s ...", period.as_secs_f64());
-    let open = measured(&server, open_loop(client.clone(), rate, period, None, false)).await;
+    eprintln!(
+        "open loop at {rate:.0}/s, {:.1} s after a {:.1} s ramp ...",
+        period.as_secs_f64(),
+        OPEN_LOOP_RAMP.as_secs_f64()
+    );
+    let (ramped, ramp_over) = tokio::sync::oneshot::channel();
+    let load = open_loop(client.clone(), rate, OPEN_LOOP_RAMP, period, None, false, Some(ramped));
+    let open = measured(&server, async move { ramp_over.await.unwrap_or(()) }, load).await;
     let open_drain = settle(&client, DRAIN_TIMEOUT).await;
 
     eprintln!("crash: open loop at {rate:.0}/s, SIGKILL after {:.1} s ...", KILL_AFTER.as_secs_f64());
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(open_loop(client.clone(), rate, KILL_AFTER * 4, Some(stop.clone()), true));
+    let load =
+        tokio::spawn(open_loop(client.clone(), rate, Duration::ZERO, KILL_AFTER * 4, Some(stop.clone()), true, None));
     tokio::time::sleep(KILL_AFTER).await;
     server.kill();
     stop.store(true, Ordering::SeqCst);
@@ -247,6 +271,15 @@ async fn run(settings: Settings, paths: Paths) -> anyhow::Result<()> {
     let open_label = format!("webhooks, async mode, open loop at {rate:.0}/s:");
     println!("{open_label:<53}{}", open.headline());
     open.details(open_drain);
+    if let Some(ramp) = &open.ramp {
+        println!(
+            "  ramp from idle (first {:.1} s, not counted above): {} accepted, p50 {:.2} ms  p99 {:.2} ms",
+            OPEN_LOOP_RAMP.as_secs_f64(),
+            ramp.accepted,
+            ramp.percentile_ms(0.50),
+            ramp.percentile_ms(0.99)
+        );
+    }
     println!(
         "  generator lag behind schedule: p50 {:.2} ms  p99 {:.2} ms (client-side share of the latencies)",
         open.lag_ms(0.50),
@@ -381,7 +414,7 @@ async fn closed_loop(client: &Arc<Client>, concurrency: usize, period: Duration)
             Err(e) => tally.error(format!("sender task: {e}")),
         }
     }
-    Phase { tally, elapsed: start.elapsed(), lags: Vec::new(), cpu: CpuUse::default(), flushes: None }
+    Phase { tally, ramp: None, elapsed: start.elapsed(), lags: Vec::new(), cpu: CpuUse::default(), flushes: None }
 }
 
 /// Webhooks issued `rate` times a second for `period` (or until `stop` is
@@ -394,50 +427,109 @@ async fn closed_loop(client: &Arc<Client>, concurrency: usize, period: Duration)
 async fn open_loop(
     client: Arc<Client>,
     rate: f64,
+    ramp: Duration,
     period: Duration,
     stop: Option<Arc<AtomicBool>>,
     keep_ids: bool,
+    mut ramped: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Phase {
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
+    let first = Instant::now();
+    let start = first + ramp;
     let end = start + period;
-    let mut requests = Vec::with_capacity((rate * period.as_secs_f64()) as usize + 1);
+    // Each request reports on a channel and its task is detached, so a task's
+    // memory goes as soon as it is answered: holding every JoinHandle to the
+    // end kept all of them, and the generator's heap growth (page faults,
+    // zeroing) was taken from the server's CPU.
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let mut results = OpenLoopResults {
+        start,
+        keep_ids,
+        tally: Tally::default(),
+        ramp: Tally::default(),
+        lags: Vec::with_capacity((rate * period.as_secs_f64()) as usize + 1),
+        received: 0,
+    };
+    let mut sent = 0u64;
     for i in 0u32.. {
-        let due = start + interval * i;
+        let due = first + interval * i;
         if due >= end || stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
             break;
         }
         if due > Instant::now() {
             tokio::time::sleep_until(due.into()).await;
         }
-        let client = client.clone();
-        requests.push(tokio::spawn(async move {
+        if due >= start {
+            if let Some(ramped) = ramped.take() {
+                let _ = ramped.send(());
+            }
+        }
+        while let Ok(answered) = reports.try_recv() {
+            results.add(answered);
+        }
+        let (client, report) = (client.clone(), report.clone());
+        sent += 1;
+        tokio::spawn(async move {
             let lag = Instant::now().saturating_duration_since(due);
             let answer = within(REQUEST_TIMEOUT, client.webhook()).await;
-            (lag, due, Instant::now(), answer)
-        }));
+            let _ = report.send((lag, due, Instant::now(), answer));
+        });
     }
-    let mut tally = Tally::default();
-    let mut lags = Vec::with_capacity(requests.len());
-    for request in requests {
-        match request.await {
-            Ok((lag, due, done, answer)) => {
-                lags.push(micros(lag));
-                tally.record(due, done, answer, keep_ids);
-            }
-            Err(e) => tally.error(format!("request task: {e}")),
-        }
+    drop(report);
+    while let Some(answered) = reports.recv().await {
+        results.add(answered);
+    }
+    let OpenLoopResults { mut tally, ramp: ramp_tally, mut lags, received, .. } = results;
+    for _ in received..sent {
+        tally.error("the request's task ended without an answer".into());
     }
     lags.sort_unstable();
     let elapsed =
         tally.last_accept.map_or(period, |last| last.saturating_duration_since(start)).max(Duration::from_millis(1));
-    Phase { tally, elapsed, lags, cpu: CpuUse::default(), flushes: None }
+    let ramp = (!ramp.is_zero()).then_some(ramp_tally);
+    Phase { tally, ramp, elapsed, lags, cpu: CpuUse::default(), flushes: None }
+}
+
+/// What an open loop's requests reported: an answer, from when it was due
+/// until `done`, sent `lag` late.
+type Answered = (Duration, Instant, Instant, anyhow::Result<(StatusCode, Bytes)>);
+
+/// An open loop's answers as they come in.
+struct OpenLoopResults {
+    /// When the timed part began (requests due before were the ramp).
+    start: Instant,
+    /// Whether to keep execution ids.
+    keep_ids: bool,
+    /// The timed part's answers.
+    tally: Tally,
+    /// The ramp's answers.
+    ramp: Tally,
+    /// How late each timed send started, µs.
+    lags: Vec<u32>,
+    /// Answers counted.
+    received: u64,
+}
+
+impl OpenLoopResults {
+    /// Count one answer.
+    fn add(&mut self, (lag, due, done, answer): Answered) {
+        self.received += 1;
+        if due < self.start {
+            self.ramp.record(due, done, answer, self.keep_ids);
+        } else {
+            self.lags.push(micros(lag));
+            self.tally.record(due, done, answer, self.keep_ids);
+        }
+    }
 }
 
 /// One load phase's results.
 struct Phase {
     /// What came back.
     tally: Tally,
+    /// Open loop with a ramp: what came back to the requests sent during it
+    /// (not in `tally`).
+    ramp: Option<Tally>,
     /// The time the accepted count is divided by.
     elapsed: Duration,
     /// Open loop only: how late each send started after its scheduled time (µs, sorted).
@@ -474,8 +566,9 @@ impl Phase {
         );
         if self.tally.accepted > 0 && !self.cpu.server.is_zero() {
             let wall = self.elapsed.as_secs_f64();
+            let stolen = self.cpu.stolen_percent().map(|p| format!(", stolen by the host {p:.1}%")).unwrap_or_default();
             println!(
-                "  CPU: server {:.0} µs per accepted webhook ({:.2} cores), load generator {:.2} cores",
+                "  CPU: server {:.0} µs per accepted webhook ({:.2} cores), load generator {:.2} cores{stolen}",
                 self.cpu.server.as_secs_f64() * 1e6 / self.tally.accepted as f64,
                 self.cpu.server.as_secs_f64() / wall,
                 self.cpu.client.as_secs_f64() / wall
@@ -857,11 +950,15 @@ impl Drop for Server {
     }
 }
 
-/// Runs a load `phase` and adds what the server and this process spent on it:
+/// Runs a load `phase` and adds what the server and this process spent on it
+/// from when `begin` completes (the end of an open loop's ramp) to its end:
 /// CPU time and the server's store flushes.
-async fn measured(server: &Server, phase: impl Future<Output = Phase>) -> Phase {
-    let (cpu, flushes) = (CpuUse::now(server), flush_buckets(&server.client).await);
-    let mut phase = phase.await;
+async fn measured(server: &Server, begin: impl Future<Output = ()>, phase: impl Future<Output = Phase>) -> Phase {
+    let baseline = async {
+        begin.await;
+        (CpuUse::now(server), flush_buckets(&server.client).await)
+    };
+    let (mut phase, (cpu, flushes)) = tokio::join!(phase, baseline);
     phase.cpu = CpuUse::now(server).since(cpu);
     phase.flushes = Flushes::between(&flushes, &flush_buckets(&server.client).await);
     phase
@@ -879,22 +976,51 @@ fn cpu_time(path: &str) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// CPU used by the server and by this load generator during a phase.
+/// The machine's CPU ticks from the first line of `/proc/stat`: (all, stolen
+/// by the hypervisor for other guests); zero where there is none.
+fn machine_ticks() -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return (0, 0) };
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .map(|rest| rest.split_whitespace().filter_map(|t| t.parse().ok()).collect())
+        .unwrap_or_default();
+    // user nice system idle iowait irq softirq steal (guest time is already
+    // counted in user and nice).
+    let all = ticks.iter().take(8).sum();
+    (all, ticks.get(7).copied().unwrap_or(0))
+}
+
+/// CPU used by the server and by this load generator during a phase, and
+/// the machine's ticks meanwhile.
 #[derive(Clone, Copy, Default)]
 struct CpuUse {
     server: Duration,
     client: Duration,
+    /// All CPU ticks of the machine, and those stolen by the hypervisor.
+    machine: (u64, u64),
 }
 
 impl CpuUse {
     /// What the server and this process have used so far.
     fn now(server: &Server) -> CpuUse {
-        CpuUse { server: server.cpu(), client: cpu_time("/proc/self/stat") }
+        CpuUse { server: server.cpu(), client: cpu_time("/proc/self/stat"), machine: machine_ticks() }
     }
 
     /// What was used since `before`.
     fn since(self, before: CpuUse) -> CpuUse {
-        CpuUse { server: self.server.saturating_sub(before.server), client: self.client.saturating_sub(before.client) }
+        CpuUse {
+            server: self.server.saturating_sub(before.server),
+            client: self.client.saturating_sub(before.client),
+            machine: (self.machine.0.saturating_sub(before.machine.0), self.machine.1.saturating_sub(before.machine.1)),
+        }
+    }
+
+    /// The share of the machine's CPU time the hypervisor gave to other
+    /// guests (steal), in percent; `None` where it cannot be read.
+    fn stolen_percent(&self) -> Option<f64> {
+        (self.machine.0 > 0).then(|| self.machine.1 as f64 * 100.0 / self.machine.0 as f64)
     }
 }
 
