@@ -20,6 +20,10 @@ use url::Url;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a whole answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `plugin install --server` waits: the server answers only once it
+/// has downloaded (each registry request may take 120 s), verified and
+/// compiled the package, and it goes on with the install if the CLI gives up.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// At most this much of a non-JSON error body is shown.
 const MAX_SHOWN_BODY: usize = 300;
 
@@ -446,7 +450,20 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                 "plugin": spec, "registry": registry, "grants": grants, "trust_on_first_use": trust_on_first_use,
             });
             let path = ["plugins", "install"];
-            let Some(installed) = client.call(Method::POST, &path, &[], Body::Json(request)).await? else {
+            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
+            let answer = answer.map_err(|e| {
+                let timed_out = e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_timeout()));
+                if timed_out {
+                    e.context(format!(
+                        "the server goes on with the install even so: `wirework plugin list --server {}` \
+                         shows whether it landed",
+                        client.server
+                    ))
+                } else {
+                    e
+                }
+            });
+            let Some(installed) = answer? else {
                 return Ok(Some(1));
             };
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
@@ -587,7 +604,6 @@ impl Client {
         let base = parse_server(&args.server)?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("wirework-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("making an HTTP client")?;
@@ -605,12 +621,24 @@ impl Client {
         query: &[(&str, String)],
         body: Body,
     ) -> anyhow::Result<Option<Value>> {
+        self.call_within(method, path, query, body, REQUEST_TIMEOUT).await
+    }
+
+    /// [`call`](Self::call), waiting at most `timeout` for the whole answer.
+    async fn call_within(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, String)],
+        body: Body,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<Value>> {
         let mut url = api_url(&self.base, path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
         let what = format!("{method} {}", url.path());
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url).timeout(timeout);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
