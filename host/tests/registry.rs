@@ -582,6 +582,91 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     served.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() {
+    // initech/crm comes from an in-process registry; umbrella/crm from a
+    // registry process that is stopped before the upgrade.
+    let Published { registry, author, key, .. } = published("initech/crm", &[]).await;
+    let url = registry.url.as_str();
+    let umbrella_dir = tempfile::tempdir().unwrap();
+    let umbrella_registry = registry_process(umbrella_dir.path()).await;
+    let (umbrella_author, umbrella_key) = User::author();
+    let packages = tempfile::tempdir().unwrap();
+    let umbrella = package(packages.path(), &umbrella_key, "umbrella/crm", "1.0.0", &[], false);
+    umbrella_author.ok(&["plugin", "publish", umbrella.to_str().unwrap(), "--registry", &umbrella_registry.url]).await;
+
+    let data = common::server::data_dir("127.0.0.1");
+    let served = common::server::serve(data.path(), |_| {}).await;
+    let server = &served;
+    for (publisher, key) in [("initech", &key), ("umbrella", &umbrella_key)] {
+        let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
+            .args(["trust", "add", publisher, &key.public().to_string()])
+            .env("WIREWORK_HOME", fixtures().home.root())
+            .output()
+            .await
+            .unwrap();
+        assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    }
+    for (spec, registry) in [("initech/crm@^1", url), ("umbrella/crm@^1", umbrella_registry.url.as_str())] {
+        let body = json!({"plugin": spec, "registry": registry});
+        let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
+        let (status, body) = common::server::json(response).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let operator = User::new();
+    let upgrade = |extra: &'static [&'static str]| {
+        let mut args = vec!["plugin", "upgrade", "--server", &server.url, "--token", common::server::ADMIN];
+        args.extend_from_slice(extra);
+        let operator = &operator;
+        async move { operator.run(&args).await }
+    };
+
+    // Nothing newer yet.
+    let (ok, stdout, stderr) = upgrade(&[]).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("initech/crm 1.0.0 is the newest in `^1`"), "{stdout}");
+    assert!(stdout.contains("umbrella/crm 1.0.0 is the newest in `^1`"), "{stdout}");
+    // A plugin the server did not install from a registry is refused, and nothing is done.
+    let (ok, _, stderr) = upgrade(&["acme/none"]).await;
+    assert!(!ok && stderr.contains("acme/none was not installed from a registry"), "{stderr}");
+
+    // 1.1.0 asks for HTTP to a host; umbrella's registry goes away.
+    let v110 = package(packages.path(), &key, "initech/crm", "1.1.0", &["api.initech.example"], false);
+    author.ok(&["plugin", "publish", v110.to_str().unwrap(), "--registry", url]).await;
+    drop(umbrella_registry);
+    let (ok, stdout, stderr) = upgrade(&[]).await;
+    assert!(!ok, "a failed plugin makes the upgrade exit non-zero:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("initech/crm@1.1.0"), "the other plugin still upgraded:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("beside 1.0.0") && stderr.contains("not granted: http api.initech.example"), "{stderr}");
+    assert!(stderr.contains("error: umbrella/crm:"), "{stderr}");
+    let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+    let mut locked: Vec<String> = lock.plugins.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+    locked.sort();
+    assert_eq!(locked, ["initech/crm@1.0.0", "initech/crm@1.1.0", "umbrella/crm@1.0.0"]);
+    // Both initech versions are loaded, and the grant stayed as it was.
+    let (status, plugins) =
+        common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{plugins}");
+    let mut loaded: Vec<String> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "initech/crm")
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .collect();
+    loaded.sort();
+    assert_eq!(loaded, ["1.0.0", "1.1.0"], "{plugins}");
+    let (_, grant) =
+        common::server::json(server.api(reqwest::Method::GET, "/plugins/initech/crm/grants").send().await.unwrap())
+            .await;
+    assert_eq!(grant["http"], json!([]), "an upgrade grants nothing new without --grant: {grant}");
+
+    // Upgraded already: only the unreachable registry still fails.
+    let (ok, stdout, stderr) = upgrade(&["initech/crm"]).await;
+    assert!(ok && stdout.contains("initech/crm 1.1.0 is the newest in `^1`"), "{stdout}\n{stderr}");
+    served.stop().await;
+}
+
 /// `wirework registry serve` as its own process on a port the OS picks;
 /// killed when dropped.
 struct RegistryProcess {

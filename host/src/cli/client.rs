@@ -398,6 +398,13 @@ pub enum PluginRequest {
         /// Trust the publisher's key if the server trusts none of its keys yet.
         trust_on_first_use: bool,
     },
+    /// Upgrade the plugins of the server's lockfile (or only `names`).
+    Upgrade {
+        /// `publisher/name`s; all when empty.
+        names: Vec<String>,
+        /// `--grant` values for what newer versions request.
+        grants: Vec<String>,
+    },
     /// List the installed versions (JSON).
     List,
     /// Show `name`'s grant, or replace it with `set`.
@@ -481,6 +488,46 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             println!("{name}@{version}");
             0
+        }
+        PluginRequest::Upgrade { names, grants } => {
+            let request = json!({ "plugins": names, "grants": grants });
+            let path = ["plugins", "upgrade"];
+            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
+            let Some(answer) = answer? else { return Ok(Some(1)) };
+            let mut failed = false;
+            for plugin in answer["plugins"].as_array().into_iter().flatten() {
+                let (name, from) = (answer_str(plugin, "name")?, answer_str(plugin, "from")?);
+                match plugin["outcome"].as_str() {
+                    Some("upgraded") => {
+                        let version = answer_str(plugin, "version")?;
+                        for note in plugin["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                            eprintln!("note: {note}");
+                        }
+                        let missing: Vec<&str> =
+                            plugin["not_granted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                        if !missing.is_empty() {
+                            eprintln!(
+                                "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
+                                missing.join(", ")
+                            );
+                        }
+                        eprintln!(
+                            "installed {name} {version} on {} beside {from}; it runs from now on \
+                             (workflows move to it when deployed again)",
+                            client.server
+                        );
+                        println!("{name}@{version}");
+                    }
+                    Some("current") => {
+                        println!("{name} {from} is the newest in `{}`", plugin["range"].as_str().unwrap_or("?"))
+                    }
+                    _ => {
+                        failed = true;
+                        eprintln!("error: {name}: {}", plugin["error"].as_str().unwrap_or("failed"));
+                    }
+                }
+            }
+            i32::from(failed)
         }
         PluginRequest::List => print_json(client.call(Method::GET, &["plugins"], &[], Body::None).await?)?,
         PluginRequest::Grants { name, set } => {

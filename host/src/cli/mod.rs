@@ -356,7 +356,7 @@ pub(crate) fn warn_if_served(data_dir: &Path) {
     if crate::instance::is_served(data_dir) {
         eprintln!(
             "warning: a running wirework has {} open; it loads plugins written here only at its next start \
-             (`plugin add|install|remove|grants --server URL` change a running server's plugins at once)",
+             (`plugin add|install|upgrade|remove|grants --server URL` change a running server's plugins at once)",
             data_dir.display()
         );
     }

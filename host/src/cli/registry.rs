@@ -88,7 +88,9 @@ pub enum PluginRegistryCommand {
         server: PluginServerArg,
     },
     /// Install the newest version in each installed plugin's range (beside
-    /// the versions installed). New capabilities are not granted without `--grant`.
+    /// the versions installed). New capabilities are not granted without
+    /// `--grant`. With `--server`, a running server upgrades the plugins of
+    /// its lockfile and runs the new versions at once.
     Upgrade {
         /// Only these plugins (`publisher/name`).
         names: Vec<String>,
@@ -97,6 +99,8 @@ pub enum PluginRegistryCommand {
         /// Grant a capability (see `install`); repeatable.
         #[arg(long = "grant", value_name = "CAPABILITY")]
         grants: Vec<String>,
+        #[command(flatten)]
+        server: PluginServerArg,
     },
     /// List installed versions with their source, grant and revocation state
     /// (with `--server`: what a running server has loaded, as JSON).
@@ -325,7 +329,10 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             let source = Source { home, data_dir: &data_dir.data_dir, registry: &registry.url, trust_on_first_use };
             report(&install(&source, &name, &range, None, &mut decider).await?);
         }
-        PluginRegistryCommand::Upgrade { names, data_dir, grants } => {
+        PluginRegistryCommand::Upgrade { names, grants, server, .. } if server.server.is_some() => {
+            return Ok(plugin(&server, PluginRequest::Upgrade { names, grants }).await?.unwrap_or(0));
+        }
+        PluginRegistryCommand::Upgrade { names, data_dir, grants, server: _ } => {
             super::warn_if_served(&data_dir.data_dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);

@@ -8,7 +8,8 @@ use super::{ApiError, AppState};
 use crate::engine::{ExecutionFilter, RetryMode, Status};
 use crate::instance::plugins_dir;
 use crate::plugins::registry::{
-    lockfile_path, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Lockfile, Source,
+    lockfile_path, memory_path, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Locked, Lockfile,
+    Source,
 };
 use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
 use axum::body::Bytes;
@@ -24,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wirework_registry::client::ClientError;
+use wirework_registry::client::{ClientError, RegistryClient};
 use wirework_registry::manifest::Capabilities;
 use wirework_registry::{Package, TrustStore};
 
@@ -52,6 +53,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/executions/{id}/cancel", post(cancel))
         .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
         .route("/plugins/install", post(install_from_registry))
+        .route("/plugins/upgrade", post(upgrade_from_registry))
         .route("/plugins/refresh", post(refresh_plugins))
         .route("/plugins/{publisher}/{name}/{version}", delete(remove_plugin))
         .route("/plugins/{publisher}/{name}/grants", get(get_grants).put(set_grants))
@@ -350,17 +352,31 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     // In a task of its own: a client that gives up does not stop it half-way.
-    let install = tokio::spawn(install_and_load(state, request, name, range, flags));
-    install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))?
+    let install = tokio::spawn(async move {
+        let from = RegistrySource { url: &request.registry, trust_on_first_use: request.trust_on_first_use };
+        install_and_load(&state, &name, &range, from, &flags).await
+    });
+    created(install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??)
 }
 
+/// Which registry a server install comes from, and whether it may trust the
+/// publisher's key on first use.
+#[derive(Clone, Copy)]
+struct RegistrySource<'a> {
+    url: &'a str,
+    trust_on_first_use: bool,
+}
+
+/// Install the newest version of `name` in `range` from `from` into the
+/// served data directory and load it; what was installed, as answered by
+/// `POST /plugins/install`.
 async fn install_and_load(
-    state: Arc<AppState>,
-    request: RegistryInstall,
-    name: String,
-    range: semver::VersionReq,
-    flags: GrantFlags,
-) -> ApiResult {
+    state: &AppState,
+    name: &str,
+    range: &semver::VersionReq,
+    from: RegistrySource<'_>,
+    flags: &GrantFlags,
+) -> Result<Value, ApiError> {
     let mut decide = |name: &str, requested: &Capabilities, earlier: Option<&GrantEntry>| {
         flags.decide(requested, earlier).ok_or_else(|| {
             let how = "grants (the CLI's --grant) http=PATTERN, kv or all";
@@ -370,29 +386,11 @@ async fn install_and_load(
     let source = Source {
         home: &state.home,
         data_dir: &state.data_dir,
-        registry: &request.registry,
-        trust_on_first_use: request.trust_on_first_use,
+        registry: from.url,
+        trust_on_first_use: from.trust_on_first_use,
     };
     // The registry's traffic happens before the plugin lock is taken.
-    let prepared = prepare(&source, &name, &range, None, &mut decide).await.map_err(|e| {
-        let status = e
-            .chain()
-            .find_map(|cause| match cause.downcast_ref::<ClientError>() {
-                Some(ClientError::Transport { .. }) => Some(StatusCode::BAD_GATEWAY),
-                Some(ClientError::Refused { status, .. }) if *status >= 500 => Some(StatusCode::BAD_GATEWAY),
-                _ => None,
-            })
-            .or_else(|| e.chain().any(|c| c.is::<std::io::Error>()).then_some(StatusCode::INTERNAL_SERVER_ERROR))
-            .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        let message = match status {
-            StatusCode::UNPROCESSABLE_ENTITY => {
-                let trust = state.home.trust_store_path();
-                format!("refused by the server (its trust store: {}): {e:#}", trust.display())
-            }
-            _ => format!("{e:#}"),
-        };
-        ApiError::new(status, message)
-    })?;
+    let prepared = prepare(&source, name, range, None, &mut decide).await.map_err(|e| registry_refusal(state, e))?;
     let _guard = state.plugin_lock.lock().await;
     // The plugin's grant may have changed while the registry was asked.
     let mut prepared = prepared;
@@ -416,9 +414,9 @@ async fn install_and_load(
         Err(e) => tracing::warn!("revocations not reloaded after an install: {e:#}"),
     }
     // The grant is per plugin: versions installed before get it too.
-    reload_with(&state, &name, &installed.grant, Some(&version)).await?;
+    reload_with(state, name, &installed.grant, Some(&version)).await?;
     tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
-    created(json!({
+    Ok(json!({
         "name": loaded.name,
         "version": loaded.version,
         "digest": loaded.digest,
@@ -427,6 +425,130 @@ async fn install_and_load(
         "registry": installed.locked.registry,
         "notes": installed.notes,
     }))
+}
+
+/// The answer to an install or upgrade that the registry step refused or
+/// could not do: 502 when the registry cannot be reached or fails, 500 for
+/// the server's own I/O, else 422 naming the server's trust store.
+fn registry_refusal(state: &AppState, e: anyhow::Error) -> ApiError {
+    let status = e
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<ClientError>() {
+            Some(ClientError::Transport { .. }) => Some(StatusCode::BAD_GATEWAY),
+            Some(ClientError::Refused { status, .. }) if *status >= 500 => Some(StatusCode::BAD_GATEWAY),
+            _ => None,
+        })
+        .or_else(|| e.chain().any(|c| c.is::<std::io::Error>()).then_some(StatusCode::INTERNAL_SERVER_ERROR))
+        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let message = match status {
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            let trust = state.home.trust_store_path();
+            format!("refused by the server (its trust store: {}): {e:#}", trust.display())
+        }
+        _ => format!("{e:#}"),
+    };
+    ApiError::new(status, message)
+}
+
+/// The body of `POST /plugins/upgrade`; an empty body upgrades every plugin.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryUpgrade {
+    /// Only these plugins (`publisher/name`); every plugin in the lockfile when empty.
+    #[serde(default)]
+    plugins: Vec<String>,
+    /// `http=PATTERN`, `kv`, `all` or `none`, for what a newer version
+    /// requests beyond its plugin's grant (see [`GrantFlags`]).
+    #[serde(default)]
+    grants: Vec<String>,
+}
+
+/// `POST /plugins/upgrade`: for each plugin in the served data directory's
+/// lockfile (or each one named), install the newest version in its locked
+/// range from its registry, beside the versions installed, and load it, as
+/// `wirework plugin upgrade` does on a data directory. Deployed workflows
+/// keep the versions they pinned until deployed again. Answers each plugin's
+/// outcome (`upgraded`, `current` or `failed`); one that fails does not stop
+/// the others.
+async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let request: RegistryUpgrade = if body.is_empty() { RegistryUpgrade::default() } else { parse_json(&body)? };
+    let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let lock = Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?;
+    // The newest locked version of each plugin: its range is the one to resolve again.
+    let mut newest: std::collections::BTreeMap<String, Locked> = Default::default();
+    for entry in lock.plugins {
+        if request.plugins.is_empty() || request.plugins.contains(&entry.name) {
+            match newest.get(&entry.name) {
+                Some(slot) if slot.version >= entry.version => {}
+                _ => {
+                    newest.insert(entry.name.clone(), entry);
+                }
+            }
+        }
+    }
+    if let Some(name) = request.plugins.iter().find(|name| !newest.contains_key(name.as_str())) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} was not installed from a registry (not in the server's lockfile)"),
+        ));
+    }
+    // In a task of its own, as an install: a client that gives up does not stop it.
+    let upgrade = tokio::spawn(async move {
+        let mut outcomes = Vec::with_capacity(newest.len());
+        for entry in newest.values() {
+            outcomes.push(upgrade_one(&state, entry, &flags).await);
+        }
+        outcomes
+    });
+    let outcomes = upgrade.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the upgrade task stopped: {e}")))?;
+    ok(json!({ "plugins": outcomes }))
+}
+
+/// Upgrade the plugin of `entry` (its newest locked version) to the newest
+/// version in its range, if there is a newer one; its outcome as answered
+/// by `POST /plugins/upgrade`.
+async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Value {
+    let mut outcome = json!({
+        "name": entry.name,
+        "from": entry.version,
+        "range": entry.range,
+        "registry": entry.registry,
+    });
+    let failed = |mut outcome: Value, e: ApiError| {
+        outcome["outcome"] = json!("failed");
+        outcome["status"] = json!(e.status.as_u16());
+        outcome["error"] = json!(e.message);
+        outcome
+    };
+    let range = match semver::VersionReq::parse(&entry.range) {
+        Ok(range) => range,
+        Err(e) => {
+            let message = format!("the lockfile's range `{}` is not a version range: {e}", entry.range);
+            return failed(outcome, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
+        }
+    };
+    let view =
+        RegistryClient::new(&entry.registry, memory_path(&state.home)).view_expecting(Some(&entry.registry_key)).await;
+    let newer = match view {
+        Ok(view) => view.resolve(&entry.name, &range).map(|info| info.version.clone()),
+        Err(e) => return failed(outcome, registry_refusal(state, e.into())),
+    };
+    if newer.is_none_or(|newer| newer <= entry.version) {
+        outcome["outcome"] = json!("current");
+        return outcome;
+    }
+    let from = RegistrySource { url: &entry.registry, trust_on_first_use: false };
+    match install_and_load(state, &entry.name, &range, from, flags).await {
+        Ok(installed) => {
+            outcome["outcome"] = json!("upgraded");
+            for field in ["version", "digest", "grants", "not_granted", "notes"] {
+                outcome[field] = installed[field].clone();
+            }
+            tracing::info!(plugin = %entry.name, from = %entry.version, to = %installed["version"], "upgraded");
+            outcome
+        }
+        Err(e) => failed(outcome, e),
+    }
 }
 
 /// `POST /plugins/refresh`: fetch the registries' revocation lists now.
