@@ -12,7 +12,6 @@ fn main() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
-    no_transparent_huge_pages();
     let cli = wirework::cli::Cli::parse();
     // `WIREWORK_LOG` takes tracing's filter syntax; `WIREWORK_LOG_FORMAT=json`
     // writes one JSON object per line (for log shippers).
@@ -23,6 +22,7 @@ fn main() {
     } else {
         logs.init();
     }
+    no_transparent_huge_pages();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(cli.run()) {
         Ok(code) => std::process::exit(code),
@@ -41,12 +41,18 @@ fn main() {
 /// thread's CPU (sled's buffers and node copies; `clear_page_erms` under
 /// `do_huge_pmd_anonymous_page`) and some of its multi-millisecond stalls.
 /// With the flag set the kernel ignores those hints and uses 4 KiB pages.
-/// Best effort: elsewhere than Linux, or if the call fails, nothing changes.
+/// It applies to memory already mapped too, and is inherited by child
+/// processes. Best effort: elsewhere than Linux, or if the call fails,
+/// nothing changes.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes a
-    // flag of this process's memory map; no memory is read or written.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    {
+        let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        // SAFETY: PR_SET_THP_DISABLE takes integer arguments only (passed at
+        // the kernel's width) and changes a flag of this process's memory
+        // map; no memory is read or written.
+        if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, on, unused, unused, unused) } != 0 {
+            tracing::debug!("transparent huge pages stay as they are: {}", std::io::Error::last_os_error());
+        }
     }
 }

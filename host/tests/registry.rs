@@ -584,21 +584,22 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() {
-    // initech/crm comes from an in-process registry; umbrella/crm from a
-    // registry process that is stopped before the upgrade.
+    // initech/crm comes from an in-process registry; hooli/crm (done first:
+    // plugins go in name order) from a registry process that is stopped
+    // before the upgrade.
     let Published { registry, author, key, .. } = published("initech/crm", &[]).await;
     let url = registry.url.as_str();
-    let umbrella_dir = tempfile::tempdir().unwrap();
-    let umbrella_registry = registry_process(umbrella_dir.path()).await;
-    let (umbrella_author, umbrella_key) = User::author();
+    let hooli_dir = tempfile::tempdir().unwrap();
+    let hooli_registry = registry_process(hooli_dir.path()).await;
+    let (hooli_author, hooli_key) = User::author();
     let packages = tempfile::tempdir().unwrap();
-    let umbrella = package(packages.path(), &umbrella_key, "umbrella/crm", "1.0.0", &[], false);
-    umbrella_author.ok(&["plugin", "publish", umbrella.to_str().unwrap(), "--registry", &umbrella_registry.url]).await;
+    let hooli = package(packages.path(), &hooli_key, "hooli/crm", "1.0.0", &[], false);
+    hooli_author.ok(&["plugin", "publish", hooli.to_str().unwrap(), "--registry", &hooli_registry.url]).await;
 
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    for (publisher, key) in [("initech", &key), ("umbrella", &umbrella_key)] {
+    for (publisher, key) in [("initech", &key), ("hooli", &hooli_key)] {
         let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
             .args(["trust", "add", publisher, &key.public().to_string()])
             .env("WIREWORK_HOME", fixtures().home.root())
@@ -607,7 +608,7 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
             .unwrap();
         assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
     }
-    for (spec, registry) in [("initech/crm@^1", url), ("umbrella/crm@^1", umbrella_registry.url.as_str())] {
+    for (spec, registry) in [("initech/crm@^1", url), ("hooli/crm@^1", hooli_registry.url.as_str())] {
         let body = json!({"plugin": spec, "registry": registry});
         let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
         let (status, body) = common::server::json(response).await;
@@ -625,24 +626,24 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     let (ok, stdout, stderr) = upgrade(&[]).await;
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("initech/crm 1.0.0 is the newest in `^1`"), "{stdout}");
-    assert!(stdout.contains("umbrella/crm 1.0.0 is the newest in `^1`"), "{stdout}");
+    assert!(stdout.contains("hooli/crm 1.0.0 is the newest in `^1`"), "{stdout}");
     // A plugin the server did not install from a registry is refused, and nothing is done.
     let (ok, _, stderr) = upgrade(&["acme/none"]).await;
     assert!(!ok && stderr.contains("acme/none was not installed from a registry"), "{stderr}");
 
-    // 1.1.0 asks for HTTP to a host; umbrella's registry goes away.
+    // 1.1.0 asks for HTTP to a host; hooli's registry goes away.
     let v110 = package(packages.path(), &key, "initech/crm", "1.1.0", &["api.initech.example"], false);
     author.ok(&["plugin", "publish", v110.to_str().unwrap(), "--registry", url]).await;
-    drop(umbrella_registry);
+    drop(hooli_registry);
     let (ok, stdout, stderr) = upgrade(&[]).await;
     assert!(!ok, "a failed plugin makes the upgrade exit non-zero:\n{stdout}\n{stderr}");
     assert!(stdout.contains("initech/crm@1.1.0"), "the other plugin still upgraded:\n{stdout}\n{stderr}");
     assert!(stderr.contains("beside 1.0.0") && stderr.contains("not granted: http api.initech.example"), "{stderr}");
-    assert!(stderr.contains("error: umbrella/crm:"), "{stderr}");
+    assert!(stderr.contains("error: hooli/crm:"), "{stderr}");
     let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
     let mut locked: Vec<String> = lock.plugins.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
     locked.sort();
-    assert_eq!(locked, ["initech/crm@1.0.0", "initech/crm@1.1.0", "umbrella/crm@1.0.0"]);
+    assert_eq!(locked, ["hooli/crm@1.0.0", "initech/crm@1.0.0", "initech/crm@1.1.0"]);
     // Both initech versions are loaded, and the grant stayed as it was.
     let (status, plugins) =
         common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
@@ -661,9 +662,22 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
             .await;
     assert_eq!(grant["http"], json!([]), "an upgrade grants nothing new without --grant: {grant}");
 
-    // Upgraded already: only the unreachable registry still fails.
-    let (ok, stdout, stderr) = upgrade(&["initech/crm"]).await;
-    assert!(ok && stdout.contains("initech/crm 1.1.0 is the newest in `^1`"), "{stdout}\n{stderr}");
+    // Upgraded already: only the unreachable registry still fails, and the API
+    // answers each plugin's outcome with the status an install would get.
+    let (ok, stdout, stderr) = upgrade(&[]).await;
+    assert!(!ok && stdout.contains("initech/crm 1.1.0 is the newest in `^1`"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("error: hooli/crm:"), "{stderr}");
+    let response =
+        server.api_json(reqwest::Method::POST, "/plugins/upgrade", &json!({"plugins": ["hooli/crm"]})).send().await;
+    let (status, answer) = common::server::json(response.unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    let outcome = &answer["plugins"][0];
+    assert_eq!(
+        (outcome["name"].as_str(), outcome["outcome"].as_str()),
+        (Some("hooli/crm"), Some("failed")),
+        "{answer}"
+    );
+    assert_eq!(outcome["status"], 502, "an unreachable registry: {answer}");
     served.stop().await;
 }
 

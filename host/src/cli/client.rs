@@ -24,6 +24,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// has downloaded (each registry request may take 120 s), verified and
 /// compiled the package, and it goes on with the install if the CLI gives up.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long `plugin upgrade --server` waits: the server upgrades one plugin
+/// after another in the one request (each as long as an install), and goes on
+/// if the CLI gives up.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// At most this much of a non-JSON error body is shown.
 const MAX_SHOWN_BODY: usize = 300;
 
@@ -458,19 +462,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             });
             let path = ["plugins", "install"];
             let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
-            let answer = answer.map_err(|e| {
-                let timed_out = e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_timeout()));
-                if timed_out {
-                    e.context(format!(
-                        "the server goes on with the install even so: `wirework plugin list --server {}` \
-                         shows whether it landed",
-                        client.server
-                    ))
-                } else {
-                    e
-                }
-            });
-            let Some(installed) = answer? else {
+            let Some(installed) = answer.map_err(|e| goes_on(e, "install", &client.server))? else {
                 return Ok(Some(1));
             };
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
@@ -492,8 +484,8 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
         PluginRequest::Upgrade { names, grants } => {
             let request = json!({ "plugins": names, "grants": grants });
             let path = ["plugins", "upgrade"];
-            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
-            let Some(answer) = answer? else { return Ok(Some(1)) };
+            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
+            let Some(answer) = answer.map_err(|e| goes_on(e, "upgrade", &client.server))? else { return Ok(Some(1)) };
             let mut failed = false;
             for plugin in answer["plugins"].as_array().into_iter().flatten() {
                 let (name, from) = (answer_str(plugin, "name")?, answer_str(plugin, "from")?);
@@ -513,8 +505,9 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                         }
                         eprintln!(
                             "installed {name} {version} on {} beside {from}; it runs from now on \
-                             (workflows move to it when deployed again)",
-                            client.server
+                             (workflows move to it when deployed again; remove {from} with \
+                             `wirework plugin remove {name}@{from} --server {}`)",
+                            client.server, client.server
                         );
                         println!("{name}@{version}");
                     }
@@ -812,6 +805,19 @@ fn api_url(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
         .extend(["api", "v1"])
         .extend(segments);
     Ok(url)
+}
+
+/// `e`, and when it is the CLI's own timeout, that the server goes on with
+/// the `what` (install or upgrade) regardless and how to see whether it landed.
+fn goes_on(e: anyhow::Error, what: &str, server: &str) -> anyhow::Error {
+    let timed_out = e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|e| e.is_timeout()));
+    if timed_out {
+        e.context(format!(
+            "the server goes on with the {what} even so: `wirework plugin list --server {server}` shows what landed"
+        ))
+    } else {
+        e
+    }
 }
 
 #[cfg(test)]

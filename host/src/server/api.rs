@@ -413,8 +413,17 @@ async fn install_and_load(
         Ok(revocations) => state.plugins.set_revocations(revocations),
         Err(e) => tracing::warn!("revocations not reloaded after an install: {e:#}"),
     }
-    // The grant is per plugin: versions installed before get it too.
-    reload_with(state, name, &installed.grant, Some(&version)).await?;
+    // The grant is per plugin: versions installed before get it too. The new
+    // version is installed and running by now, so a failure here is told,
+    // not answered as a failed install.
+    let mut notes = installed.notes.clone();
+    if let Err(e) = reload_with(state, name, &installed.grant, Some(&version)).await {
+        tracing::error!(plugin = %name, "earlier versions not reloaded with the new grant: {}", e.message);
+        notes.push(format!(
+            "the versions of {name} installed before keep their old grant until the server restarts: {}",
+            e.message
+        ));
+    }
     tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
     Ok(json!({
         "name": loaded.name,
@@ -423,7 +432,7 @@ async fn install_and_load(
         "grants": installed.grant,
         "not_granted": installed.not_granted,
         "registry": installed.locked.registry,
-        "notes": installed.notes,
+        "notes": notes,
     }))
 }
 
@@ -544,7 +553,8 @@ async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Va
             for field in ["version", "digest", "grants", "not_granted", "notes"] {
                 outcome[field] = installed[field].clone();
             }
-            tracing::info!(plugin = %entry.name, from = %entry.version, to = %installed["version"], "upgraded");
+            let to = installed["version"].as_str().unwrap_or("?");
+            tracing::info!(plugin = %entry.name, from = %entry.version, to, "upgraded");
             outcome
         }
         Err(e) => failed(outcome, e),
