@@ -466,17 +466,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                 return Ok(Some(1));
             };
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
-            for note in installed["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                eprintln!("note: {note}");
-            }
-            let missing: Vec<&str> =
-                installed["not_granted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            if !missing.is_empty() {
-                eprintln!(
-                    "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
-                    missing.join(", ")
-                );
-            }
+            print_install_notes(&installed);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             println!("{name}@{version}");
             0
@@ -492,17 +482,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                 match plugin["outcome"].as_str() {
                     Some("upgraded") => {
                         let version = answer_str(plugin, "version")?;
-                        for note in plugin["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                            eprintln!("note: {note}");
-                        }
-                        let missing: Vec<&str> =
-                            plugin["not_granted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                        if !missing.is_empty() {
-                            eprintln!(
-                                "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
-                                missing.join(", ")
-                            );
-                        }
+                        print_install_notes(plugin);
                         eprintln!(
                             "installed {name} {version} on {} beside {from}; it runs from now on \
                              (workflows move to it when deployed again; remove {from} with \
@@ -805,6 +785,24 @@ fn api_url(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
         .extend(["api", "v1"])
         .extend(segments);
     Ok(url)
+}
+
+/// The `notes` and `not_granted` of a server's answer to an install or an
+/// upgrade, on stderr.
+fn print_install_notes(installed: &Value) {
+    let strings = |field: &str| -> Vec<&str> {
+        installed[field].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+    };
+    for note in strings("notes") {
+        eprintln!("note: {note}");
+    }
+    let missing = strings("not_granted");
+    if !missing.is_empty() {
+        eprintln!(
+            "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
+            missing.join(", ")
+        );
+    }
 }
 
 /// `e`, and when it is the CLI's own timeout, that the server goes on with

@@ -337,27 +337,13 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
             let lock = Lockfile::load(&lockfile_path(&data_dir.data_dir))?;
-            let mut newest: std::collections::BTreeMap<&str, &host_registry::Locked> = Default::default();
-            for entry in &lock.plugins {
-                if names.is_empty() || names.contains(&entry.name) {
-                    let slot = newest.entry(&entry.name).or_insert(entry);
-                    if entry.version > slot.version {
-                        *slot = entry;
-                    }
-                }
-            }
-            for name in &names {
-                if !newest.contains_key(name.as_str()) {
-                    bail!("{name} was not installed from a registry (not in the lockfile)");
-                }
-            }
+            let newest = lock
+                .newest(&names)
+                .map_err(|name| anyhow::anyhow!("{name} was not installed from a registry (not in the lockfile)"))?;
             for (name, entry) in newest {
                 let range = VersionReq::parse(&entry.range)?;
-                let view = RegistryClient::new(&entry.registry, memory_path(home))
-                    .view_expecting(Some(&entry.registry_key))
-                    .await?;
-                match view.resolve(name, &range) {
-                    Some(info) if info.version > entry.version => {
+                match host_registry::newer_in_range(home, entry, &range).await? {
+                    Some(_) => {
                         let source = Source {
                             home,
                             data_dir: &data_dir.data_dir,
@@ -371,7 +357,7 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
                             entry.version, entry.version
                         );
                     }
-                    _ => println!("{name} {} is the newest in `{}`", entry.version, entry.range),
+                    None => println!("{name} {} is the newest in `{}`", entry.version, entry.range),
                 }
             }
         }

@@ -26,6 +26,7 @@ use anyhow::{bail, Context};
 use futures_util::future::BoxFuture;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wirework_registry::client::{RegistryClient, View};
 use wirework_registry::log::Revocations;
@@ -88,6 +89,26 @@ impl Lockfile {
             Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// The newest locked version of each plugin, in name order: of the
+    /// plugins in `names`, or of all when it is empty. These are what
+    /// `upgrade` resolves again. `Err` names a plugin of `names` that the
+    /// lockfile does not have.
+    pub fn newest<'a>(&'a self, names: &[String]) -> Result<BTreeMap<&'a str, &'a Locked>, String> {
+        let mut newest: BTreeMap<&str, &Locked> = BTreeMap::new();
+        for entry in &self.plugins {
+            if names.is_empty() || names.contains(&entry.name) {
+                let slot = newest.entry(&entry.name).or_insert(entry);
+                if entry.version > slot.version {
+                    *slot = entry;
+                }
+            }
+        }
+        match names.iter().find(|name| !newest.contains_key(name.as_str())) {
+            Some(missing) => Err(missing.clone()),
+            None => Ok(newest),
         }
     }
 
@@ -306,6 +327,15 @@ pub struct Source<'a> {
     pub registry: &'a str,
     /// Trust the publisher's current key if no key of it is trusted yet.
     pub trust_on_first_use: bool,
+}
+
+/// The newest version in `range` (`entry`'s locked range, parsed) on
+/// `entry`'s registry, if it is newer than `entry`'s version. The registry
+/// must still have the key it had when `entry` was locked.
+pub async fn newer_in_range(home: &Home, entry: &Locked, range: &VersionReq) -> anyhow::Result<Option<Version>> {
+    let view =
+        RegistryClient::new(&entry.registry, memory_path(home)).view_expecting(Some(&entry.registry_key)).await?;
+    Ok(view.resolve(&entry.name, range).map(|info| info.version.clone()).filter(|newer| *newer > entry.version))
 }
 
 /// Resolve `range` of `name` (or take the exact locked version), download,

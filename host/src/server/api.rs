@@ -8,8 +8,8 @@ use super::{ApiError, AppState};
 use crate::engine::{ExecutionFilter, RetryMode, Status};
 use crate::instance::plugins_dir;
 use crate::plugins::registry::{
-    lockfile_path, memory_path, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Locked, Lockfile,
-    Source,
+    lockfile_path, newer_in_range, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Locked,
+    Lockfile, Source,
 };
 use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
 use axum::body::Bytes;
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wirework_registry::client::{ClientError, RegistryClient};
+use wirework_registry::client::ClientError;
 use wirework_registry::manifest::Capabilities;
 use wirework_registry::{Package, TrustStore};
 
@@ -483,28 +483,19 @@ async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let request: RegistryUpgrade = if body.is_empty() { RegistryUpgrade::default() } else { parse_json(&body)? };
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let lock = Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?;
-    // The newest locked version of each plugin: its range is the one to resolve again.
-    let mut newest: std::collections::BTreeMap<String, Locked> = Default::default();
-    for entry in lock.plugins {
-        if request.plugins.is_empty() || request.plugins.contains(&entry.name) {
-            match newest.get(&entry.name) {
-                Some(slot) if slot.version >= entry.version => {}
-                _ => {
-                    newest.insert(entry.name.clone(), entry);
-                }
-            }
+    let newest: Vec<Locked> = match lock.newest(&request.plugins) {
+        Ok(newest) => newest.into_values().cloned().collect(),
+        Err(name) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{name} was not installed from a registry (not in the server's lockfile)"),
+            ))
         }
-    }
-    if let Some(name) = request.plugins.iter().find(|name| !newest.contains_key(name.as_str())) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{name} was not installed from a registry (not in the server's lockfile)"),
-        ));
-    }
+    };
     // In a task of its own, as an install: a client that gives up does not stop it.
     let upgrade = tokio::spawn(async move {
         let mut outcomes = Vec::with_capacity(newest.len());
-        for entry in newest.values() {
+        for entry in &newest {
             outcomes.push(upgrade_one(&state, entry, &flags).await);
         }
         outcomes
@@ -536,13 +527,11 @@ async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Va
             return failed(outcome, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
         }
     };
-    let view =
-        RegistryClient::new(&entry.registry, memory_path(&state.home)).view_expecting(Some(&entry.registry_key)).await;
-    let newer = match view {
-        Ok(view) => view.resolve(&entry.name, &range).map(|info| info.version.clone()),
-        Err(e) => return failed(outcome, registry_refusal(state, e.into())),
+    let newer = match newer_in_range(&state.home, entry, &range).await {
+        Ok(newer) => newer,
+        Err(e) => return failed(outcome, registry_refusal(state, e)),
     };
-    if newer.is_none_or(|newer| newer <= entry.version) {
+    if newer.is_none() {
         outcome["outcome"] = json!("current");
         return outcome;
     }
