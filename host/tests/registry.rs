@@ -639,6 +639,7 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     assert!(!ok, "a failed plugin makes the upgrade exit non-zero:\n{stdout}\n{stderr}");
     assert!(stdout.contains("initech/crm@1.1.0"), "the other plugin still upgraded:\n{stdout}\n{stderr}");
     assert!(stderr.contains("beside 1.0.0") && stderr.contains("not granted: http api.initech.example"), "{stderr}");
+    assert!(stderr.contains("initech/crm 1.1.0 requests: http api.initech.example"), "{stderr}");
     assert!(stderr.contains("error: hooli/crm:"), "{stderr}");
     let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
     let mut locked: Vec<String> = lock.plugins.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
@@ -678,6 +679,31 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
         "{answer}"
     );
     assert_eq!(outcome["status"], 502, "an unreachable registry: {answer}");
+
+    // Two upgrades at once: the second waits for the first, then finds the
+    // plugin current (it does not install 1.2.0 a second time).
+    let v120 = package(packages.path(), &key, "initech/crm", "1.2.0", &["api.initech.example"], false);
+    author.ok(&["plugin", "publish", v120.to_str().unwrap(), "--registry", url]).await;
+    let body = json!({"plugins": ["initech/crm"]});
+    let (first, second) = tokio::join!(
+        server.api_json(reqwest::Method::POST, "/plugins/upgrade", &body).send(),
+        server.api_json(reqwest::Method::POST, "/plugins/upgrade", &body).send(),
+    );
+    let mut outcomes = Vec::new();
+    for response in [first, second] {
+        let (status, answer) = common::server::json(response.unwrap()).await;
+        assert_eq!(status, 200, "{answer}");
+        let outcome = &answer["plugins"][0];
+        if outcome["outcome"] == "upgraded" {
+            assert_eq!(outcome["version"], "1.2.0", "{answer}");
+            assert_eq!(outcome["requested"]["http"], json!(["api.initech.example"]), "{answer}");
+        } else {
+            assert_eq!(outcome["from"], "1.2.0", "the second saw the first's upgrade: {answer}");
+        }
+        outcomes.push(outcome["outcome"].as_str().unwrap_or("?").to_string());
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, ["current", "upgraded"]);
     served.stop().await;
 }
 

@@ -6,6 +6,7 @@
 //! message, and a workflow's problems, go to stderr); anything that keeps the
 //! request from being answered at all is an error for `main` (exit 2).
 
+use crate::plugins::registry::describe_capabilities;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use reqwest::header::CONTENT_TYPE;
@@ -15,6 +16,7 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
+use wirework_registry::manifest::Capabilities;
 
 /// How long to wait for a TCP connection to the server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -787,12 +789,20 @@ fn api_url(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
     Ok(url)
 }
 
-/// The `notes` and `not_granted` of a server's answer to an install or an
-/// upgrade, on stderr.
+/// What the installed version requests, and the `notes` and `not_granted`
+/// of a server's answer to an install or an upgrade, on stderr.
 fn print_install_notes(installed: &Value) {
     let strings = |field: &str| -> Vec<&str> {
         installed[field].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
     };
+    if let Ok(requested) = serde_json::from_value::<Capabilities>(installed["requested"].clone()) {
+        let name = installed["name"].as_str().unwrap_or("the plugin");
+        eprintln!(
+            "{name} {} requests: {}",
+            installed["version"].as_str().unwrap_or(""),
+            describe_capabilities(&requested)
+        );
+    }
     for note in strings("notes") {
         eprintln!("note: {note}");
     }

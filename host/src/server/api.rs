@@ -353,6 +353,7 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     // In a task of its own: a client that gives up does not stop it half-way.
     let install = tokio::spawn(async move {
+        let _one_at_a_time = state.registry_lock.lock().await;
         let from = RegistrySource { url: &request.registry, trust_on_first_use: request.trust_on_first_use };
         install_and_load(&state, &name, &range, from, &flags).await
     });
@@ -369,7 +370,7 @@ struct RegistrySource<'a> {
 
 /// Install the newest version of `name` in `range` from `from` into the
 /// served data directory and load it; what was installed, as answered by
-/// `POST /plugins/install`.
+/// `POST /plugins/install`. The caller holds `registry_lock`.
 async fn install_and_load(
     state: &AppState,
     name: &str,
@@ -429,6 +430,7 @@ async fn install_and_load(
         "name": loaded.name,
         "version": loaded.version,
         "digest": loaded.digest,
+        "requested": state.plugins.requested(&loaded.name, &loaded.version).unwrap_or_default(),
         "grants": installed.grant,
         "not_granted": installed.not_granted,
         "registry": installed.locked.registry,
@@ -482,25 +484,29 @@ struct RegistryUpgrade {
 async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: RegistryUpgrade = if body.is_empty() { RegistryUpgrade::default() } else { parse_json(&body)? };
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    let lock = Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?;
-    let newest: Vec<Locked> = match lock.newest(&request.plugins) {
-        Ok(newest) => newest.into_values().cloned().collect(),
-        Err(name) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{name} was not installed from a registry (not in the server's lockfile)"),
-            ))
-        }
-    };
     // In a task of its own, as an install: a client that gives up does not stop it.
     let upgrade = tokio::spawn(async move {
+        // The lockfile is read under the lock: after an upgrade that ran
+        // meanwhile, its plugins are current.
+        let _one_at_a_time = state.registry_lock.lock().await;
+        let lock = Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?;
+        let newest: Vec<Locked> = match lock.newest(&request.plugins) {
+            Ok(newest) => newest.into_values().cloned().collect(),
+            Err(name) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{name} was not installed from a registry (not in the server's lockfile)"),
+                ))
+            }
+        };
         let mut outcomes = Vec::with_capacity(newest.len());
         for entry in &newest {
             outcomes.push(upgrade_one(&state, entry, &flags).await);
         }
-        outcomes
+        Ok(outcomes)
     });
-    let outcomes = upgrade.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the upgrade task stopped: {e}")))?;
+    let outcomes =
+        upgrade.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the upgrade task stopped: {e}")))??;
     ok(json!({ "plugins": outcomes }))
 }
 
@@ -539,7 +545,7 @@ async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Va
     match install_and_load(state, &entry.name, &range, from, flags).await {
         Ok(installed) => {
             outcome["outcome"] = json!("upgraded");
-            for field in ["version", "digest", "grants", "not_granted", "notes"] {
+            for field in ["version", "digest", "requested", "grants", "not_granted", "notes"] {
                 outcome[field] = installed[field].clone();
             }
             let to = installed["version"].as_str().unwrap_or("?");

@@ -54,6 +54,11 @@ pub(crate) struct AppState {
     ready: AtomicBool,
     /// Serialises plugin installs, removals and grant changes.
     plugin_lock: tokio::sync::Mutex<()>,
+    /// Serialises installs and upgrades from registries, taken before the
+    /// registry is asked (so before `plugin_lock`): a second upgrade waits for
+    /// the first and then finds its plugins current, instead of downloading
+    /// and installing the same versions again.
+    registry_lock: tokio::sync::Mutex<()>,
 }
 
 /// An error answer: `{"error": ..., "problems": [...]}`.
@@ -156,6 +161,7 @@ impl Server {
             config,
             ready: AtomicBool::new(false),
             plugin_lock: tokio::sync::Mutex::new(()),
+            registry_lock: tokio::sync::Mutex::new(()),
         });
         state.hooks.refresh(&state.engine)?;
         Ok(Server { state, instance, listener })
