@@ -576,9 +576,6 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     assert_eq!(status, 202, "{answer}");
     let execution = server.wait_for(answer["execution_id"].as_str().unwrap(), &["succeeded", "failed"]).await;
     assert_eq!(execution["status"], "succeeded", "{execution}");
-    // `--locked` installs into a data directory only.
-    let refused = operator.fails(&["plugin", "install", "--locked", "--server", &server.url]).await;
-    assert!(refused.contains("cannot be used with"), "{refused}");
     served.stop().await;
 }
 
@@ -704,6 +701,83 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     }
     outcomes.sort();
     assert_eq!(outcomes, ["current", "upgraded"]);
+    served.stop().await;
+}
+
+/// `plugin install --locked --server`: a server installs exactly what
+/// another host's lockfile lists (not the newer version published since),
+/// and a lockfile naming another registry key is refused, nothing installed.
+#[tokio::test]
+async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
+    let Published { registry, author, key, _packages: packages, .. } = published("initech/crm", &[]).await;
+    let url = registry.url.as_str();
+    // The first host: a data directory.
+    let operator = User::new();
+    operator.ok(&["trust", "add", "initech", &key.public().to_string()]).await;
+    let first = tempfile::tempdir().unwrap();
+    let first_dir = first.path().to_str().unwrap();
+    operator.ok(&["plugin", "install", "initech/crm@^1", "--registry", url, "--data-dir", first_dir]).await;
+    let lockfile = first.path().join("plugins/wirework.lock");
+    let v110 = package(packages.path(), &key, "initech/crm", "1.1.0", &[], false);
+    author.ok(&["plugin", "publish", v110.to_str().unwrap(), "--registry", url]).await;
+
+    // The second host: a running server that trusts the same key.
+    let data = common::server::data_dir("127.0.0.1");
+    let served = common::server::serve(data.path(), |_| {}).await;
+    let server = &served;
+    let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
+        .args(["trust", "add", "initech", &key.public().to_string()])
+        .env("WIREWORK_HOME", fixtures().home.root())
+        .output()
+        .await
+        .unwrap();
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    let loaded = || async {
+        let (status, plugins) =
+            common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
+        assert_eq!(status, 200, "{plugins}");
+        let mut versions: Vec<String> = plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "initech/crm")
+            .map(|p| p["version"].as_str().unwrap().to_string())
+            .collect();
+        versions.sort();
+        versions
+    };
+    let install_locked = |lockfile: &Path| {
+        let lockfile = lockfile.to_str().unwrap().to_string();
+        let operator = &operator;
+        async move {
+            let args = ["plugin", "install", "--locked", "--lockfile", &lockfile, "--server", &server.url];
+            let mut args = args.to_vec();
+            args.extend(["--token", common::server::ADMIN]);
+            operator.run(&args).await
+        }
+    };
+
+    // A lockfile whose registry key is not the registry's: refused, nothing installed.
+    let forged = first.path().join("forged.lock");
+    let text = std::fs::read_to_string(&lockfile).unwrap();
+    let real_key = Lockfile::load(&lockfile).unwrap().plugins[0].registry_key.clone();
+    std::fs::write(&forged, text.replace(&real_key, "00000000deadbeef")).unwrap();
+    let (ok, stdout, stderr) = install_locked(&forged).await;
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(stderr.contains("initech/crm@1.0.0") && stderr.contains("lockfile was written against"), "{stderr}");
+    assert!(loaded().await.is_empty(), "nothing was installed");
+
+    let (ok, stdout, stderr) = install_locked(&lockfile).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "initech/crm@1.0.0", "the locked version, not the newest: {stderr}");
+    assert_eq!(loaded().await, ["1.0.0"], "running at once");
+    let served_lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+    assert_eq!(served_lock.plugins, Lockfile::load(&lockfile).unwrap().plugins, "the same entries, digests and keys");
+
+    // Without --lockfile, the server installs again what its own lists.
+    let args = ["plugin", "install", "--locked", "--server", &server.url, "--token", common::server::ADMIN];
+    let (ok, stdout, stderr) = operator.run(&args).await;
+    assert!(ok && stdout.trim() == "initech/crm@1.0.0", "{stdout}\n{stderr}");
     served.stop().await;
 }
 

@@ -26,9 +26,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// has downloaded (each registry request may take 120 s), verified and
 /// compiled the package, and it goes on with the install if the CLI gives up.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long `plugin upgrade --server` waits: the server upgrades one plugin
-/// after another in the one request (each as long as an install), and goes on
-/// if the CLI gives up.
+/// How long `plugin upgrade --server` and `plugin install --locked --server`
+/// wait: the server installs one plugin after another in the one request
+/// (each as long as an install), and goes on if the CLI gives up.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// At most this much of a non-JSON error body is shown.
 const MAX_SHOWN_BODY: usize = 300;
@@ -404,6 +404,16 @@ pub enum PluginRequest {
         /// Trust the publisher's key if the server trusts none of its keys yet.
         trust_on_first_use: bool,
     },
+    /// Install exactly what a lockfile lists, as `plugin install --locked`
+    /// does on a data directory.
+    InstallLocked {
+        /// The lockfile's text; the server's own lockfile when `None`.
+        lockfile: Option<String>,
+        /// `--grant` values.
+        grants: Vec<String>,
+        /// Trust a publisher's key if the server trusts none of its keys yet.
+        trust_on_first_use: bool,
+    },
     /// Upgrade the plugins of the server's lockfile (or only `names`).
     Upgrade {
         /// `publisher/name`s; all when empty.
@@ -471,6 +481,21 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             print_install_notes(&installed);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             println!("{name}@{version}");
+            0
+        }
+        PluginRequest::InstallLocked { lockfile, grants, trust_on_first_use } => {
+            let request = json!({ "lockfile": lockfile, "grants": grants, "trust_on_first_use": trust_on_first_use });
+            let path = ["plugins", "install-locked"];
+            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
+            let Some(answer) = answer.map_err(|e| goes_on(e, "install", &client.server))? else {
+                return Ok(Some(1));
+            };
+            for installed in answer["plugins"].as_array().into_iter().flatten() {
+                let (name, version) = (answer_str(installed, "name")?, answer_str(installed, "version")?);
+                print_install_notes(installed);
+                eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
+                println!("{name}@{version}");
+            }
             0
         }
         PluginRequest::Upgrade { names, grants } => {

@@ -79,9 +79,10 @@ pub enum PluginRegistryCommand {
         #[arg(long)]
         trust_on_first_use: bool,
         /// Install exactly the versions and digests of a lockfile.
-        #[arg(long, conflicts_with_all = ["spec", "server"])]
+        #[arg(long, conflicts_with = "spec")]
         locked: bool,
-        /// The lockfile for `--locked` (default: the data directory's).
+        /// The lockfile for `--locked` (default: the data directory's, or
+        /// with `--server` the server's).
         #[arg(long, requires = "locked")]
         lockfile: Option<PathBuf>,
         #[command(flatten)]
@@ -290,9 +291,19 @@ fn report(installed: &Installed) {
 /// registry, or lists or removes installed versions; the result is the exit code.
 pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::Result<i32> {
     match command {
-        PluginRegistryCommand::Install { spec, registry, grants, trust_on_first_use, server, .. }
-            if server.server.is_some() =>
-        {
+        PluginRegistryCommand::Install {
+            spec, registry, grants, trust_on_first_use, locked, lockfile, server, ..
+        } if server.server.is_some() => {
+            if locked {
+                let lockfile = match lockfile {
+                    Some(path) => {
+                        Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+                    }
+                    None => None,
+                };
+                let request = PluginRequest::InstallLocked { lockfile, grants, trust_on_first_use };
+                return Ok(plugin(&server, request).await?.unwrap_or(0));
+            }
             let Some(spec) = spec else { bail!("name the plugin to install on the server (publisher/name@RANGE)") };
             let request = PluginRequest::Install { spec, registry: registry.url, grants, trust_on_first_use };
             return Ok(plugin(&server, request).await?.unwrap_or(0));

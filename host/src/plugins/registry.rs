@@ -86,10 +86,15 @@ impl Lockfile {
     /// Read `path`; a missing file is an empty lockfile.
     pub fn load(path: &Path) -> anyhow::Result<Lockfile> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
+            Ok(text) => Lockfile::parse(&text).with_context(|| format!("parsing {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
+    }
+
+    /// A lockfile's text.
+    pub fn parse(text: &str) -> anyhow::Result<Lockfile> {
+        Ok(toml::from_str(text)?)
     }
 
     /// The newest locked version of each plugin, in name order: of the

@@ -54,6 +54,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
         .route("/plugins/install", post(install_from_registry))
         .route("/plugins/upgrade", post(upgrade_from_registry))
+        .route("/plugins/install-locked", post(install_locked))
         .route("/plugins/refresh", post(refresh_plugins))
         .route("/plugins/{publisher}/{name}/{version}", delete(remove_plugin))
         .route("/plugins/{publisher}/{name}/grants", get(get_grants).put(set_grants))
@@ -355,7 +356,7 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let install = tokio::spawn(async move {
         let _one_at_a_time = state.registry_lock.lock().await;
         let from = RegistrySource { url: &request.registry, trust_on_first_use: request.trust_on_first_use };
-        install_and_load(&state, &name, &range, from, &flags).await
+        install_and_load(&state, &name, &range, from, &flags, None).await
     });
     created(install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??)
 }
@@ -370,13 +371,16 @@ struct RegistrySource<'a> {
 
 /// Install the newest version of `name` in `range` from `from` into the
 /// served data directory and load it; what was installed, as answered by
-/// `POST /plugins/install`. The caller holds `registry_lock`.
+/// `POST /plugins/install`. With `locked`, the registry must present the
+/// key and the package the digests that entry names. The caller holds
+/// `registry_lock`.
 async fn install_and_load(
     state: &AppState,
     name: &str,
     range: &semver::VersionReq,
     from: RegistrySource<'_>,
     flags: &GrantFlags,
+    locked: Option<&Locked>,
 ) -> Result<Value, ApiError> {
     let mut decide = |name: &str, requested: &Capabilities, earlier: Option<&GrantEntry>| {
         flags.decide(requested, earlier).ok_or_else(|| {
@@ -391,7 +395,7 @@ async fn install_and_load(
         trust_on_first_use: from.trust_on_first_use,
     };
     // The registry's traffic happens before the plugin lock is taken.
-    let prepared = prepare(&source, name, range, None, &mut decide).await.map_err(|e| registry_refusal(state, e))?;
+    let prepared = prepare(&source, name, range, locked, &mut decide).await.map_err(|e| registry_refusal(state, e))?;
     let _guard = state.plugin_lock.lock().await;
     // The plugin's grant may have changed while the registry was asked.
     let mut prepared = prepared;
@@ -459,6 +463,69 @@ fn registry_refusal(state: &AppState, e: anyhow::Error) -> ApiError {
         _ => format!("{e:#}"),
     };
     ApiError::new(status, message)
+}
+
+/// The body of `POST /plugins/install-locked`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockedInstall {
+    /// A lockfile's text (TOML); the server's own lockfile when absent.
+    #[serde(default)]
+    lockfile: Option<String>,
+    /// `http=PATTERN`, `kv`, `all` or `none` (see [`GrantFlags`]).
+    #[serde(default)]
+    grants: Vec<String>,
+    /// Trust a publisher's current key if the server trusts none of its keys yet.
+    #[serde(default)]
+    trust_on_first_use: bool,
+}
+
+/// `POST /plugins/install-locked`: install exactly the versions and digests
+/// of a lockfile (the body's, or the server's own), each from the registry
+/// its entry names, as `wirework plugin install --locked` does, and load
+/// them. Entries go in order and the first that fails stops the rest: it is
+/// answered with the status its install would get, naming the entries
+/// installed before it (which stay).
+async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let request: LockedInstall = if body.is_empty() { LockedInstall::default() } else { parse_json(&body)? };
+    let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let lock = match &request.lockfile {
+        Some(text) => {
+            Lockfile::parse(text).map_err(|e| ApiError::bad_request(format!("the lockfile does not parse: {e:#}")))?
+        }
+        None => Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?,
+    };
+    if lock.plugins.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the lockfile locks no plugins"));
+    }
+    // In a task of its own, as an install: a client that gives up does not stop it.
+    let install = tokio::spawn(async move {
+        let _one_at_a_time = state.registry_lock.lock().await;
+        let mut installed: Vec<Value> = Vec::with_capacity(lock.plugins.len());
+        for entry in &lock.plugins {
+            let exact = semver::VersionReq::parse(&format!("={}", entry.version)).map_err(ApiError::internal)?;
+            let from = RegistrySource { url: &entry.registry, trust_on_first_use: request.trust_on_first_use };
+            match install_and_load(&state, &entry.name, &exact, from, &flags, Some(entry)).await {
+                Ok(answer) => installed.push(answer),
+                Err(mut e) => {
+                    let before: Vec<String> = installed
+                        .iter()
+                        .map(|i| format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"]))
+                        .collect();
+                    let before = match before.is_empty() {
+                        true => String::new(),
+                        false => format!(" (installed before it, and kept: {})", before.join(", ")),
+                    };
+                    e.message = format!("{}@{}: {}{before}", entry.name, entry.version, e.message);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(installed)
+    });
+    let installed =
+        install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??;
+    created(json!({ "plugins": installed }))
 }
 
 /// The body of `POST /plugins/upgrade`; an empty body upgrades every plugin.
@@ -542,7 +609,7 @@ async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Va
         return outcome;
     }
     let from = RegistrySource { url: &entry.registry, trust_on_first_use: false };
-    match install_and_load(state, &entry.name, &range, from, flags).await {
+    match install_and_load(state, &entry.name, &range, from, flags, None).await {
         Ok(installed) => {
             outcome["outcome"] = json!("upgraded");
             for field in ["version", "digest", "requested", "grants", "not_granted", "notes"] {
