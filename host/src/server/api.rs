@@ -512,9 +512,10 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
                         .iter()
                         .map(|i| format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"]))
                         .collect();
-                    let before = match before.is_empty() {
-                        true => String::new(),
-                        false => format!(" (installed before it, and kept: {})", before.join(", ")),
+                    let before = if before.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (installed before it, and kept: {})", before.join(", "))
                     };
                     e.message = format!("{}@{}: {}{before}", entry.name, entry.version, e.message);
                     return Err(e);
