@@ -767,6 +767,21 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     assert!(stderr.contains("initech/crm@1.0.0") && stderr.contains("lockfile was written against"), "{stderr}");
     assert!(loaded().await.is_empty(), "nothing was installed");
 
+    // A second entry whose digest is not the one the registry's log records:
+    // the first entry stays installed, and the error says so.
+    let mut two = Lockfile::load(&lockfile).unwrap();
+    let mut second = two.plugins[0].clone();
+    second.version = "1.1.0".parse().unwrap();
+    second.package_sha256 = "00".repeat(32);
+    two.plugins.push(second);
+    let partial = first.path().join("partial.lock");
+    two.save(&partial).unwrap();
+    let (ok, stdout, stderr) = install_locked(&partial).await;
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(stderr.contains("initech/crm@1.1.0: "), "{stderr}");
+    assert!(stderr.contains("installed before it, and kept: initech/crm@1.0.0"), "{stderr}");
+    assert_eq!(loaded().await, ["1.0.0"]);
+
     let (ok, stdout, stderr) = install_locked(&lockfile).await;
     assert!(ok, "{stdout}\n{stderr}");
     assert_eq!(stdout.trim(), "initech/crm@1.0.0", "the locked version, not the newest: {stderr}");

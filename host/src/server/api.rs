@@ -510,7 +510,9 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
                 Err(mut e) => {
                     let before: Vec<String> = installed
                         .iter()
-                        .map(|i| format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"]))
+                        .map(|i| {
+                            format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"].as_str().unwrap_or("?"))
+                        })
                         .collect();
                     let before = if before.is_empty() {
                         String::new()
