@@ -707,7 +707,7 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
 /// `plugin install --locked --server`: a server installs exactly what
 /// another host's lockfile lists (not the newer version published since),
 /// and a lockfile naming another registry key is refused, nothing installed.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     let Published { registry, author, key, _packages: packages, .. } = published("initech/crm", &[]).await;
     let url = registry.url.as_str();
@@ -780,8 +780,13 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     assert!(!ok, "{stdout}\n{stderr}");
     assert!(stderr.contains("initech/crm@1.1.0: "), "{stderr}");
     assert!(stderr.contains("installed before it, and kept: initech/crm@1.0.0"), "{stderr}");
+    assert!(stderr.contains("their notes: pinned registry"), "the kept install's notes are told: {stderr}");
     assert_eq!(loaded().await, ["1.0.0"]);
 
+    // Removed again, then the whole lockfile: installed and running at once.
+    let response = server.api(reqwest::Method::DELETE, "/plugins/initech/crm/1.0.0").send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(loaded().await.is_empty());
     let (ok, stdout, stderr) = install_locked(&lockfile).await;
     assert!(ok, "{stdout}\n{stderr}");
     assert_eq!(stdout.trim(), "initech/crm@1.0.0", "the locked version, not the newest: {stderr}");

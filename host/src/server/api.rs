@@ -489,18 +489,23 @@ struct LockedInstall {
 async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: LockedInstall = if body.is_empty() { LockedInstall::default() } else { parse_json(&body)? };
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    let lock = match &request.lockfile {
-        Some(text) => {
-            Lockfile::parse(text).map_err(|e| ApiError::bad_request(format!("the lockfile does not parse: {e:#}")))?
-        }
-        None => Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?,
+    let sent = match &request.lockfile {
+        Some(text) => Some(
+            Lockfile::parse(text).map_err(|e| ApiError::bad_request(format!("the lockfile does not parse: {e:#}")))?,
+        ),
+        None => None,
     };
-    if lock.plugins.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the lockfile locks no plugins"));
-    }
     // In a task of its own, as an install: a client that gives up does not stop it.
     let install = tokio::spawn(async move {
+        // The server's own lockfile is read under the lock, as an upgrade's.
         let _one_at_a_time = state.registry_lock.lock().await;
+        let lock = match sent {
+            Some(lock) => lock,
+            None => Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?,
+        };
+        if lock.plugins.is_empty() {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the lockfile locks no plugins"));
+        }
         let mut installed: Vec<Value> = Vec::with_capacity(lock.plugins.len());
         for entry in &lock.plugins {
             let exact = semver::VersionReq::parse(&format!("={}", entry.version)).map_err(ApiError::internal)?;
@@ -514,10 +519,20 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
                             format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"].as_str().unwrap_or("?"))
                         })
                         .collect();
-                    let before = if before.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (installed before it, and kept: {})", before.join(", "))
+                    // What the kept installs would have told (a registry
+                    // pinned, a key trusted) is not lost with the answer.
+                    let notes: Vec<&str> = installed
+                        .iter()
+                        .flat_map(|i| i["notes"].as_array().into_iter().flatten().filter_map(Value::as_str))
+                        .collect();
+                    let before = match (before.is_empty(), notes.is_empty()) {
+                        (true, _) => String::new(),
+                        (false, true) => format!(" (installed before it, and kept: {})", before.join(", ")),
+                        (false, false) => format!(
+                            " (installed before it, and kept: {}; their notes: {})",
+                            before.join(", "),
+                            notes.join("; ")
+                        ),
                     };
                     e.message = format!("{}@{}: {}{before}", entry.name, entry.version, e.message);
                     return Err(e);
