@@ -514,13 +514,7 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("requests capabilities"), "{body}");
     nothing_installed(&before);
-    let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
-        .args(["trust", "add", "globex", &key.public().to_string()])
-        .env("WIREWORK_HOME", fixtures().home.root())
-        .output()
-        .await
-        .unwrap();
-    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+    served_trusts("globex", &key).await;
     let trusted_before = snapshot();
     assert!(trusted_before.1);
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url})).await;
@@ -596,15 +590,8 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    for (publisher, key) in [("initech", &key), ("hooli", &hooli_key)] {
-        let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
-            .args(["trust", "add", publisher, &key.public().to_string()])
-            .env("WIREWORK_HOME", fixtures().home.root())
-            .output()
-            .await
-            .unwrap();
-        assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
-    }
+    served_trusts("initech", &key).await;
+    served_trusts("hooli", &hooli_key).await;
     for (spec, registry) in [("initech/crm@^1", url), ("hooli/crm@^1", hooli_registry.url.as_str())] {
         let body = json!({"plugin": spec, "registry": registry});
         let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
@@ -643,18 +630,7 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     locked.sort();
     assert_eq!(locked, ["hooli/crm@1.0.0", "initech/crm@1.0.0", "initech/crm@1.1.0"]);
     // Both initech versions are loaded, and the grant stayed as it was.
-    let (status, plugins) =
-        common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
-    assert_eq!(status, 200, "{plugins}");
-    let mut loaded: Vec<String> = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["name"] == "initech/crm")
-        .map(|p| p["version"].as_str().unwrap().to_string())
-        .collect();
-    loaded.sort();
-    assert_eq!(loaded, ["1.0.0", "1.1.0"], "{plugins}");
+    assert_eq!(loaded_versions(server, "initech/crm").await, ["1.0.0", "1.1.0"]);
     let (_, grant) =
         common::server::json(server.api(reqwest::Method::GET, "/plugins/initech/crm/grants").send().await.unwrap())
             .await;
@@ -725,27 +701,8 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
-        .args(["trust", "add", "initech", &key.public().to_string()])
-        .env("WIREWORK_HOME", fixtures().home.root())
-        .output()
-        .await
-        .unwrap();
-    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
-    let loaded = || async {
-        let (status, plugins) =
-            common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
-        assert_eq!(status, 200, "{plugins}");
-        let mut versions: Vec<String> = plugins
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["name"] == "initech/crm")
-            .map(|p| p["version"].as_str().unwrap().to_string())
-            .collect();
-        versions.sort();
-        versions
-    };
+    served_trusts("initech", &key).await;
+    let loaded = || loaded_versions(server, "initech/crm");
     let install_locked = |lockfile: &Path| {
         let lockfile = lockfile.to_str().unwrap().to_string();
         let operator = &operator;
@@ -799,6 +756,33 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     let (ok, stdout, stderr) = operator.run(&args).await;
     assert!(ok && stdout.trim() == "initech/crm@1.0.0", "{stdout}\n{stderr}");
     served.stop().await;
+}
+
+/// Make the test servers' home (`fixtures().home`) trust `key` for `publisher`.
+async fn served_trusts(publisher: &str, key: &SecretKey) {
+    let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
+        .args(["trust", "add", publisher, &key.public().to_string()])
+        .env("WIREWORK_HOME", fixtures().home.root())
+        .output()
+        .await
+        .unwrap();
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stderr));
+}
+
+/// The versions of plugin `name` that `server` has loaded, sorted.
+async fn loaded_versions(server: &common::server::TestServer, name: &str) -> Vec<String> {
+    let (status, plugins) =
+        common::server::json(server.api(reqwest::Method::GET, "/plugins").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{plugins}");
+    let mut versions: Vec<String> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == name)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .collect();
+    versions.sort();
+    versions
 }
 
 /// `wirework registry serve` as its own process on a port the OS picks;

@@ -330,8 +330,7 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
                 for entry in &lock.plugins {
                     let source =
                         Source { home, data_dir: &data_dir.data_dir, registry: &entry.registry, trust_on_first_use };
-                    let exact = VersionReq::parse(&format!("={}", entry.version))?;
-                    report(&install(&source, &entry.name, &exact, Some(entry), &mut decider).await?);
+                    report(&install(&source, &entry.name, &entry.exact(), Some(entry), &mut decider).await?);
                 }
                 return Ok(0);
             }

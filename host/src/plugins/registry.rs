@@ -82,6 +82,22 @@ pub struct Locked {
     pub key_id: String,
 }
 
+impl Locked {
+    /// The range that matches this entry's version alone (what
+    /// `install --locked` resolves).
+    pub fn exact(&self) -> VersionReq {
+        VersionReq {
+            comparators: vec![semver::Comparator {
+                op: semver::Op::Exact,
+                major: self.version.major,
+                minor: Some(self.version.minor),
+                patch: Some(self.version.patch),
+                pre: self.version.pre.clone(),
+            }],
+        }
+    }
+}
+
 impl Lockfile {
     /// Read `path`; a missing file is an empty lockfile.
     pub fn load(path: &Path) -> anyhow::Result<Lockfile> {
@@ -657,6 +673,14 @@ mod tests {
         let mut lock = again;
         assert!(lock.remove("acme/crm", &Version::parse("1.2.0").unwrap()));
         assert!(!lock.remove("acme/crm", &Version::parse("1.2.0").unwrap()));
+
+        // An entry's exact range is the `=VERSION` a locked install resolves.
+        for v in ["1.3.0", "2.0.0-rc.1"] {
+            assert_eq!(entry(v).exact(), VersionReq::parse(&format!("={v}")).unwrap());
+        }
+        let exact = entry("1.3.0").exact();
+        assert!(exact.matches(&Version::parse("1.3.0").unwrap()));
+        assert!(!exact.matches(&Version::parse("1.3.1").unwrap()) && !exact.matches(&Version::parse("1.4.0").unwrap()));
     }
 
     #[test]

@@ -508,9 +508,8 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
         }
         let mut installed: Vec<Value> = Vec::with_capacity(lock.plugins.len());
         for entry in &lock.plugins {
-            let exact = semver::VersionReq::parse(&format!("={}", entry.version)).map_err(ApiError::internal)?;
             let from = RegistrySource { url: &entry.registry, trust_on_first_use: request.trust_on_first_use };
-            match install_and_load(&state, &entry.name, &exact, from, &flags, Some(entry)).await {
+            match install_and_load(&state, &entry.name, &entry.exact(), from, &flags, Some(entry)).await {
                 Ok(answer) => installed.push(answer),
                 Err(mut e) => {
                     let before: Vec<String> = installed
