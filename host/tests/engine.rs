@@ -493,6 +493,92 @@ async fn history_lists_by_workflow_status_and_time_and_retention_prunes() {
     assert!(engine.execution(&ids[1]).unwrap().is_some());
 }
 
+/// Listing by a status other than `succeeded` reads that status's index,
+/// which every commit that changes a status keeps: retries, cancels and
+/// pruning move or drop the keys, and a store without the index gets it at
+/// its next open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_by_status_reads_an_index_kept_through_retries_cancels_and_prunes() {
+    let (dir, recorder, instance) = setup().await;
+    let engine = &instance.engine;
+    engine.deploy_text(&retrying_workflow(&recorder, 1, false)).await.unwrap();
+    let waits = r#"{"id": "waits", "triggers": [{"id": "go", "type": "manual"}],
+        "nodes": [{"id": "w", "uses": "wirework/core@^0.1", "node": "wait", "config": {"event": "never"}}],
+        "connections": [{"from": "go", "to": "w"}]}"#;
+    engine.deploy_text(waits).await.unwrap();
+    // Oldest first: a success, a failure, a wait, a success, a failure, a wait.
+    recorder.fail_next("flaky", 2);
+    let mut ids = Vec::new();
+    for (workflow, expected) in [
+        ("flaky", Status::Failed),
+        ("flaky", Status::Failed),
+        ("waits", Status::Waiting),
+        ("flaky", Status::Succeeded),
+        ("flaky", Status::Succeeded),
+        ("waits", Status::Waiting),
+    ] {
+        let id = engine.start(workflow, None, vec![json!({"order": ids.len()})]).await.unwrap();
+        let settled = wait_for(engine, &id, &[expected]).await;
+        assert_eq!(settled.status, expected);
+        ids.push(id);
+    }
+    let listed = |engine: &wirework::engine::Engine, filter: ExecutionFilter| -> Vec<String> {
+        engine.list_executions(&filter).unwrap().into_iter().map(|e| e.id).collect()
+    };
+    let status = |s: Status| ExecutionFilter { status: Some(s), ..Default::default() };
+    let picks = |ks: &[usize]| -> Vec<String> { ks.iter().map(|&k| ids[k].clone()).collect() };
+    assert_eq!(listed(engine, status(Status::Failed)), picks(&[1, 0]), "newest first");
+    assert_eq!(listed(engine, status(Status::Waiting)), picks(&[5, 2]));
+    assert_eq!(listed(engine, status(Status::Succeeded)), picks(&[4, 3]));
+    assert!(listed(engine, status(Status::Running)).is_empty());
+    assert_eq!(listed(engine, ExecutionFilter { limit: Some(1), ..status(Status::Failed) }), picks(&[1]));
+    assert_eq!(listed(engine, ExecutionFilter { before: Some(ids[1].clone()), ..status(Status::Failed) }), picks(&[0]));
+    let waits_only = ExecutionFilter { workflow: Some("waits".into()), ..status(Status::Failed) };
+    assert!(listed(engine, waits_only).is_empty(), "the workflow filter still applies");
+    let index = |engine: &wirework::engine::Engine| -> Vec<String> {
+        engine.store().scan_prefix(b"xs/").map(|e| String::from_utf8(e.unwrap().0).unwrap()).collect()
+    };
+    assert_eq!(index(engine).len(), 4, "successes have no index key: {:?}", index(engine));
+
+    // A retry that succeeds leaves the failed list; a cancel moves a wait to
+    // the cancelled list.
+    assert_eq!(engine.retry(&ids[1], RetryMode::FromFailed).await.unwrap(), ids[1]);
+    assert_eq!(wait_for(engine, &ids[1], &[Status::Succeeded, Status::Failed]).await.status, Status::Succeeded);
+    engine.cancel(&ids[2]).await.unwrap();
+    assert_eq!(listed(engine, status(Status::Failed)), picks(&[0]));
+    assert_eq!(listed(engine, status(Status::Succeeded)), picks(&[4, 3, 1]));
+    assert_eq!(listed(engine, status(Status::Cancelled)), picks(&[2]));
+    assert_eq!(listed(engine, status(Status::Waiting)), picks(&[5]));
+
+    // The list is the index: without its key, an execution is not in it.
+    let mut batch = wirework::store::Batch::default();
+    batch.delete(format!("xs/failed/{}", ids[0]));
+    batch.put(format!("xs/failed/{}", ids[4]), Vec::new());
+    engine.store().commit(batch).await.unwrap();
+    assert!(listed(engine, status(Status::Failed)).is_empty(), "a key that names a success is skipped");
+    // A store without the index (from before it, or broken as above) gets it
+    // at its next open.
+    let mut batch = wirework::store::Batch::default();
+    batch.delete("meta/xs");
+    engine.store().commit(batch).await.unwrap();
+    drop(instance);
+    let instance = common::engine::open(dir.path(), creds()).await;
+    let engine = &instance.engine;
+    assert_eq!(listed(engine, status(Status::Failed)), picks(&[0]));
+    assert_eq!(listed(engine, status(Status::Cancelled)), picks(&[2]));
+    assert_eq!(listed(engine, status(Status::Waiting)), picks(&[5]));
+    let mut expected: Vec<String> =
+        [("failed", 0), ("cancelled", 2), ("waiting", 5)].iter().map(|(s, k)| format!("xs/{s}/{}", ids[*k])).collect();
+    expected.sort();
+    assert_eq!(index(engine), expected);
+
+    // Pruning drops the finished executions' keys; the wait stays.
+    assert_eq!(engine.prune(u64::MAX).unwrap(), 5);
+    assert_eq!(index(engine), [format!("xs/waiting/{}", ids[5])]);
+    assert!(listed(engine, status(Status::Failed)).is_empty());
+    assert_eq!(listed(engine, status(Status::Waiting)), picks(&[5]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_waiting_execution() {
     let (_dir, _recorder, instance) = setup().await;

@@ -280,7 +280,7 @@ async fn drive(
                 let mut batch = held;
                 disarm(&record, &mut batch);
                 batch.put(keys::execution(&id), encode(&record));
-                batch.delete(keys::active(&id));
+                keys::restatus(&mut batch, &id, stored_status, record.status);
                 inner.store.commit(batch).await?;
                 inner.metrics.record_finished(record.status);
                 let watchers = inner.watchers.lock().expect("watchers lock").remove(&id);
@@ -490,13 +490,7 @@ impl Driver {
             self.steps.clear();
         }
         batch.put(keys::execution(id), encode(&self.record));
-        if Some(self.record.status) != self.stored_status {
-            match self.record.status {
-                Status::Running => batch.put(keys::active(id), Vec::new()),
-                _ if self.stored_status.is_some() => batch.delete(keys::active(id)),
-                _ => {}
-            }
-        }
+        keys::restatus(&mut batch, id, self.stored_status, self.record.status);
         self.inner.store.commit(batch).await?;
         if Some(self.record.status) != self.stored_status && self.record.status.is_finished() {
             self.inner.metrics.record_finished(self.record.status);

@@ -248,7 +248,7 @@ impl Engine {
             metrics,
         });
         let engine = Engine { inner };
-        index_by_workflow(&engine.inner.store).await?;
+        index_executions(&engine.inner.store).await?;
         engine.refresh_heads_at(true)?;
         // Continue what was running at the last stop, then deliver events that
         // were accepted but not yet taken up.
@@ -511,7 +511,8 @@ impl Engine {
 
     /// Executions matching `filter`, newest first. Reads back from the newest
     /// (or from `before`/`until_ms`) only until `limit` match or `since_ms`
-    /// is passed, so the newest page costs the same whatever the history.
+    /// is passed, so the newest page costs the same whatever the history;
+    /// by status or workflow, only the executions in that index are read.
     pub fn list_executions(&self, filter: &ExecutionFilter) -> anyhow::Result<Vec<ExecutionSummary>> {
         /// Ids are UUIDv7, so `ex/` keys are in creation order, and
         /// `created_ms` is the id's time. (Records written before it was read
@@ -525,15 +526,22 @@ impl Engine {
             before = Some(before.map_or(bound.clone(), |b| b.min(bound)));
         }
         let store = &self.inner.store;
-        // One workflow's executions come from its index, without reading the
-        // other workflows' records.
-        let (prefix, before) = match filter.workflow.as_deref() {
-            Some(workflow) => {
-                (keys::workflow_executions(workflow), before.map(|b| keys::workflow_execution(workflow, &b)))
+        // An index narrows the records read: the status's (every status but
+        // `succeeded`, the common one, has one), else the workflow's. Its keys
+        // end in the ids, so they are in creation order too.
+        let index = match (filter.status.and_then(keys::by_status), filter.workflow.as_deref()) {
+            (Some(prefix), _) => Some(prefix.to_vec()),
+            (None, Some(workflow)) => Some(keys::workflow_executions(workflow)),
+            (None, None) => None,
+        };
+        let indexed = index.is_some();
+        let (prefix, before) = match index {
+            Some(prefix) => {
+                let before = before.map(|b| [prefix.as_slice(), b.as_bytes()].concat());
+                (prefix, before)
             }
             None => (b"ex/".to_vec(), before.map(|b| keys::execution(&b))),
         };
-        let indexed = filter.workflow.is_some();
         let records = store.scan_prefix_back(&prefix, before.as_deref()).map(|entry| {
             let (key, value) = entry?;
             if !indexed {
@@ -805,9 +813,7 @@ impl Inner {
             return Ok(id);
         }
         batch.put(keys::execution(&id), encode(&record));
-        if record.status == Status::Running {
-            batch.put(keys::active(&id), Vec::new());
-        }
+        keys::restatus(&mut batch, &id, None, record.status);
         // Commit and start the driver in a task of their own: a caller that
         // gives up (a client hanging up) cannot leave a stored execution
         // without its driver.
@@ -831,20 +837,35 @@ impl Inner {
     }
 }
 
-/// Give every execution its `wx/` key: stores written before the index
-/// existed get them at their first open (see `records`), and so does a store
-/// whose newest execution lacks its key (written by an older wirework since).
-async fn index_by_workflow(store: &Store) -> anyhow::Result<()> {
+/// Give every execution its `wx/` key and its key by status: stores written
+/// before an index existed get its keys at their first open (see `records`),
+/// and so does a store whose newest execution lacks its `wx/` key (written by
+/// an older wirework since; the keys by status are then built again too).
+async fn index_executions(store: &Store) -> anyhow::Result<()> {
     let newest_indexed = || -> anyhow::Result<bool> {
         let Some(entry) = store.scan_prefix_back(b"ex/", None).next() else { return Ok(true) };
         let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
         Ok(store.get(&keys::workflow_execution(&summary.workflow_id, &summary.id))?.is_some())
     };
     // A newest record that cannot be read says nothing: listing reports it.
-    if store.get(keys::WORKFLOW_INDEX_BUILT)?.is_some() && newest_indexed().unwrap_or(true) {
+    let by_workflow = store.get(keys::WORKFLOW_INDEX_BUILT)?.is_none() || !newest_indexed().unwrap_or(true);
+    let by_status = by_workflow || store.get(keys::STATUS_INDEX_BUILT)?.is_none();
+    if !by_status {
         return Ok(());
     }
     let mut batch = Batch::default();
+    let flush = |batch: &mut Batch, force: bool| -> anyhow::Result<()> {
+        if (force && !batch.ops.is_empty()) || batch.ops.len() >= 10_000 {
+            store.apply(std::mem::take(batch))?;
+        }
+        Ok(())
+    };
+    // Keys an older wirework left behind when it changed a status.
+    for entry in store.scan_prefix(keys::STATUSES_INDEXED) {
+        batch.delete(entry?.0);
+        flush(&mut batch, false)?;
+    }
+    flush(&mut batch, true)?;
     let mut indexed = 0usize;
     for entry in store.scan_prefix(b"ex/") {
         let (key, value) = entry?;
@@ -856,17 +877,25 @@ async fn index_by_workflow(store: &Store) -> anyhow::Result<()> {
                 continue;
             }
         };
-        batch.put(keys::workflow_execution(&summary.workflow_id, &summary.id), Vec::new());
-        indexed += 1;
-        if batch.ops.len() >= 10_000 {
-            store.apply(std::mem::take(&mut batch))?;
+        if by_workflow {
+            batch.put(keys::workflow_execution(&summary.workflow_id, &summary.id), Vec::new());
         }
+        // `running` is listed by its `ac/` keys, which every wirework kept.
+        if summary.status != Status::Running {
+            if let Some(key) = keys::status_entry(summary.status, &summary.id) {
+                batch.put(key, Vec::new());
+            }
+        }
+        indexed += 1;
+        flush(&mut batch, false)?;
     }
     // Last, with the rest: an open that stops half-way starts over.
     batch.put(keys::WORKFLOW_INDEX_BUILT, b"1".to_vec());
-    store.commit(batch).await.context("indexing executions by workflow")?;
+    batch.put(keys::STATUS_INDEX_BUILT, b"1".to_vec());
+    store.commit(batch).await.context("indexing executions")?;
     if indexed > 0 {
-        tracing::info!("indexed {indexed} executions by workflow");
+        let what = if by_workflow { "by workflow and status" } else { "by status" };
+        tracing::info!("indexed {indexed} executions {what}");
     }
     Ok(())
 }

@@ -7,19 +7,27 @@
 //! | `ex/{id}` | [`ExecutionRecord`]: status and the state to continue from |
 //! | `wx/{workflow}\0{id}` | (empty) an execution of the workflow: its executions, newest last, without reading the others |
 //! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order |
-//! | `ac/{id}` | executions that are `running` (to continue after a restart) |
+//! | `ac/{id}` | executions that are `running` (to continue after a restart, and to list them) |
+//! | `xs/{status}/{id}` | (empty) an execution that is `waiting`, `failed` or `cancelled`: listing by one of them reads only its executions |
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
 //! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
 //! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
 //! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
 //! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index, or whose newest execution lacks its key, get them at open) |
+//! | `meta/xs` | set once every execution has its key by status (given at open, with `wx/`) |
 //!
 //! The server keeps its own records beside these (`server/` module docs).
 //!
-//! Execution ids are UUIDv7, so `ex/` keys (and a workflow's `wx/` keys) are
-//! in creation order: listing by time and pruning scan them without a time
-//! index.
+//! Execution ids are UUIDv7, so `ex/` keys (and the index keys ending in an
+//! id) are in creation order: listing by time and pruning scan them without a
+//! time index.
+//!
+//! Every status but `succeeded` has an index (`ac/` or `xs/`), written in the
+//! commit that changes the status ([`keys::restatus`]). `succeeded` has none:
+//! it is what most executions end as, so reading `ex/` back finds a page of
+//! them at once, and the webhook path (an execution that succeeds in its first
+//! commit) writes no index key for it.
 
 use crate::runtime::{Json, LogLine, NodeFailure};
 use semver::Version;
@@ -266,6 +274,9 @@ pub struct StepRecord {
 pub(crate) mod keys {
     //! Key layout; see the module docs.
 
+    use super::Status;
+    use crate::store::Batch;
+
     pub const HEADS: &[u8] = b"wh/";
     pub fn head(workflow: &str) -> Vec<u8> {
         format!("wh/{workflow}").into_bytes()
@@ -295,6 +306,38 @@ pub(crate) mod keys {
     }
     pub fn active(id: &str) -> Vec<u8> {
         format!("ac/{id}").into_bytes()
+    }
+    /// Where the executions that have `status` are listed (`running`: the
+    /// `ac/` keys), followed by their ids; `None` for `succeeded`, which has
+    /// no index.
+    pub fn by_status(status: Status) -> Option<&'static [u8]> {
+        match status {
+            Status::Running => Some(b"ac/"),
+            Status::Waiting => Some(b"xs/waiting/"),
+            Status::Failed => Some(b"xs/failed/"),
+            Status::Cancelled => Some(b"xs/cancelled/"),
+            Status::Succeeded => None,
+        }
+    }
+    pub const STATUSES_INDEXED: &[u8] = b"xs/";
+    /// Set once every execution has its key by status.
+    pub const STATUS_INDEX_BUILT: &[u8] = b"meta/xs";
+    /// In `batch`, move execution `id` from its status index as stored
+    /// (`None`: not stored yet) to the one of `new`.
+    pub fn restatus(batch: &mut Batch, id: &str, stored: Option<Status>, new: Status) {
+        if stored == Some(new) {
+            return;
+        }
+        if let Some(key) = stored.and_then(|s| status_entry(s, id)) {
+            batch.delete(key);
+        }
+        if let Some(key) = status_entry(new, id) {
+            batch.put(key, Vec::new());
+        }
+    }
+    /// Execution `id`'s key in the index of `status`, if it has one.
+    pub fn status_entry(status: Status, id: &str) -> Option<Vec<u8>> {
+        by_status(status).map(|prefix| [prefix, id.as_bytes()].concat())
     }
     pub fn timer(due_ms: u64, id: &str, step: u64) -> Vec<u8> {
         format!("tm/{due_ms:016x}/{id}/{step:010}").into_bytes()

@@ -96,6 +96,9 @@ pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
             batch.delete(step?.0);
         }
         batch.delete(keys::workflow_execution(&record.workflow_id, &record.id));
+        if let Some(key) = keys::status_entry(record.status, &record.id) {
+            batch.delete(key);
+        }
         batch.delete(key);
         pruned += 1;
         if batch.ops.len() > 10_000 {
