@@ -680,6 +680,45 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     served.stop().await;
 }
 
+/// Installs from registries on one server run one at a time: of two at once
+/// from a publisher the server does not know yet, the second sees the key
+/// the first trusted on first use and the registry it pinned, so only one
+/// answer says it did either, and the key is trusted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_installs_from_registries_one_at_a_time() {
+    let Published { registry, author, key, _packages: packages, .. } = published("umbrella/crm", &[]).await;
+    let url = registry.url.as_str();
+    let erp = package(packages.path(), &key, "umbrella/erp", "1.0.0", &[], false);
+    author.ok(&["plugin", "publish", erp.to_str().unwrap(), "--registry", url]).await;
+    let data = common::server::data_dir("127.0.0.1");
+    let served = common::server::serve(data.path(), |_| {}).await;
+    let server = &served;
+    let install = |plugin: &str| {
+        let body = json!({"plugin": plugin, "registry": url, "trust_on_first_use": true});
+        server.api_json(reqwest::Method::POST, "/plugins/install", &body).send()
+    };
+    let (crm, erp) = tokio::join!(install("umbrella/crm@^1"), install("umbrella/erp@^1"));
+    let mut notes = Vec::new();
+    for answer in [crm, erp] {
+        let (status, body) = common::server::json(answer.unwrap()).await;
+        assert_eq!(status, 201, "{body}");
+        notes.push(body["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect());
+    }
+    let saying = |what: &str| notes.iter().filter(|n: &&Vec<String>| n.iter().any(|n| n.contains(what))).count();
+    assert_eq!(saying("on first use"), 1, "one install trusted the key: {notes:?}");
+    assert_eq!(saying("pinned registry"), 1, "one install pinned the registry: {notes:?}");
+    let trust = TrustStore::load(&fixtures().home.trust_store_path()).unwrap();
+    let umbrella = trust.entries().iter().filter(|e| e.publishers.iter().any(|p| p == "umbrella")).count();
+    assert_eq!(umbrella, 1, "{:?}", trust.entries());
+    assert_eq!(loaded_versions(server, "umbrella/crm").await, ["1.0.0"]);
+    assert_eq!(loaded_versions(server, "umbrella/erp").await, ["1.0.0"]);
+    let lock = Lockfile::load(&data.path().join("plugins/wirework.lock")).unwrap();
+    let mut locked: Vec<String> = lock.plugins.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+    locked.sort();
+    assert_eq!(locked, ["umbrella/crm@1.0.0", "umbrella/erp@1.0.0"]);
+    served.stop().await;
+}
+
 /// `plugin install --locked --server`: a server installs exactly what
 /// another host's lockfile lists (not the newer version published since),
 /// and a lockfile naming another registry key is refused, nothing installed.
