@@ -1,0 +1,252 @@
+//! The example workflows of `examples/workflows/`, run as their users would:
+//! deployed to a real server on a loopback port, fired through their webhooks
+//! and events, with their days-long waits cut to seconds and their mail API
+//! a loopback recorder.
+
+mod common;
+
+use common::engine::Recorder;
+use common::server::{json, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// An example's text, pointed at `recorder` and with each of `waits`
+/// (`from`, `to`) replaced once, so the test can tell them apart.
+fn example(name: &str, recorder: &Recorder, waits: &[(&str, &str)]) -> String {
+    let path = common::repo().join("examples/workflows").join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text = text.replace("http://127.0.0.1:8025", &format!("http://{}", recorder.addr));
+    for (from, to) in waits {
+        assert!(text.contains(from), "{name} has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// Post `body` to the webhook at `path`; the execution id of the 202.
+async fn fire(server: &TestServer, path: &str, body: Value) -> String {
+    let response = server
+        .raw(Method::POST, &format!("/hooks/{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json(response).await;
+    assert_eq!(status, 202, "{answer}");
+    answer["execution_id"].as_str().unwrap().to_string()
+}
+
+/// Emit `name` with `payload` through the API; how many waits it ended.
+async fn emit(server: &TestServer, name: &str, payload: Value) -> u64 {
+    let body = json!({"name": name, "payload": payload});
+    let (status, answer) = json(server.api_json(Method::POST, "/events", &body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["resumed"].as_u64().unwrap()
+}
+
+/// Wait until `execution` has parked at node `node` (a wait for an event)
+/// `times` times in all.
+async fn parked_at(server: &TestServer, execution: &str, node: &str, times: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, record) =
+            json(server.api(Method::GET, &format!("/executions/{execution}")).send().await.unwrap()).await;
+        let steps = record["steps"].as_array().cloned().unwrap_or_default();
+        if steps.iter().filter(|s| s["node"] == node && s["outcome"].get("waiting").is_some()).count() >= times {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{execution} never waited at {node}: {record:#}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The nodes whose steps emitted items, in order.
+fn ran(execution: &Value) -> Vec<String> {
+    let steps = execution["steps"].as_array().unwrap();
+    steps
+        .iter()
+        .filter(|s| s["outcome"].get("emitted").is_some())
+        .map(|s| s["node"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every example deploys as it is: none has rotted against the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_deploys() {
+    let data = common::server::data_dir("127.0.0.1");
+    let server = common::server::serve(data.path(), |_| {}).await;
+    let mut names: Vec<String> = std::fs::read_dir(common::repo().join("examples/workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in &names {
+        let text = std::fs::read_to_string(common::repo().join("examples/workflows").join(name)).unwrap();
+        let deployed = server.deploy(&text).await;
+        assert_eq!(deployed["id"], name.trim_end_matches(".yaml"), "{name}: the file is named after its workflow");
+    }
+    server.stop().await;
+}
+
+/// Abandoned cart: a cart never bought gets the three reminders and a note
+/// to sales; a cart bought after the first reminder gets nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
+    let recorder = Recorder::start().await;
+    let data = common::server::data_dir("127.0.0.1");
+    let server = common::server::serve(data.path(), |_| {}).await;
+    // 1 h, 23 h and 48 h become 1, 4 and 1 s: the second wait leaves the
+    // test time to buy the second cart during it.
+    let waits = [("timeout_seconds: 3600", "timeout_seconds: 1"), ("timeout_seconds: 82800", "timeout_seconds: 4")];
+    let text =
+        example("abandoned-cart.yaml", &recorder, &waits).replace("timeout_seconds: 172800", "timeout_seconds: 1");
+    server.deploy(&text).await;
+
+    let forgotten = fire(&server, "abandoned-cart/carts", json!({"cart_id": "c-1", "email": "ann@example.com"})).await;
+    let bought = fire(&server, "abandoned-cart/carts", json!({"cart_id": "c-2", "email": "bob@example.com"})).await;
+    // Someone else's purchase ends no wait of these carts.
+    assert_eq!(emit(&server, "cart.purchased:c-9", json!({})).await, 0);
+    parked_at(&server, &bought, "bought-within-24h", 1).await;
+    assert_eq!(emit(&server, "cart.purchased:c-2", json!({"order": "o-2"})).await, 1);
+
+    let done = server.wait_for(&bought, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(ran(&done), ["bought-within-1h", "gentle-reminder", "bought-within-24h"], "stopped once bought");
+    let done = server.wait_for(&forgotten, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(
+        ran(&done),
+        [
+            "bought-within-1h",
+            "gentle-reminder",
+            "bought-within-24h",
+            "social-proof",
+            "bought-within-72h",
+            "final-reminder",
+            "notify-sales"
+        ]
+    );
+
+    let sent = |cart: &str| -> Vec<Value> {
+        recorder.received("send").into_iter().map(|r| r.body).filter(|b| b["cart"] == cart).collect()
+    };
+    let templates = |cart: &str| -> Vec<String> {
+        sent(cart).iter().map(|b| b["template"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(templates("c-1"), ["cart-reminder", "cart-social-proof", "cart-final"]);
+    let final_offer = &sent("c-1")[2];
+    assert_eq!(
+        (final_offer["discount_percent"].clone(), final_offer["free_shipping"].clone()),
+        (json!(15), json!(true))
+    );
+    assert_eq!(sent("c-1")[1]["discount_percent"], 10);
+    assert!(sent("c-1").iter().all(|b| b["to"] == "ann@example.com"));
+    assert_eq!(templates("c-2"), ["cart-reminder"], "the bought cart got only the first reminder");
+    let notes = recorder.received("notify");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].body["cart"], json!({"cart_id": "c-1", "email": "ann@example.com"}));
+    server.stop().await;
+}
+
+/// Multi-stage approval: the manager decides every request and the director
+/// the high-impact ones; a question goes to the requester and their answer
+/// back to the same stage; a denial stops the request; a stage that never
+/// decides is escalated each day, and on the third the execution fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_follow_the_rules_through_clarifications_denials_and_escalations() {
+    let recorder = Recorder::start().await;
+    let data = common::server::data_dir("127.0.0.1");
+    let server = common::server::serve(data.path(), |_| {}).await;
+    let patient = example("approval.yaml", &recorder, &[])
+        .replace("timeout_seconds: 86400", "timeout_seconds: 60")
+        .replace("timeout_seconds: 604800", "timeout_seconds: 60");
+    server.deploy(&patient).await;
+    // A copy whose stages give up at once: escalations.
+    let hurried = example("approval.yaml", &recorder, &[("id: approval\n", "id: approval-hurried\n")])
+        .replace("timeout_seconds: 86400", "timeout_seconds: 1");
+    server.deploy(&hurried).await;
+
+    let request = |id: &str, amount: u64, impact: &str| json!({"request_id": id, "requester": format!("{id}@example.com"), "type": "purchase", "impact": impact, "amount": amount});
+    let decide = |id: &str, stage: &str, decision: &str, by: &str, note: &str| {
+        let server = &server;
+        let (name, payload) =
+            (format!("approval.decided:{id}:{stage}"), json!({"decision": decision, "by": by, "note": note}));
+        async move { assert_eq!(emit(server, &name, payload).await, 1, "{name} ended one wait") }
+    };
+    let small = fire(&server, "approval/requests", request("r-1", 500, "low")).await;
+    let questioned = fire(&server, "approval/requests", request("r-2", 20_000, "medium")).await;
+    let denied = fire(&server, "approval/requests", request("r-3", 800, "high")).await;
+    let forgotten = fire(&server, "approval-hurried/requests", request("r-4", 100, "low")).await;
+
+    // r-1: the manager alone approves it.
+    parked_at(&server, &small, "manager", 1).await;
+    decide("r-1", "manager", "approved", "mia", "").await;
+    let done = server.wait_for(&small, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(ran(&done), ["ask-manager", "manager", "manager-says", "high-impact", "tell-approved", "order"]);
+
+    // r-2 (over 10,000): the manager asks a question first, gets the answer,
+    // approves; then the director approves.
+    parked_at(&server, &questioned, "manager", 1).await;
+    decide("r-2", "manager", "clarify", "mia", "which vendor?").await;
+    parked_at(&server, &questioned, "manager-answered", 1).await;
+    assert_eq!(emit(&server, "approval.clarified:r-2", json!({"answer": "acme"})).await, 1);
+    parked_at(&server, &questioned, "manager", 2).await;
+    decide("r-2", "manager", "approved", "mia", "").await;
+    parked_at(&server, &questioned, "director", 1).await;
+    decide("r-2", "director", "approved", "dan", "").await;
+    let done = server.wait_for(&questioned, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(ran(&done).iter().filter(|n| *n == "manager").count(), 2, "asked again after the answer");
+    assert_eq!(ran(&done).last().map(String::as_str), Some("order"));
+
+    // r-3 (high impact): the manager approves, the director denies.
+    parked_at(&server, &denied, "manager", 1).await;
+    decide("r-3", "manager", "approved", "mia", "").await;
+    parked_at(&server, &denied, "director", 1).await;
+    decide("r-3", "director", "denied", "dan", "over budget").await;
+    let done = server.wait_for(&denied, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert!(!ran(&done).contains(&"order".to_string()), "{:?}", ran(&done));
+
+    // r-4: nobody decides; ops hear of it each day, and on the third it fails.
+    let failed = server.wait_for(&forgotten, &["succeeded", "failed"]).await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(failed["error"]["message"].as_str().unwrap().contains("ask-manager"), "{failed:#}");
+
+    let mails = |request: &str| -> Vec<Value> {
+        recorder.received("send").into_iter().map(|r| r.body).filter(|b| b["request"] == request).collect()
+    };
+    let templates = |request: &str| -> Vec<String> {
+        mails(request).iter().map(|b| b["template"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(templates("r-1"), ["approval-approved"]);
+    assert_eq!(mails("r-1")[0]["by"], "mia");
+    assert_eq!(templates("r-2"), ["approval-clarify", "approval-approved"]);
+    assert_eq!(mails("r-2")[0]["question"], "which vendor?");
+    assert_eq!((mails("r-2")[0]["stage"].clone(), mails("r-2")[1]["by"].clone()), (json!("manager"), json!("dan")));
+    assert_eq!(mails("r-2")[0]["to"], "r-2@example.com");
+    assert_eq!(templates("r-3"), ["approval-denied"]);
+    let denial = &mails("r-3")[0];
+    assert_eq!(
+        (denial["stage"].clone(), denial["by"].clone(), denial["reason"].clone()),
+        (json!("director"), json!("dan"), json!("over budget"))
+    );
+    assert!(mails("r-4").is_empty());
+    let ordered: Vec<Value> =
+        recorder.received("purchasing").into_iter().map(|r| r.body["request"]["request_id"].clone()).collect();
+    assert_eq!(ordered.len(), 2, "{ordered:?}");
+    assert!(ordered.contains(&json!("r-1")) && ordered.contains(&json!("r-2")), "{ordered:?}");
+    let escalations: Vec<Value> = recorder
+        .received("notify")
+        .into_iter()
+        .filter(|r| r.body["request"]["request_id"] == "r-4")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(escalations.len(), 3, "{escalations:?}");
+    assert_eq!(escalations[0]["text"], "request r-4 waits for the manager");
+    server.stop().await;
+}
