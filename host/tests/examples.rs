@@ -250,3 +250,53 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
     assert_eq!(escalations[0]["text"], "request r-4 waits for the manager");
     server.stop().await;
 }
+
+/// High intent: a pricing-page click tags the contact; a hot lead who replies
+/// goes to sales, one who does not gets the special offer; a cold one is only
+/// tagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high_intent_leads_get_a_conversation_or_the_special_offer() {
+    let recorder = Recorder::start().await;
+    let data = common::server::data_dir("127.0.0.1");
+    let server = common::server::serve(data.path(), |_| {}).await;
+    // The wait for a reply is 2 s already ("2 days in real life").
+    let text = example("high-intent.yaml", &recorder, &[("timeout_seconds: 2", "timeout_seconds: 3")]);
+    server.deploy(&text).await;
+    let click = |email: &str, score: u64| {
+        let server = &server;
+        let payload = json!({"email": email, "score": score, "page": "/pricing"});
+        async move {
+            let body = json!({"name": "pricing.clicked", "payload": payload});
+            let (status, answer) = json(server.api_json(Method::POST, "/events", &body).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{answer}");
+            let started = answer["started"].as_array().unwrap();
+            assert_eq!(started.len(), 1, "{answer}");
+            started[0].as_str().unwrap().to_string()
+        }
+    };
+    let replies = click("ann@example.com", 70).await;
+    let silent = click("bob@example.com", 90).await;
+    let cold = click("cy@example.com", 10).await;
+    parked_at(&server, &replies, "await-reply", 1).await;
+    assert_eq!(emit(&server, "reply:ann@example.com", json!({"text": "let's talk"})).await, 1);
+
+    // The item the last node emitted.
+    let last_item = |execution: &Value| -> Value {
+        let step = execution["steps"].as_array().unwrap().iter().rfind(|s| s["outcome"].get("emitted").is_some());
+        step.unwrap()["outcome"]["emitted"]["ports"][0][1][0].clone()
+    };
+    let done = server.wait_for(&replies, &["succeeded", "failed"]).await;
+    assert_eq!(ran(&done), ["tag", "is-hot", "prioritise", "await-reply", "talking"]);
+    let item = last_item(&done);
+    assert_eq!((item["next"].clone(), item["priority"].clone()), (json!("sales-conversation"), json!("hot")));
+    assert_eq!(item["event"], json!({"text": "let's talk"}), "the reply rides along");
+    let done = server.wait_for(&silent, &["succeeded", "failed"]).await;
+    assert_eq!(ran(&done), ["tag", "is-hot", "prioritise", "await-reply", "special-offer"]);
+    let item = last_item(&done);
+    assert_eq!((item["next"].clone(), item["discount_percent"].clone()), (json!("special-offer"), json!(10)));
+    assert_eq!((item["tags"].clone(), item["source"].clone()), (json!(["high-intent"]), json!("/pricing")));
+    let done = server.wait_for(&cold, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(ran(&done), ["tag", "is-hot"], "a cold lead is only tagged");
+    server.stop().await;
+}
