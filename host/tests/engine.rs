@@ -579,6 +579,35 @@ async fn listing_by_status_reads_an_index_kept_through_retries_cancels_and_prune
     assert_eq!(listed(engine, status(Status::Waiting)), picks(&[5]));
 }
 
+/// An execution that finishes in its first commit keeps that commit's steps
+/// in its record (one key written instead of two); a retry's steps follow
+/// them under `st/`, and both read back in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steps_of_an_execution_finished_at_once_live_in_its_record() {
+    let (_dir, _recorder, instance) = setup().await;
+    let engine = &instance.engine;
+    let wf = r#"{"id": "bad-wait", "triggers": [{"id": "go", "type": "manual"}],
+        "nodes": [{"id": "tag", "uses": "wirework/core@^0.1", "node": "set", "config": {"fields": {"a": 1}}},
+                  {"id": "w", "uses": "wirework/core@^0.1", "node": "wait", "config": {}}],
+        "connections": [{"from": "go", "to": "tag"}, {"from": "tag", "to": "w"}]}"#;
+    engine.deploy_text(wf).await.unwrap();
+    let id = engine.start("bad-wait", None, vec![json!({})]).await.unwrap();
+    let failed = wait_for(engine, &id, &[Status::Failed, Status::Succeeded]).await;
+    assert_eq!(failed.status, Status::Failed, "a wait without a duration, time or event fails");
+    let chunks = || engine.store().scan_prefix(format!("st/{id}/").as_bytes()).count();
+    assert_eq!(chunks(), 0, "its steps are in its record");
+    assert!(failed.first_steps.is_empty(), "execution() leaves the steps to steps()");
+    assert_eq!(step_nodes(&engine.steps(&id).unwrap()), ["tag", "w"]);
+
+    engine.retry(&id, RetryMode::FromFailed).await.unwrap();
+    until("the retried step", || engine.steps(&id).unwrap().len() == 3).await;
+    assert_eq!(wait_for(engine, &id, &[Status::Failed, Status::Succeeded]).await.status, Status::Failed);
+    let steps = engine.steps(&id).unwrap();
+    let attempts: Vec<(String, u32)> = steps.iter().map(|s| (s.node.clone(), s.attempt)).collect();
+    assert_eq!(attempts, [("tag".into(), 1), ("w".into(), 1), ("w".into(), 2)]);
+    assert_eq!(chunks(), 1, "the retry's step went under st/");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_waiting_execution() {
     let (_dir, _recorder, instance) = setup().await;

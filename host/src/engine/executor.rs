@@ -315,11 +315,10 @@ async fn drive(
     };
     driver.needs_outputs = driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node));
     if driver.needs_outputs {
-        for chunk in driver.inner.store.scan_prefix(&keys::steps(&id)) {
-            for step in decode::<Vec<StepRecord>>(&chunk?.1, "steps")? {
-                if let StepOutcome::Emitted { ports } = step.outcome {
-                    driver.outputs.insert(step.node, ports.into_iter().flat_map(|(_, items)| items).collect());
-                }
+        let first = driver.record.first_steps.clone();
+        for step in super::read_steps(&driver.inner.store, &id, first)? {
+            if let StepOutcome::Emitted { ports } = step.outcome {
+                driver.outputs.insert(step.node, ports.into_iter().flat_map(|(_, items)| items).collect());
             }
         }
     }
@@ -484,7 +483,12 @@ impl Driver {
         let id = &self.record.id;
         self.record.updated_ms = now_ms();
         let mut batch = std::mem::take(&mut self.held);
-        if !self.steps.is_empty() {
+        // An execution that finishes in its first commit keeps its steps in
+        // its record: one key written instead of two.
+        let finished_at_once = self.stored_status.is_none() && self.record.status.is_finished();
+        if finished_at_once {
+            self.record.first_steps = std::mem::take(&mut self.steps);
+        } else if !self.steps.is_empty() {
             let first = self.record.state.next_record - self.steps.len() as u64;
             batch.put(keys::step_chunk(id, first), encode(&self.steps));
             self.steps.clear();

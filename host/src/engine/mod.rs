@@ -495,18 +495,16 @@ impl Engine {
         self.inner.emit_event(name, payload).await
     }
 
-    /// One execution with its state.
+    /// One execution with its state (its steps: [`Engine::steps`]).
     pub fn execution(&self, id: &str) -> anyhow::Result<Option<ExecutionRecord>> {
-        self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()
+        let record = self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()?;
+        Ok(record.map(|record: ExecutionRecord| ExecutionRecord { first_steps: Vec::new(), ..record }))
     }
 
     /// An execution's steps, in the order they were recorded.
     pub fn steps(&self, id: &str) -> anyhow::Result<Vec<StepRecord>> {
-        let mut steps = Vec::new();
-        for chunk in self.inner.store.scan_prefix(&keys::steps(id)) {
-            steps.extend(decode::<Vec<StepRecord>>(&chunk?.1, "steps")?);
-        }
-        Ok(steps)
+        let record = self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()?;
+        read_steps(&self.inner.store, id, record.map(|r: ExecutionRecord| r.first_steps).unwrap_or_default())
     }
 
     /// Executions matching `filter`, newest first. Reads back from the newest
@@ -786,6 +784,7 @@ impl Inner {
             error: None,
             rerun_of,
             state: Default::default(),
+            first_steps: Vec::new(),
         };
         let mut router = Router { plan: &plan, state: &mut record.state };
         for t in 0..triggers.len() {
@@ -835,6 +834,16 @@ impl Inner {
         stored.await.map_err(|_| anyhow::anyhow!("the new execution's commit task stopped"))??;
         Ok(id)
     }
+}
+
+/// Execution `id`'s steps in order: `first` (those its record keeps), then
+/// the chunks under `st/`.
+fn read_steps(store: &Store, id: &str, first: Vec<StepRecord>) -> anyhow::Result<Vec<StepRecord>> {
+    let mut steps = first;
+    for chunk in store.scan_prefix(&keys::steps(id)) {
+        steps.extend(decode::<Vec<StepRecord>>(&chunk?.1, "steps")?);
+    }
+    Ok(steps)
 }
 
 /// Give every execution its `wx/` key and its key by status: stores written

@@ -6,7 +6,7 @@
 //! | `wv/{id}/{version:010}` | [`WorkflowVersion`]: the definition and its plugin pins |
 //! | `ex/{id}` | [`ExecutionRecord`]: status and the state to continue from |
 //! | `wx/{workflow}\0{id}` | (empty) an execution of the workflow: its executions, newest last, without reading the others |
-//! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order |
+//! | `st/{id}/{seq:010}` | [`StepRecord`]s from `seq` on: the node calls one commit wrote, in order (an execution that finished in its first commit keeps that commit's steps in its record instead) |
 //! | `ac/{id}` | executions that are `running` (to continue after a restart, and to list them) |
 //! | `xs/{status}/{id}` | (empty) an execution that is `waiting`, `failed` or `cancelled`: listing by one of them reads only its executions |
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
@@ -139,6 +139,13 @@ pub struct ExecutionRecord {
     pub rerun_of: Option<String>,
     /// What remains to do.
     pub state: ExecState,
+    /// The steps of an execution that finished in its first commit (most
+    /// webhooks' executions), kept in its record instead of under `st/`: one
+    /// record written instead of two. Later steps (of a retry) go under
+    /// `st/` as usual. [`crate::engine::Engine::steps`] reads both, and
+    /// [`crate::engine::Engine::execution`] leaves this empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_steps: Vec<StepRecord>,
 }
 
 /// The part of an execution that says what runs next: enough to continue
