@@ -210,6 +210,10 @@ pub enum EventCommand {
 
 /// Run a server command; the result is the process exit code.
 pub async fn run(command: Command) -> anyhow::Result<i32> {
+    exit_code(run_command(command).await)
+}
+
+async fn run_command(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Workflow(Group { server, command }) => workflow(&Client::new(server)?, command).await,
         Command::Execution(Group { server, command }) => execution(&Client::new(server)?, command).await,
@@ -224,9 +228,7 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
         WorkflowCommand::Deploy { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let body = Body::Raw { content_type: definition_type(&file), bytes: text.into_bytes() };
-            let Some(deployed) = client.call(Method::POST, &["workflows"], &[], body).await? else {
-                return Ok(1);
-            };
+            let deployed = client.call(Method::POST, &["workflows"], &[], body).await?;
             let id = answer_str(&deployed, "id")?;
             eprintln!("deployed workflow `{id}` version {}", deployed.get("version").unwrap_or(&Value::Null));
             println!("{id}");
@@ -250,9 +252,7 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
                 item => vec![item],
             };
             let body = Body::Json(json!({ "trigger": trigger, "items": items }));
-            let Some(started) = client.call(Method::POST, &["workflows", &id, "executions"], &[], body).await? else {
-                return Ok(1);
-            };
+            let started = client.call(Method::POST, &["workflows", &id, "executions"], &[], body).await?;
             let execution = answer_str(&started, "execution_id")?;
             eprintln!("started an execution of workflow `{id}`");
             println!("{execution}");
@@ -277,19 +277,14 @@ async fn execution(client: &Client, command: ExecutionCommand) -> anyhow::Result
         ExecutionCommand::Retry { id, from_start } => {
             let mode = if from_start { "from_start" } else { "from_failed" };
             let body = Body::Json(json!({ "mode": mode }));
-            let Some(retried) = client.call(Method::POST, &["executions", &id, "retry"], &[], body).await? else {
-                return Ok(1);
-            };
+            let retried = client.call(Method::POST, &["executions", &id, "retry"], &[], body).await?;
             let new_id = answer_str(&retried, "execution_id")?;
             eprintln!("retrying execution `{id}` ({mode}) as a new execution");
             println!("{new_id}");
             return Ok(0);
         }
         ExecutionCommand::Cancel { id } => {
-            let Some(cancelled) = client.call(Method::POST, &["executions", &id, "cancel"], &[], Body::None).await?
-            else {
-                return Ok(1);
-            };
+            let cancelled = client.call(Method::POST, &["executions", &id, "cancel"], &[], Body::None).await?;
             println!("execution `{id}`: {}", cancelled.get("status").and_then(Value::as_str).unwrap_or("cancelled"));
             return Ok(0);
         }
@@ -301,9 +296,7 @@ async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
     match command {
         TokenCommand::Create { name } => {
             let body = Body::Json(json!({ "name": name }));
-            let Some(created) = client.call(Method::POST, &["tokens"], &[], body).await? else {
-                return Ok(1);
-            };
+            let created = client.call(Method::POST, &["tokens"], &[], body).await?;
             let token = answer_str(&created, "token")?;
             eprintln!("created token `{name}`; it is shown only this once");
             println!("{token}");
@@ -311,9 +304,7 @@ async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
         }
         TokenCommand::List => print_json(client.call(Method::GET, &["tokens"], &[], Body::None).await?),
         TokenCommand::Revoke { name } => {
-            if client.call(Method::DELETE, &["tokens", &name], &[], Body::None).await?.is_none() {
-                return Ok(1);
-            }
+            client.call(Method::DELETE, &["tokens", &name], &[], Body::None).await?;
             println!("revoked token `{name}`");
             Ok(0)
         }
@@ -331,17 +322,13 @@ async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> 
                 bail!("the value for secret `{name}` is empty");
             }
             let body = Body::Json(json!({ "value": value }));
-            if client.call(Method::PUT, &["credentials", &name], &[], body).await?.is_none() {
-                return Ok(1);
-            }
+            client.call(Method::PUT, &["credentials", &name], &[], body).await?;
             println!("set secret `{name}`");
             Ok(0)
         }
         SecretCommand::List => print_json(client.call(Method::GET, &["credentials"], &[], Body::None).await?),
         SecretCommand::Delete { name } => {
-            if client.call(Method::DELETE, &["credentials", &name], &[], Body::None).await?.is_none() {
-                return Ok(1);
-            }
+            client.call(Method::DELETE, &["credentials", &name], &[], Body::None).await?;
             println!("deleted secret `{name}`");
             Ok(0)
         }
@@ -445,6 +432,10 @@ pub enum PluginRequest {
 /// means the command acts on a data directory instead.
 pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow::Result<Option<i32>> {
     let Some(client) = server.client()? else { return Ok(None) };
+    exit_code(plugin_request(&client, request).await).map(Some)
+}
+
+async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Result<i32> {
     let code = match request {
         PluginRequest::Add { package, grant_http, grant_kv } => {
             let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
@@ -453,12 +444,10 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
                 query.push(("grant_kv", "true".into()));
             }
             let body = Body::Raw { content_type: "application/octet-stream", bytes };
-            let Some(installed) = client.call(Method::POST, &["plugins"], &query, body).await? else {
-                return Ok(Some(1));
-            };
+            let installed = client.call(Method::POST, &["plugins"], &query, body).await?;
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
-            if let Some(missing) = not_granted(&client, name, version).await {
+            if let Some(missing) = not_granted(client, name, version).await {
                 eprintln!(
                     "warning: {name} requests {missing}, not granted: its calls that need it will be refused \
                      (the grant given replaces the plugin's grant, for every installed version; \
@@ -474,9 +463,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             });
             let path = ["plugins", "install"];
             let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
-            let Some(installed) = answer.map_err(|e| goes_on(e, "install", &client.server))? else {
-                return Ok(Some(1));
-            };
+            let installed = answer.map_err(|e| goes_on(e, "install", &client.server))?;
             let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
             print_install_notes(&installed);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
@@ -487,9 +474,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             let request = json!({ "lockfile": lockfile, "grants": grants, "trust_on_first_use": trust_on_first_use });
             let path = ["plugins", "install-locked"];
             let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
-            let Some(answer) = answer.map_err(|e| goes_on(e, "install", &client.server))? else {
-                return Ok(Some(1));
-            };
+            let answer = answer.map_err(|e| goes_on(e, "install", &client.server))?;
             for installed in answer["plugins"].as_array().into_iter().flatten() {
                 let (name, version) = (answer_str(installed, "name")?, answer_str(installed, "version")?);
                 print_install_notes(installed);
@@ -502,7 +487,7 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             let request = json!({ "plugins": names, "grants": grants });
             let path = ["plugins", "upgrade"];
             let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
-            let Some(answer) = answer.map_err(|e| goes_on(e, "upgrade", &client.server))? else { return Ok(Some(1)) };
+            let answer = answer.map_err(|e| goes_on(e, "upgrade", &client.server))?;
             let mut failed = false;
             for plugin in answer["plugins"].as_array().into_iter().flatten() {
                 let (name, from) = (answer_str(plugin, "name")?, answer_str(plugin, "from")?);
@@ -543,14 +528,12 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
             let (publisher, short) = publisher_and_name(&name)?;
             let query: Vec<(&str, String)> = if force { vec![("force", "true".into())] } else { Vec::new() };
             let path = ["plugins", publisher, short, &version.to_string()];
-            if client.call(Method::DELETE, &path, &query, Body::None).await?.is_none() {
-                return Ok(Some(1));
-            }
+            client.call(Method::DELETE, &path, &query, Body::None).await?;
             println!("removed {name} {version} from {}", client.server);
             0
         }
     };
-    Ok(Some(code))
+    Ok(code)
 }
 
 /// `publisher/name` as the two path segments the plugin routes take.
@@ -561,7 +544,7 @@ fn publisher_and_name(name: &str) -> anyhow::Result<(&str, &str)> {
 /// What the server's `name` `version` requests and is not granted, if anything
 /// (`None` too when the list cannot be read: this only informs).
 async fn not_granted(client: &Client, name: &str, version: &str) -> Option<String> {
-    let list = client.call(Method::GET, &["plugins"], &[], Body::None).await.ok()??;
+    let list = client.call(Method::GET, &["plugins"], &[], Body::None).await.ok()?;
     let plugin = list.as_array()?.iter().find(|p| p["name"] == name && p["version"] == version)?;
     let requested: wirework_registry::Capabilities = serde_json::from_value(plugin["requested"].clone()).ok()?;
     let granted: crate::plugins::GrantEntry = serde_json::from_value(plugin["grants"].clone()).ok()?;
@@ -602,14 +585,24 @@ fn definition_type(file: &Path) -> &'static str {
     }
 }
 
-/// Print an answer as pretty JSON; a refused request (`None`) exits 1.
-fn print_json(answer: Option<Value>) -> anyhow::Result<i32> {
-    match answer {
-        Some(value) => {
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            Ok(0)
-        }
-        None => Ok(1),
+/// Print an answer as pretty JSON.
+fn print_json(answer: Value) -> anyhow::Result<i32> {
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(0)
+}
+
+/// A request the server refused, after the CLI said why on stderr: the
+/// command exits 1 (see [`exit_code`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused the request")]
+struct Refused;
+
+/// A command's exit code: 1 when the server refused a request (already
+/// told), else its own.
+fn exit_code(result: anyhow::Result<i32>) -> anyhow::Result<i32> {
+    match result {
+        Err(e) if e.is::<Refused>() => Ok(1),
+        other => other,
     }
 }
 
@@ -658,16 +651,10 @@ impl Client {
         Ok(Client { server: args.server, base, token, http })
     }
 
-    /// Send one API request. `Ok(Some(answer))` on success (`null` when the
-    /// answer has no body); `Ok(None)` when the server refused, after saying
-    /// why on stderr; `Err` when no answer came or it could not be read.
-    async fn call(
-        &self,
-        method: Method,
-        path: &[&str],
-        query: &[(&str, String)],
-        body: Body,
-    ) -> anyhow::Result<Option<Value>> {
+    /// Send one API request: its answer (`null` when it has no body). When
+    /// the server refuses, says why on stderr and fails with [`Refused`];
+    /// fails too when no answer came or it could not be read.
+    async fn call(&self, method: Method, path: &[&str], query: &[(&str, String)], body: Body) -> anyhow::Result<Value> {
         self.call_within(method, path, query, body, REQUEST_TIMEOUT).await
     }
 
@@ -679,7 +666,7 @@ impl Client {
         query: &[(&str, String)],
         body: Body,
         timeout: Duration,
-    ) -> anyhow::Result<Option<Value>> {
+    ) -> anyhow::Result<Value> {
         let mut url = api_url(&self.base, path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -713,14 +700,12 @@ impl Client {
             for problem in &refusal.problems {
                 eprintln!("{problem}");
             }
-            return Ok(None);
+            return Err(Refused.into());
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Some(Value::Null));
+            return Ok(Value::Null);
         }
-        let answer = serde_json::from_slice(&bytes)
-            .with_context(|| format!("the server's answer to {what} ({status}) is not JSON"))?;
-        Ok(Some(answer))
+        serde_json::from_slice(&bytes).with_context(|| format!("the server's answer to {what} ({status}) is not JSON"))
     }
 }
 
