@@ -847,9 +847,11 @@ fn read_steps(store: &Store, id: &str, first: Vec<StepRecord>) -> anyhow::Result
 }
 
 /// Give every execution its `wx/` key and its key by status: stores written
-/// before an index existed get its keys at their first open (see `records`),
-/// and so does a store whose newest execution lacks its `wx/` key (written by
-/// an older wirework since; the keys by status are then built again too).
+/// before an index existed get its keys at their first open (see `records`).
+/// A store whose newest execution lacks its `wx/` key (written since by a
+/// wirework from before that index) gets both again; one written since by a
+/// wirework that kept `wx/` but not the keys by status is not noticed (see
+/// `records` on going back to an older version).
 async fn index_executions(store: &Store) -> anyhow::Result<()> {
     let newest_indexed = || -> anyhow::Result<bool> {
         let Some(entry) = store.scan_prefix_back(b"ex/", None).next() else { return Ok(true) };
@@ -863,6 +865,8 @@ async fn index_executions(store: &Store) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut batch = Batch::default();
+    // Unset first: an open that stops half-way builds it all again.
+    batch.delete(keys::STATUS_INDEX_BUILT);
     let flush = |batch: &mut Batch, force: bool| -> anyhow::Result<()> {
         if (force && !batch.ops.is_empty()) || batch.ops.len() >= 10_000 {
             store.apply(std::mem::take(batch))?;

@@ -23,6 +23,12 @@
 //! id) are in creation order: listing by time and pruning scan them without a
 //! time index.
 //!
+//! A store is not meant to go back to an older wirework once a newer one has
+//! written it: an older one does not know the steps an execution record keeps
+//! (`first_steps`), and drops them when it rewrites the record (a retry);
+//! executions it moves to `waiting`, `failed` or `cancelled` get no key by
+//! status, so listing by that status misses them.
+//!
 //! Every status but `succeeded` has an index (`ac/` or `xs/`), written in the
 //! commit that changes the status ([`keys::restatus`]). `succeeded` has none:
 //! it is what most executions end as, so reading `ex/` back finds a page of
