@@ -681,30 +681,41 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
 }
 
 /// Installs from registries on one server run one at a time: of two at once
-/// from a publisher the server does not know yet, the second sees the key
-/// the first trusted on first use and the registry it pinned, so only one
-/// answer says it did either, and the key is trusted once.
+/// from a publisher the server does not know yet (one by range, one from a
+/// lockfile), the second sees the key the first trusted on first use and
+/// the registry it pinned, so only one answer says it did either, and the key
+/// is trusted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_server_installs_from_registries_one_at_a_time() {
     let Published { registry, author, key, _packages: packages, .. } = published("umbrella/crm", &[]).await;
     let url = registry.url.as_str();
     let erp = package(packages.path(), &key, "umbrella/erp", "1.0.0", &[], false);
     author.ok(&["plugin", "publish", erp.to_str().unwrap(), "--registry", url]).await;
+    // Another host's lockfile, with umbrella/erp in it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().to_str().unwrap();
+    let installing = ["plugin", "install", "umbrella/erp@^1", "--registry", url, "--data-dir", dir];
+    User::new().ok(&[&installing[..], &["--trust-on-first-use", "--grant", "all"]].concat()).await;
+    let lockfile = std::fs::read_to_string(elsewhere.path().join("plugins/wirework.lock")).unwrap();
+
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    let install = |plugin: &str| {
-        let body = json!({"plugin": plugin, "registry": url, "trust_on_first_use": true});
-        server.api_json(reqwest::Method::POST, "/plugins/install", &body).send()
+    let by_range = json!({"plugin": "umbrella/crm@^1", "registry": url, "trust_on_first_use": true});
+    let locked = json!({"lockfile": lockfile, "trust_on_first_use": true});
+    let (crm, erp) = tokio::join!(
+        server.api_json(reqwest::Method::POST, "/plugins/install", &by_range).send(),
+        server.api_json(reqwest::Method::POST, "/plugins/install-locked", &locked).send(),
+    );
+    let notes_of = |answer: &Value| -> Vec<String> {
+        answer["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
     };
-    let (crm, erp) = tokio::join!(install("umbrella/crm@^1"), install("umbrella/erp@^1"));
-    let mut notes = Vec::new();
-    for answer in [crm, erp] {
-        let (status, body) = common::server::json(answer.unwrap()).await;
-        assert_eq!(status, 201, "{body}");
-        notes.push(body["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect());
-    }
-    let saying = |what: &str| notes.iter().filter(|n: &&Vec<String>| n.iter().any(|n| n.contains(what))).count();
+    let (status, crm) = common::server::json(crm.unwrap()).await;
+    assert_eq!(status, 201, "{crm}");
+    let (status, erp) = common::server::json(erp.unwrap()).await;
+    assert_eq!(status, 201, "{erp}");
+    let notes = [notes_of(&crm), notes_of(&erp["plugins"][0])];
+    let saying = |what: &str| notes.iter().filter(|n| n.iter().any(|n| n.contains(what))).count();
     assert_eq!(saying("on first use"), 1, "one install trusted the key: {notes:?}");
     assert_eq!(saying("pinned registry"), 1, "one install pinned the registry: {notes:?}");
     let trust = TrustStore::load(&fixtures().home.trust_store_path()).unwrap();
