@@ -24,6 +24,25 @@ fn example(name: &str, recorder: &Recorder, waits: &[(&str, &str)]) -> String {
     text
 }
 
+/// A loopback recorder standing in for the examples' mail API, and a server
+/// on a fresh data directory that grants HTTP to loopback.
+async fn served() -> (Recorder, tempfile::TempDir, TestServer) {
+    let recorder = Recorder::start().await;
+    let data = common::server::data_dir("127.0.0.1");
+    let server = common::server::serve(data.path(), |_| {}).await;
+    (recorder, data, server)
+}
+
+/// What the mail API was sent (`/send`) with `field` equal to `value`, in order.
+fn mails(recorder: &Recorder, field: &str, value: &str) -> Vec<Value> {
+    recorder.received("send").into_iter().map(|r| r.body).filter(|b| b[field] == value).collect()
+}
+
+/// The `template` of each mail.
+fn templates(mails: &[Value]) -> Vec<String> {
+    mails.iter().map(|b| b["template"].as_str().unwrap().to_string()).collect()
+}
+
 /// Post `body` to the webhook at `path`; the execution id of the 202.
 async fn fire(server: &TestServer, path: &str, body: Value) -> String {
     let response = server
@@ -95,9 +114,7 @@ async fn every_example_deploys() {
 /// to sales; a cart bought after the first reminder gets nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
-    let recorder = Recorder::start().await;
-    let data = common::server::data_dir("127.0.0.1");
-    let server = common::server::serve(data.path(), |_| {}).await;
+    let (recorder, _data, server) = served().await;
     // 1 h, 23 h and 48 h become 1, 4 and 1 s: the second wait leaves the
     // test time to buy the second cart during it.
     let waits = [("timeout_seconds: 3600", "timeout_seconds: 1"), ("timeout_seconds: 82800", "timeout_seconds: 4")];
@@ -130,13 +147,8 @@ async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
         ]
     );
 
-    let sent = |cart: &str| -> Vec<Value> {
-        recorder.received("send").into_iter().map(|r| r.body).filter(|b| b["cart"] == cart).collect()
-    };
-    let templates = |cart: &str| -> Vec<String> {
-        sent(cart).iter().map(|b| b["template"].as_str().unwrap().to_string()).collect()
-    };
-    assert_eq!(templates("c-1"), ["cart-reminder", "cart-social-proof", "cart-final"]);
+    let sent = |cart: &str| mails(&recorder, "cart", cart);
+    assert_eq!(templates(&sent("c-1")), ["cart-reminder", "cart-social-proof", "cart-final"]);
     let final_offer = &sent("c-1")[2];
     assert_eq!(
         (final_offer["discount_percent"].clone(), final_offer["free_shipping"].clone()),
@@ -144,7 +156,7 @@ async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
     );
     assert_eq!(sent("c-1")[1]["discount_percent"], 10);
     assert!(sent("c-1").iter().all(|b| b["to"] == "ann@example.com"));
-    assert_eq!(templates("c-2"), ["cart-reminder"], "the bought cart got only the first reminder");
+    assert_eq!(templates(&sent("c-2")), ["cart-reminder"], "the bought cart got only the first reminder");
     let notes = recorder.received("notify");
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].body["cart"], json!({"cart_id": "c-1", "email": "ann@example.com"}));
@@ -157,9 +169,7 @@ async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
 /// decides is escalated each day, and on the third the execution fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approvals_follow_the_rules_through_clarifications_denials_and_escalations() {
-    let recorder = Recorder::start().await;
-    let data = common::server::data_dir("127.0.0.1");
-    let server = common::server::serve(data.path(), |_| {}).await;
+    let (recorder, _data, server) = served().await;
     let patient = example("approval.yaml", &recorder, &[])
         .replace("timeout_seconds: 86400", "timeout_seconds: 60")
         .replace("timeout_seconds: 604800", "timeout_seconds: 60");
@@ -217,19 +227,14 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
     assert_eq!(failed["status"], "failed", "{failed:#}");
     assert!(failed["error"]["message"].as_str().unwrap().contains("ask-manager"), "{failed:#}");
 
-    let mails = |request: &str| -> Vec<Value> {
-        recorder.received("send").into_iter().map(|r| r.body).filter(|b| b["request"] == request).collect()
-    };
-    let templates = |request: &str| -> Vec<String> {
-        mails(request).iter().map(|b| b["template"].as_str().unwrap().to_string()).collect()
-    };
-    assert_eq!(templates("r-1"), ["approval-approved"]);
+    let mails = |request: &str| mails(&recorder, "request", request);
+    assert_eq!(templates(&mails("r-1")), ["approval-approved"]);
     assert_eq!(mails("r-1")[0]["by"], "mia");
-    assert_eq!(templates("r-2"), ["approval-clarify", "approval-approved"]);
+    assert_eq!(templates(&mails("r-2")), ["approval-clarify", "approval-approved"]);
     assert_eq!(mails("r-2")[0]["question"], "which vendor?");
     assert_eq!((mails("r-2")[0]["stage"].clone(), mails("r-2")[1]["by"].clone()), (json!("manager"), json!("dan")));
     assert_eq!(mails("r-2")[0]["to"], "r-2@example.com");
-    assert_eq!(templates("r-3"), ["approval-denied"]);
+    assert_eq!(templates(&mails("r-3")), ["approval-denied"]);
     let denial = &mails("r-3")[0];
     assert_eq!(
         (denial["stage"].clone(), denial["by"].clone(), denial["reason"].clone()),
@@ -256,9 +261,7 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
 /// tagged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn high_intent_leads_get_a_conversation_or_the_special_offer() {
-    let recorder = Recorder::start().await;
-    let data = common::server::data_dir("127.0.0.1");
-    let server = common::server::serve(data.path(), |_| {}).await;
+    let (recorder, _data, server) = served().await;
     // The wait for a reply is 2 s already ("2 days in real life").
     let text = example("high-intent.yaml", &recorder, &[("timeout_seconds: 2", "timeout_seconds: 3")]);
     server.deploy(&text).await;

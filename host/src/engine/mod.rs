@@ -255,8 +255,8 @@ impl Engine {
         let running: Vec<String> = engine
             .inner
             .store
-            .scan_prefix(b"ac/")
-            .map(|e| e.map(|(k, _)| String::from_utf8_lossy(&k[3..]).into_owned()))
+            .scan_prefix(keys::ACTIVE)
+            .map(|e| e.map(|(k, _)| String::from_utf8_lossy(&k[keys::ACTIVE.len()..]).into_owned()))
             .collect::<anyhow::Result<_>>()?;
         for id in running {
             tracing::debug!(execution = %id, "continuing after restart");
@@ -497,14 +497,18 @@ impl Engine {
 
     /// One execution with its state (its steps: [`Engine::steps`]).
     pub fn execution(&self, id: &str) -> anyhow::Result<Option<ExecutionRecord>> {
-        let record = self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()?;
-        Ok(record.map(|record: ExecutionRecord| ExecutionRecord { first_steps: Vec::new(), ..record }))
+        Ok(self.stored_execution(id)?.map(|record| ExecutionRecord { first_steps: Vec::new(), ..record }))
     }
 
     /// An execution's steps, in the order they were recorded.
     pub fn steps(&self, id: &str) -> anyhow::Result<Vec<StepRecord>> {
-        let record = self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()?;
-        read_steps(&self.inner.store, id, record.map(|r: ExecutionRecord| r.first_steps).unwrap_or_default())
+        let first = self.stored_execution(id)?.map(|record| record.first_steps).unwrap_or_default();
+        read_steps(&self.inner.store, id, first)
+    }
+
+    /// Execution `id`'s record as stored.
+    fn stored_execution(&self, id: &str) -> anyhow::Result<Option<ExecutionRecord>> {
+        self.inner.store.get(&keys::execution(id))?.map(|b| decode(&b, "execution")).transpose()
     }
 
     /// Executions matching `filter`, newest first. Reads back from the newest
@@ -651,7 +655,7 @@ impl Engine {
     pub async fn idle(&self) {
         loop {
             let drivers = self.inner.drivers.lock().expect("drivers lock").len();
-            let running = self.inner.store.scan_prefix(b"ac/").next().is_some();
+            let running = self.inner.store.scan_prefix(keys::ACTIVE).next().is_some();
             let due = match self.inner.store.scan_prefix(b"tm/").next() {
                 Some(Ok((key, _))) => keys::parse_timer(&key).is_some_and(|(due, _, _)| due <= now_ms()),
                 _ => false,

@@ -317,15 +317,17 @@ pub(crate) mod keys {
     pub fn steps(id: &str) -> Vec<u8> {
         format!("st/{id}/").into_bytes()
     }
+    /// Where running executions are listed (their index by status too).
+    pub const ACTIVE: &[u8] = b"ac/";
     pub fn active(id: &str) -> Vec<u8> {
-        format!("ac/{id}").into_bytes()
+        [ACTIVE, id.as_bytes()].concat()
     }
     /// Where the executions that have `status` are listed (`running`: the
     /// `ac/` keys), followed by their ids; `None` for `succeeded`, which has
     /// no index.
     pub fn by_status(status: Status) -> Option<&'static [u8]> {
         match status {
-            Status::Running => Some(b"ac/"),
+            Status::Running => Some(ACTIVE),
             Status::Waiting => Some(b"xs/waiting/"),
             Status::Failed => Some(b"xs/failed/"),
             Status::Cancelled => Some(b"xs/cancelled/"),
