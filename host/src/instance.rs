@@ -14,6 +14,7 @@ use crate::home::Home;
 use crate::plugins::InstalledPlugins;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{Store, StoreKv};
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wirework_registry::TrustStore;
@@ -69,6 +70,9 @@ impl Instance {
         credentials: impl FnOnce(&Store) -> anyhow::Result<Arc<dyn Credentials>>,
     ) -> anyhow::Result<Instance> {
         let store = Store::open_sled(&store_dir(data_dir))?;
+        // Before anything reads or writes the records in it.
+        crate::engine::records::check_format(&store)
+            .with_context(|| format!("opening {}", store_dir(data_dir).display()))?;
         let credentials = credentials(&store)?;
         let runtime_config = RuntimeConfig { cache_dir: Some(data_dir.join("cache")), ..Default::default() };
         let max_calls = runtime_config.max_instances as usize;

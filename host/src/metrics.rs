@@ -12,7 +12,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
 
 /// Labels of `wirework_executions_finished_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -70,9 +69,7 @@ pub struct Metrics {
     pub executions_in_memory: Gauge,
     /// Node calls holding an instance slot now; set when scraped.
     pub plugin_calls_in_flight: Gauge,
-    /// Store flushes (group commits) since start; set when scraped.
-    pub store_flushes: Gauge<u64, AtomicU64>,
-    /// How long each store flush took.
+    /// How long each store flush took (its count: the flushes since start).
     pub store_flush_duration: Histogram,
     /// 1 while the store's latest write failed (see `/readyz`), else 0; set when scraped.
     pub store_write_failing: Gauge,
@@ -116,8 +113,6 @@ impl Metrics {
             "Node calls holding an instance slot",
             plugin_calls_in_flight.clone(),
         );
-        let store_flushes = Gauge::<u64, AtomicU64>::default();
-        registry.register("store_flushes", "Group commits flushed since start", store_flushes.clone());
         let store_flush_duration = seconds_histogram();
         registry.register(
             "store_flush_seconds",
@@ -139,7 +134,6 @@ impl Metrics {
             webhook_duration,
             executions_in_memory,
             plugin_calls_in_flight,
-            store_flushes,
             store_flush_duration,
             store_write_failing,
         }

@@ -608,6 +608,63 @@ async fn the_steps_of_an_execution_finished_at_once_live_in_its_record() {
     assert_eq!(chunks(), 1, "the retry's step went under st/");
 }
 
+/// A store records its format; a wirework refuses one written by a newer
+/// wirework (or with an unreadable marker) and leaves it as it found it, and
+/// marks one from before the marker once it has brought it up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_in_a_newer_format_is_refused_and_left_untouched() {
+    let (dir, recorder, instance) = setup().await;
+    instance.engine.deploy_text(&retrying_workflow(&recorder, 1, false)).await.unwrap();
+    let id = instance.engine.start("flaky", None, vec![json!({})]).await.unwrap();
+    wait_for(&instance.engine, &id, &[Status::Succeeded]).await;
+    let format = |store: &wirework::store::Store| store.get(b"meta/format").unwrap();
+    let current = wirework::engine::records::STORE_FORMAT;
+    assert_eq!(format(instance.engine.store()), Some(current.to_string().into_bytes()), "a new store is marked");
+    drop(instance);
+
+    let store_dir = wirework::instance::store_dir(dir.path());
+    let everything = |store: &wirework::store::Store| -> Vec<(Vec<u8>, Vec<u8>)> {
+        store.scan_prefix(b"").map(|e| e.unwrap()).collect()
+    };
+    for (marker, expected) in [
+        ((current + 1).to_string(), format!("in format {}, written by a newer wirework", current + 1)),
+        ("two".to_string(), "format marker (meta/format) is unreadable".to_string()),
+    ] {
+        let before = {
+            let store = reopen_store(&store_dir).await;
+            let mut batch = wirework::store::Batch::default();
+            batch.put(b"meta/format".to_vec(), marker.clone().into_bytes());
+            // Work an engine would take up at open, were it to open.
+            batch.delete(b"meta/xs".to_vec());
+            store.commit(batch).await.unwrap();
+            everything(&store)
+        };
+        let refused = common::engine::try_open(dir.path(), creds()).await.err().expect("refused");
+        let message = format!("{refused:#}");
+        assert!(message.contains(&expected), "{message}");
+        assert!(message.contains(&store_dir.display().to_string()), "names the store: {message}");
+        let store = reopen_store(&store_dir).await;
+        assert!(everything(&store) == before, "a refused store is left as it was (marker {marker})");
+    }
+
+    // From before the marker: its indexes are built, then it is marked.
+    let store = reopen_store(&store_dir).await;
+    let mut batch = wirework::store::Batch::default();
+    batch.delete(b"meta/format".to_vec());
+    store.commit(batch).await.unwrap();
+    drop(store);
+    let instance = common::engine::open(dir.path(), creds()).await;
+    assert_eq!(format(instance.engine.store()), Some(current.to_string().into_bytes()));
+    assert!(instance.engine.store().get(b"meta/xs").unwrap().is_some(), "its index by status was built");
+    assert_eq!(instance.engine.execution(&id).unwrap().unwrap().status, Status::Succeeded);
+}
+
+/// The sled store in `dir`, once the process's previous handle on it is released.
+async fn reopen_store(dir: &std::path::Path) -> wirework::store::Store {
+    until("the store to be released", || !wirework::store::SledBackend::in_use(dir)).await;
+    wirework::store::Store::open_sled(dir).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_waiting_execution() {
     let (_dir, _recorder, instance) = setup().await;

@@ -226,6 +226,7 @@ impl Engine {
         credentials: Arc<dyn Credentials>,
         config: EngineConfig,
     ) -> anyhow::Result<Engine> {
+        let format = records::check_format(&store)?;
         let metrics = Arc::new(Metrics::new());
         let flushes = metrics.store_flush_duration.clone();
         store.on_flush(move |took| flushes.observe(took.as_secs_f64()));
@@ -249,6 +250,12 @@ impl Engine {
         });
         let engine = Engine { inner };
         index_executions(&engine.inner.store).await?;
+        if format < records::STORE_FORMAT {
+            // Only once the store is in this format (its indexes built above).
+            let mut batch = Batch::default();
+            batch.put(keys::FORMAT, records::STORE_FORMAT.to_string());
+            engine.inner.store.commit(batch).await.context("marking the store's format")?;
+        }
         engine.refresh_heads_at(true)?;
         // Continue what was running at the last stop, then deliver events that
         // were accepted but not yet taken up.
@@ -920,6 +927,7 @@ async fn index_executions(store: &Store) -> anyhow::Result<()> {
 /// [`Engine::workflows_using`] on a store no engine has open (the CLI's
 /// `plugin remove` on a data directory that is not served).
 pub fn workflows_using(store: &Store, plugin: &str, version: &semver::Version) -> anyhow::Result<Vec<String>> {
+    records::check_format(store)?;
     let mut users = Vec::new();
     for entry in store.scan_prefix(keys::HEADS) {
         let head: WorkflowHead = decode(&entry?.1, "workflow head")?;

@@ -16,6 +16,7 @@
 //! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
 //! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index, or whose newest execution lacks its key, get them at open) |
 //! | `meta/xs` | set once every execution has its key by status (given at open, with `wx/`) |
+//! | `meta/format` | the [`STORE_FORMAT`] of the newest wirework that opened the store |
 //!
 //! The server keeps its own records beside these (`server/` module docs).
 //!
@@ -23,11 +24,15 @@
 //! id) are in creation order: listing by time and pruning scan them without a
 //! time index.
 //!
-//! A store is not meant to go back to an older wirework once a newer one has
-//! written it: an older one does not know the steps an execution record keeps
-//! (`first_steps`), and drops them when it rewrites the record (a retry);
-//! executions it moves to `waiting`, `failed` or `cancelled` get no key by
-//! status, so listing by that status misses them.
+//! **Versions.** A store records the format it is in (`meta/format`), and a
+//! wirework refuses to open a store in a newer format than its own
+//! [`STORE_FORMAT`] ([`check_format`]): an older wirework would not know what
+//! a newer one keeps, and would lose it when it rewrites a record. A store in
+//! an older format, or from before the marker, is brought up to date at open
+//! (its indexes built) and then marked. Wireworks from before the marker (format
+//! 0) do not check it: one of them would drop the steps an execution record
+//! keeps (`first_steps`) when it rewrites the record (a retry), and give the
+//! executions it moves to `waiting`, `failed` or `cancelled` no key by status.
 //!
 //! Every status but `succeeded` has an index (`ac/` or `xs/`), written in the
 //! commit that changes the status ([`keys::restatus`]). `succeeded` has none:
@@ -36,6 +41,7 @@
 //! commit) writes no index key for it.
 
 use crate::runtime::{Json, LogLine, NodeFailure};
+use crate::store::Store;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,6 +72,43 @@ impl Status {
     pub fn parse(text: &str) -> Option<Status> {
         serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
     }
+}
+
+/// The format of what this wirework keeps in its store, written under
+/// `meta/format`. Raise it when a change means an older wirework would
+/// misread or lose something a newer one wrote. Format 1: execution records
+/// keep their first commit's steps (`first_steps`), and executions are indexed
+/// by status (`xs/`).
+pub const STORE_FORMAT: u32 = 1;
+
+/// A store this wirework must not open.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// A newer wirework has written the store.
+    #[error(
+        "the store is in format {found}, written by a newer wirework; this one reads formats up to {STORE_FORMAT} \
+         (run that newer version, or one at least as new, on this data directory)"
+    )]
+    Newer {
+        /// The format the store is in.
+        found: u32,
+    },
+    /// `meta/format` holds something else than a number.
+    #[error("the store's format marker (meta/format) is unreadable: {0:?}")]
+    Unreadable(String),
+}
+
+/// The format `store` is in (0: from before the marker, or empty), or an
+/// error if this wirework cannot read it. Check before anything reads or
+/// writes the store's records.
+pub fn check_format(store: &Store) -> anyhow::Result<u32> {
+    let Some(bytes) = store.get(keys::FORMAT)? else { return Ok(0) };
+    let text = String::from_utf8_lossy(&bytes);
+    let found: u32 = text.trim().parse().map_err(|_| FormatError::Unreadable(text.to_string()))?;
+    if found > STORE_FORMAT {
+        return Err(FormatError::Newer { found }.into());
+    }
+    Ok(found)
 }
 
 /// The head of a workflow: which version runs.
@@ -337,6 +380,8 @@ pub(crate) mod keys {
     pub const STATUSES_INDEXED: &[u8] = b"xs/";
     /// Set once every execution has its key by status.
     pub const STATUS_INDEX_BUILT: &[u8] = b"meta/xs";
+    /// The store's format ([`super::STORE_FORMAT`]), as a decimal number.
+    pub const FORMAT: &[u8] = b"meta/format";
     /// In `batch`, move execution `id` from its status index as stored
     /// (`None`: not stored yet) to the one of `new`.
     pub fn restatus(batch: &mut Batch, id: &str, stored: Option<Status>, new: Status) {

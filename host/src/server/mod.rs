@@ -323,7 +323,6 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let m = &state.metrics;
     m.executions_in_memory.set(state.engine.executions_in_memory() as i64);
     m.plugin_calls_in_flight.set(state.plugins.calls_in_flight() as i64);
-    m.store_flushes.set(state.engine.store().commit_stats().flushes);
     m.store_write_failing.set(i64::from(state.engine.store().failure().is_some()));
     let headers = [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")];
     (headers, m.encode()).into_response()

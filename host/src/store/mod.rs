@@ -142,7 +142,7 @@ impl Stats {
     }
 }
 
-/// Group-commit figures since the store was opened (for metrics and benchmarks).
+/// Group-commit figures since the store was opened (for benchmarks and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitStats {
     /// Flushes made (each after applying the batches queued for it).

@@ -108,14 +108,19 @@ pub fn install_fixtures(data_dir: &std::path::Path, grant_http: &str) {
 /// A store just given up by an earlier instance is released once that
 /// instance's last task ends: retry for a while.
 pub async fn open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials>) -> Instance {
+    try_open(data_dir, credentials).await.unwrap_or_else(|e| panic!("opening {}: {e:#}", data_dir.display()))
+}
+
+/// Open `data_dir`, waiting (up to 10 s) for the process's previous store on
+/// it to be released; any other failure is returned.
+pub async fn try_open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials>) -> anyhow::Result<Instance> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match Instance::open(data_dir, &fixtures().home, credentials.clone(), EngineConfig::default()).await {
-            Ok(instance) => return instance,
             Err(e) if tokio::time::Instant::now() < deadline && format!("{e:#}").contains("opening the store") => {
                 tokio::time::sleep(Duration::from_millis(50)).await
             }
-            Err(e) => panic!("opening {}: {e:#}", data_dir.display()),
+            result => return result,
         }
     }
 }
