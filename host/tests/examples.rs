@@ -303,3 +303,106 @@ async fn high_intent_leads_get_a_conversation_or_the_special_offer() {
     assert_eq!(ran(&done), ["tag", "is-hot"], "a cold lead is only tagged");
     server.stop().await;
 }
+
+/// The notes sent to the notify API about `field` = `value`, in order.
+fn notes(recorder: &Recorder, field: &str, value: &str) -> Vec<Value> {
+    recorder.received("notify").into_iter().map(|r| r.body).filter(|b| b[field] == value).collect()
+}
+
+/// Post-purchase: every order is thanked, gets tips a week later and a
+/// review request a month later; a 5-star review brings a referral request, a
+/// review of 2 stars a note to support, others and silence nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_is_followed_up_and_its_review_decides_what_comes_next() {
+    let (recorder, _data, server) = served().await;
+    // 7 and 30 days become 1 s each; 14 days for the review become 4 s, time
+    // for the test to review three orders while the fourth times out.
+    let waits = [
+        ("seconds: 604800", "seconds: 1"),
+        ("seconds: 2592000", "seconds: 1"),
+        ("timeout_seconds: 1209600", "timeout_seconds: 4"),
+    ];
+    server.deploy(&example("post-purchase.yaml", &recorder, &waits)).await;
+
+    let mut orders = Vec::new();
+    for (order, email) in [("o-1", "ann@example.com"), ("o-2", "bob@example.com"), ("o-3", "cat@example.com")] {
+        let execution =
+            fire(&server, "post-purchase/orders", json!({"order_id": order, "email": email, "product": "kettle"}))
+                .await;
+        orders.push((order, execution));
+    }
+    let silent = fire(&server, "post-purchase/orders", json!({"order_id": "o-4", "email": "dan@example.com"})).await;
+    for ((order, execution), (rating, comment)) in orders.iter().zip([(5, "lovely"), (2, "leaks"), (4, "fine")]) {
+        parked_at(&server, execution, "reviewed", 1).await;
+        let review = json!({"rating": rating, "comment": comment});
+        assert_eq!(emit(&server, &format!("review.submitted:{order}"), review).await, 1, "{order}");
+    }
+    for execution in orders.iter().map(|(_, e)| e).chain([&silent]) {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+
+    let sent = |email: &str| templates(&mails(&recorder, "to", email));
+    let sequence = ["order-thanks", "product-tips", "review-request"];
+    assert_eq!(sent("ann@example.com"), [&sequence[..], &["referral-request"]].concat(), "5 stars");
+    for email in ["bob@example.com", "cat@example.com", "dan@example.com"] {
+        assert_eq!(sent(email), sequence, "{email}");
+    }
+    assert_eq!(mails(&recorder, "to", "ann@example.com")[1]["product"], "kettle");
+    let notes = recorder.received("notify");
+    assert_eq!(notes.len(), 1, "only the unhappy review: {notes:?}");
+    assert_eq!(notes[0].body["text"], "order o-2 of bob@example.com was rated 2 stars: leaks");
+    server.stop().await;
+}
+
+/// Support ticket: every ticket is acknowledged; one answered in time and
+/// resolved gets a survey and no escalation; one never answered is escalated
+/// to the lead, then the head of support; one answered after the lead was
+/// told but never resolved is reported stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_are_escalated_on_their_deadlines_and_tracked_to_resolution() {
+    let (recorder, _data, server) = served().await;
+    // The urgent deadline (1 h) becomes 5 s, time to answer in; the high and
+    // normal ones 1 s, missed; the 4 hours after the lead is told and the
+    // week to resolve become 4 s each.
+    let waits = [
+        ("respond_within_seconds: 3600", "respond_within_seconds: 5"),
+        ("respond_within_seconds: 14400", "respond_within_seconds: 1"),
+        ("respond_within_seconds: 86400", "respond_within_seconds: 1"),
+        ("timeout_seconds: 14400", "timeout_seconds: 4"),
+        ("timeout_seconds: 604800", "timeout_seconds: 4"),
+    ];
+    server.deploy(&example("support-ticket.yaml", &recorder, &waits)).await;
+    let ticket = |id: &str, email: &str, priority: &str| json!({"ticket_id": id, "email": email, "subject": format!("help with {id}"), "priority": priority});
+    let on_time = fire(&server, "support-ticket/tickets", ticket("t-1", "ann@example.com", "urgent")).await;
+    // Any priority but urgent and high counts as normal.
+    let ignored = fire(&server, "support-ticket/tickets", ticket("t-2", "bob@example.com", "low")).await;
+    let late = fire(&server, "support-ticket/tickets", ticket("t-3", "cat@example.com", "high")).await;
+
+    parked_at(&server, &on_time, "answered", 1).await;
+    assert_eq!(emit(&server, "ticket.answered:t-1", json!({"by": "eve"})).await, 1);
+    parked_at(&server, &on_time, "resolved", 1).await;
+    assert_eq!(emit(&server, "ticket.resolved:t-1", json!({})).await, 1);
+    parked_at(&server, &late, "answered-after-lead", 1).await;
+    assert_eq!(emit(&server, "ticket.answered:t-3", json!({"by": "eve"})).await, 1);
+    parked_at(&server, &ignored, "resolved", 1).await;
+    assert_eq!(emit(&server, "ticket.resolved:t-2", json!({})).await, 1);
+    for execution in [&on_time, &ignored, &late] {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+
+    let sent = |ticket: &str| templates(&mails(&recorder, "ticket", ticket));
+    assert_eq!(sent("t-1"), ["ticket-received", "ticket-survey"]);
+    assert_eq!(sent("t-2"), ["ticket-received", "ticket-survey"]);
+    assert_eq!(sent("t-3"), ["ticket-received"], "never resolved: no survey");
+    let told = |ticket: &str| -> Vec<String> {
+        notes(&recorder, "ticket", ticket).iter().map(|b| b["to"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(told("t-1").is_empty(), "answered in time: {:?}", told("t-1"));
+    assert_eq!(told("t-2"), ["support-lead", "head-of-support"]);
+    assert_eq!(told("t-3"), ["support-lead", "support-lead"], "escalated, then stale");
+    let stale = notes(&recorder, "ticket", "t-3");
+    assert_eq!(stale[1]["text"], "ticket t-3 has been open for a week: help with t-3");
+    server.stop().await;
+}
