@@ -406,3 +406,55 @@ async fn tickets_are_escalated_on_their_deadlines_and_tracked_to_resolution() {
     assert_eq!(stale[1]["text"], "ticket t-3 has been open for a week: help with t-3");
     server.stop().await;
 }
+
+/// Re-engagement: a contact who opens the first email, or the second, goes
+/// back into lead nurturing (through the `contact.added` event it emits); one
+/// who opens neither gets a task for sales instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_contacts_are_won_back_into_the_nurture_or_handed_to_sales() {
+    let (recorder, _data, server) = served().await;
+    // Each week for an open becomes 3 s; lead nurturing's first day, 1 s.
+    let waits = [("timeout_seconds: 604800", "timeout_seconds: 3"), ("timeout_seconds: 604800", "timeout_seconds: 3")];
+    server.deploy(&example("re-engagement.yaml", &recorder, &waits)).await;
+    server.deploy(&example("lead-nurturing.yaml", &recorder, &[("seconds: 86400", "seconds: 1")])).await;
+
+    let contact = |email: &str, name: &str| json!({"email": email, "first_name": name});
+    let first = fire(&server, "re-engagement/inactive", contact("ann@example.com", "Ann")).await;
+    let second = fire(&server, "re-engagement/inactive", contact("bob@example.com", "Bob")).await;
+    let neither = fire(&server, "re-engagement/inactive", contact("cat@example.com", "Cat")).await;
+    parked_at(&server, &first, "opened-first", 1).await;
+    assert_eq!(emit(&server, "email.opened:ann@example.com", json!({})).await, 1);
+    parked_at(&server, &second, "opened-second", 1).await;
+    assert_eq!(emit(&server, "email.opened:bob@example.com", json!({})).await, 1);
+    for execution in [&first, &second, &neither] {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+
+    let subjects = |email: &str| -> Vec<String> {
+        mails(&recorder, "to", email)
+            .iter()
+            .filter(|b| b["template"] == "re-engage")
+            .map(|b| b["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(subjects("ann@example.com"), ["We miss you, Ann"]);
+    assert_eq!(subjects("bob@example.com"), ["We miss you, Bob", "Bob, here is what you missed"]);
+    assert_eq!(subjects("cat@example.com"), ["We miss you, Cat", "Cat, here is what you missed"]);
+    let tasks = recorder.received("crm/tasks");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].body["contact"], "cat@example.com");
+
+    // Back in the nurture: its welcome email, after its (shortened) day.
+    let welcomed = |email: &str| mails(&recorder, "to", email).iter().any(|b| b["template"] == "welcome");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(welcomed("ann@example.com") && welcomed("bob@example.com")) {
+        assert!(tokio::time::Instant::now() < deadline, "no welcome: {:?}", recorder.received("send"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, nurtured) =
+        json(server.api(Method::GET, "/executions?workflow=lead-nurturing").send().await.unwrap()).await;
+    assert_eq!(nurtured.as_array().map(Vec::len), Some(2), "only Ann and Bob: {nurtured:#}");
+    assert!(!welcomed("cat@example.com"));
+    server.stop().await;
+}
