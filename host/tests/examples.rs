@@ -458,3 +458,47 @@ async fn inactive_contacts_are_won_back_into_the_nurture_or_handed_to_sales() {
     assert!(!welcomed("cat@example.com"));
     server.stop().await;
 }
+
+/// Welcome series: day 0 welcomes and tags every signup; day 2 tells those
+/// who opened the welcome the company story and the others the value
+/// proposition; day 5 sends success stories; day 8 invites to a demo those
+/// the CRM rates medium or high, and sends the rest educational content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_welcome_series_follows_each_signup_by_what_they_opened_and_their_engagement() {
+    let (recorder, _data, server) = served().await;
+    // 47 hours for the open become 2 s, and the two days 4 s (the open's
+    // answer is in first, as in the file); three days become 1 s each.
+    let waits = [
+        ("timeout_seconds: 169200", "timeout_seconds: 2"),
+        ("seconds: 172800", "seconds: 4"),
+        ("seconds: 259200", "seconds: 1"),
+        ("seconds: 259200", "seconds: 1"),
+    ];
+    server.deploy(&example("welcome-series.yaml", &recorder, &waits)).await;
+    for (email, engagement) in [("ann@example.com", "high"), ("bob@example.com", "low"), ("cat@example.com", "medium")]
+    {
+        recorder.answer(&format!("crm/contacts/{email}"), json!({"engagement": engagement}));
+    }
+
+    let mut signups = Vec::new();
+    for (email, name) in [("ann@example.com", "Ann"), ("bob@example.com", "Bob"), ("cat@example.com", "Cat")] {
+        signups.push(fire(&server, "welcome-series/signups", json!({"email": email, "first_name": name})).await);
+    }
+    parked_at(&server, &signups[0], "opened-welcome", 1).await;
+    assert_eq!(emit(&server, "email.opened:ann@example.com", json!({"campaign": "welcome"})).await, 1);
+    for execution in &signups {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+
+    let sent = |email: &str| templates(&mails(&recorder, "to", email));
+    let welcome = "welcome-series-welcome";
+    assert_eq!(sent("ann@example.com"), [welcome, "company-story", "success-stories", "demo-invitation"]);
+    assert_eq!(sent("bob@example.com"), [welcome, "value-proposition", "success-stories", "educational-content"]);
+    assert_eq!(sent("cat@example.com"), [welcome, "value-proposition", "success-stories", "demo-invitation"]);
+    assert_eq!(mails(&recorder, "to", "cat@example.com")[0]["subject"], "Welcome aboard, Cat");
+    let mut tagged: Vec<Value> = recorder.received("crm/tags").into_iter().map(|r| r.body["contact"].clone()).collect();
+    tagged.sort_by_key(|c| c.to_string());
+    assert_eq!(tagged, [json!("ann@example.com"), json!("bob@example.com"), json!("cat@example.com")]);
+    server.stop().await;
+}

@@ -27,6 +27,8 @@ pub struct RecorderState {
     pub failures: Mutex<HashMap<String, usize>>,
     /// Paths under `/barrier/` wait until this many requests are inside at once.
     pub barrier: tokio::sync::Barrier,
+    /// The JSON body to answer, per path (else `{"ok": true, "path": PATH}`).
+    pub answers: Mutex<HashMap<String, Value>>,
 }
 
 /// A server on a loopback port that records every request to `/{path}`.
@@ -41,6 +43,7 @@ impl Recorder {
             received: Mutex::default(),
             failures: Mutex::default(),
             barrier: tokio::sync::Barrier::new(2),
+            answers: Mutex::default(),
         });
         let router = axum::Router::new().route("/{*path}", axum::routing::any(record)).with_state(state.clone());
         Recorder { addr: super::serve(router).await, state }
@@ -56,6 +59,11 @@ impl Recorder {
 
     pub fn fail_next(&self, path: &str, times: usize) {
         self.state.failures.lock().unwrap().insert(path.to_string(), times);
+    }
+
+    /// Answer requests to `/{path}` with `body` (status 200) from now on.
+    pub fn answer(&self, path: &str, body: Value) {
+        self.state.answers.lock().unwrap().insert(path.to_string(), body);
     }
 }
 
@@ -90,7 +98,8 @@ async fn record(
     if fail {
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"error": "try again"})));
     }
-    (StatusCode::OK, axum::Json(serde_json::json!({"ok": true, "path": path})))
+    let answer = state.answers.lock().unwrap().get(&path).cloned();
+    (StatusCode::OK, axum::Json(answer.unwrap_or_else(|| serde_json::json!({"ok": true, "path": path}))))
 }
 
 /// Install the fixture packages into `data_dir`, granting HTTP to `grant_http`.
