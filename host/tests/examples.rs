@@ -502,3 +502,74 @@ async fn a_welcome_series_follows_each_signup_by_what_they_opened_and_their_enga
     assert_eq!(tagged, [json!("ann@example.com"), json!("bob@example.com"), json!("cat@example.com")]);
     server.stop().await;
 }
+
+/// Data sync: both sources are pulled, normalised and merged by owner, and
+/// the record pushed to both targets; a target's refusal is reported to ops;
+/// a target down through its retries fails the execution, its error workflow
+/// tells ops, and a retry once the target is back completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_synced_by_owner_with_refusals_and_outages_reported() {
+    let (recorder, _data, server) = served().await;
+    let quick = ("{max_attempts: 6, initial_delay_ms: 5000}", "{max_attempts: 2, initial_delay_ms: 100}");
+    server.deploy(&example("data-sync-failures.yaml", &recorder, &[])).await;
+    server.deploy(&example("data-sync.yaml", &recorder, &[quick, quick])).await;
+    for (email, name, support) in [
+        ("ann@example.com", "Ann Lee", json!({"accepted": true})),
+        ("bob@example.com", "Bob Ray", json!({"accepted": false, "reason": "no phone number"})),
+        ("cat@example.com", "Cat Poe", json!({"accepted": true})),
+    ] {
+        let phone = format!("+31 20 555 {}", &email[..3]);
+        recorder.answer(&format!("crm/contacts/{email}"), json!({"full_name": name, "phone_number": phone}));
+        let billing = json!({"customer": {"name": "someone else"}, "subscription": {"plan": "pro"}});
+        recorder.answer(&format!("billing/customers/{email}"), billing);
+        recorder.answer(&format!("warehouse/contacts/{email}"), json!({"accepted": true}));
+        recorder.answer(&format!("support/users/{email}"), support);
+    }
+    // The warehouse is down for Cat: 503 through both attempts.
+    recorder.fail_next("warehouse/contacts/cat@example.com", 2);
+
+    let ann = fire(&server, "data-sync/contacts", json!({"email": "ann@example.com"})).await;
+    let bob = fire(&server, "data-sync/contacts", json!({"email": "bob@example.com"})).await;
+    let cat = fire(&server, "data-sync/contacts", json!({"email": "cat@example.com"})).await;
+    for execution in [&ann, &bob] {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+    let record = json!({"email": "ann@example.com", "name": "Ann Lee", "phone": "+31 20 555 ann", "plan": "pro"});
+    for target in ["warehouse/contacts/ann@example.com", "support/users/ann@example.com"] {
+        let pushed = recorder.received(target);
+        assert_eq!(pushed.len(), 1, "{target}");
+        assert_eq!(pushed[0].body, record, "{target}: the CRM's name and phone, billing's plan");
+    }
+    assert!(notes(&recorder, "contact", "ann@example.com").is_empty());
+    let refused = notes(&recorder, "contact", "bob@example.com");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["text"], "the support desk refused bob@example.com: no phone number");
+
+    let failed = server.wait_for(&cat, &["succeeded", "failed"]).await;
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while notes(&recorder, "execution", &cat).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no note from the error workflow: {:?}",
+            recorder.received("notify")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let outage = &notes(&recorder, "execution", &cat)[0];
+    let text = outage["text"].as_str().unwrap();
+    assert!(text.starts_with(&format!("data sync {cat} failed at push-warehouse: ")), "{text}");
+
+    // The warehouse is back: a retry pushes again and completes the sync.
+    let retry = json!({"mode": "from_failed"});
+    let path = format!("/executions/{cat}/retry");
+    let (status, answer) = json(server.api_json(Method::POST, &path, &retry).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    let done = server.wait_for(&cat, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let pushed = recorder.received("warehouse/contacts/cat@example.com");
+    assert_eq!(pushed.len(), 3, "two failed attempts, then the retry");
+    assert_eq!(pushed[2].body["name"], "Cat Poe");
+    server.stop().await;
+}
