@@ -573,3 +573,104 @@ async fn contacts_are_synced_by_owner_with_refusals_and_outages_reported() {
     assert_eq!(pushed[2].body["name"], "Cat Poe");
     server.stop().await;
 }
+
+/// Contact form: the visitor is welcomed, the CRM gets the contact, sales a
+/// note with its id, and the form's answer carries that id; when the CRM
+/// fails, the form is answered that the execution waits (for its retry) and
+/// the execution fails once the retries run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_form_is_answered_with_its_crm_reference_or_its_failure() {
+    let (recorder, _data, server) = served().await;
+    let quick = ("{max_attempts: 3, initial_delay_ms: 500}", "{max_attempts: 3, initial_delay_ms: 50}");
+    server.deploy(&example("contact-form.yaml", &recorder, &[quick, quick, quick])).await;
+    recorder.answer("crm/contacts", json!({"id": "crm-17"}));
+    let submit = |body: Value| {
+        server
+            .raw(Method::POST, "/hooks/contact-form/submissions")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let form = json!({"email": "ann@example.com", "name": "Ann", "company": "Acme", "message": "a quote, please"});
+    let (status, answer) = json(submit(form).send().await.unwrap()).await;
+    assert_eq!((status, answer), (200, json!({"received": true, "reference": "crm-17"})));
+    assert_eq!(templates(&mails(&recorder, "to", "ann@example.com")), ["contact-welcome"]);
+    let entries = recorder.received("crm/contacts");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].body,
+        json!({"email": "ann@example.com", "name": "Ann", "company": "Acme", "source": "contact-form"})
+    );
+    let notes = notes(&recorder, "crm_id", "crm-17");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["text"], "Ann <ann@example.com> of Acme wrote: a quote, please");
+
+    // The CRM down through all three attempts: the first retry's backoff
+    // answers the form, and the execution fails on its own later.
+    recorder.fail_next("crm/contacts", 3);
+    let form = json!({"email": "bob@example.com", "name": "Bob", "company": "Initech", "message": "hello"});
+    let (status, answer) = json(submit(form).send().await.unwrap()).await;
+    assert_eq!((status, answer["status"].clone()), (202, json!("waiting")), "{answer}");
+    let execution = answer["execution_id"].as_str().unwrap();
+    let failed = server.wait_for(execution, &["succeeded", "failed"]).await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(recorder.received("crm/contacts").len(), 4, "one entry, then three attempts");
+    assert_eq!(recorder.received("notify").len(), 1, "no note to sales without a CRM entry");
+    server.stop().await;
+}
+
+/// Consultation request: intake, booking, confirmation and a reminder at the
+/// time the calendar set; a late intake after one reminder still books; no
+/// intake, or no booking, ends with a note to sales.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consultations_go_from_intake_to_booking_to_a_reminder_or_to_sales() {
+    let (recorder, _data, server) = served().await;
+    // 3 days for the intake become 2 s, the next 4 days 3 s, and the week
+    // to book 3 s.
+    let waits = [
+        ("timeout_seconds: 259200", "timeout_seconds: 2"),
+        ("timeout_seconds: 345600", "timeout_seconds: 3"),
+        ("timeout_seconds: 604800", "timeout_seconds: 3"),
+    ];
+    server.deploy(&example("consultation.yaml", &recorder, &waits)).await;
+    let request = |id: &str, email: &str| json!({"request_id": id, "email": email, "name": id, "topic": "pricing"});
+    let prompt = fire(&server, "consultation/requests", request("r-1", "ann@example.com")).await;
+    let late = fire(&server, "consultation/requests", request("r-2", "bob@example.com")).await;
+    let silent = fire(&server, "consultation/requests", request("r-3", "cat@example.com")).await;
+    let unbooked = fire(&server, "consultation/requests", request("r-4", "dan@example.com")).await;
+
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let booking = |consultant: &str| json!({"starts": "2026-12-01T10:00:00+01:00", "consultant": consultant, "remind_at_unix_ms": now_ms() + 1000});
+    parked_at(&server, &prompt, "intake-done", 1).await;
+    assert_eq!(emit(&server, "intake.completed:r-1", json!({"budget": "10k"})).await, 1);
+    parked_at(&server, &unbooked, "intake-done", 1).await;
+    assert_eq!(emit(&server, "intake.completed:r-4", json!({})).await, 1);
+    parked_at(&server, &prompt, "booked", 1).await;
+    assert_eq!(emit(&server, "booking.confirmed:r-1", booking("Eve")).await, 1);
+    // The reminder waits for the time the calendar set.
+    parked_at(&server, &prompt, "until-reminder", 1).await;
+    parked_at(&server, &late, "intake-done-late", 1).await;
+    assert_eq!(emit(&server, "intake.completed:r-2", json!({})).await, 1);
+    parked_at(&server, &late, "booked", 1).await;
+    assert_eq!(emit(&server, "booking.confirmed:r-2", booking("Fay")).await, 1);
+    for execution in [&prompt, &late, &silent, &unbooked] {
+        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+
+    let sent = |request: &str| templates(&mails(&recorder, "request", request));
+    let booked = ["consultation-booking", "consultation-confirmed", "consultation-reminder"];
+    assert_eq!(sent("r-1"), [&["consultation-intake"][..], &booked].concat());
+    assert_eq!(sent("r-2"), [&["consultation-intake", "consultation-intake-reminder"][..], &booked].concat());
+    assert_eq!(sent("r-3"), ["consultation-intake", "consultation-intake-reminder"]);
+    assert_eq!(sent("r-4"), ["consultation-intake", "consultation-booking"]);
+    let confirmed = &mails(&recorder, "request", "r-2")[3];
+    assert_eq!(
+        (confirmed["consultant"].clone(), confirmed["starts"].clone()),
+        (json!("Fay"), json!("2026-12-01T10:00:00+01:00"))
+    );
+    let told = |request: &str| notes(&recorder, "request", request);
+    assert!(told("r-1").is_empty() && told("r-2").is_empty());
+    assert_eq!(told("r-3")[0]["text"], "r-3 <cat@example.com> asked about pricing but never filled in the intake form");
+    assert_eq!(told("r-4")[0]["text"], "r-4 <dan@example.com> sent the intake form but booked no call");
+    server.stop().await;
+}
