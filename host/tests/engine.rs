@@ -617,6 +617,9 @@ async fn a_store_in_a_newer_format_is_refused_and_left_untouched() {
     instance.engine.deploy_text(&retrying_workflow(&recorder, 1, false)).await.unwrap();
     let id = instance.engine.start("flaky", None, vec![json!({})]).await.unwrap();
     wait_for(&instance.engine, &id, &[Status::Succeeded]).await;
+    recorder.fail_next("flaky", 1);
+    let failed = instance.engine.start("flaky", None, vec![json!({})]).await.unwrap();
+    wait_for(&instance.engine, &failed, &[Status::Failed]).await;
     let format = |store: &wirework::store::Store| store.get(b"meta/format").unwrap();
     let current = wirework::engine::records::STORE_FORMAT;
     assert_eq!(format(instance.engine.store()), Some(current.to_string().into_bytes()), "a new store is marked");
@@ -647,15 +650,25 @@ async fn a_store_in_a_newer_format_is_refused_and_left_untouched() {
         assert!(everything(&store) == before, "a refused store is left as it was (marker {marker})");
     }
 
-    // From before the marker: its indexes are built, then it is marked.
+    // From before the marker, written last by a wirework that failed an
+    // execution without its key by status (though the index was once built):
+    // its indexes are built again in full, then it is marked.
     let store = reopen_store(&store_dir).await;
     let mut batch = wirework::store::Batch::default();
     batch.delete(b"meta/format".to_vec());
+    batch.put(b"meta/xs".to_vec(), b"1".to_vec());
+    batch.delete(format!("xs/failed/{failed}").into_bytes());
     store.commit(batch).await.unwrap();
     drop(store);
     let instance = common::engine::open(dir.path(), creds()).await;
     assert_eq!(format(instance.engine.store()), Some(current.to_string().into_bytes()));
-    assert!(instance.engine.store().get(b"meta/xs").unwrap().is_some(), "its index by status was built");
+    let listed =
+        instance.engine.list_executions(&ExecutionFilter { status: Some(Status::Failed), ..Default::default() });
+    assert_eq!(
+        listed.unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>(),
+        [failed],
+        "its index by status was rebuilt"
+    );
     assert_eq!(instance.engine.execution(&id).unwrap().unwrap().status, Status::Succeeded);
 }
 

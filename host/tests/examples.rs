@@ -100,10 +100,12 @@ async fn every_example_deploys() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    names.sort();
-    assert!(names.len() >= 5, "{names:?}");
+    let text = |name: &str| std::fs::read_to_string(common::repo().join("examples/workflows").join(name)).unwrap();
+    // Error workflows first: a workflow naming one needs it deployed.
+    names.sort_by_key(|name| (!text(name).contains("type: error}"), name.clone()));
+    assert!(names.len() >= 12, "{names:?}");
     for name in &names {
-        let text = std::fs::read_to_string(common::repo().join("examples/workflows").join(name)).unwrap();
+        let text = text(name);
         let deployed = server.deploy(&text).await;
         assert_eq!(deployed["id"], name.trim_end_matches(".yaml"), "{name}: the file is named after its workflow");
     }
@@ -466,11 +468,12 @@ async fn inactive_contacts_are_won_back_into_the_nurture_or_handed_to_sales() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_welcome_series_follows_each_signup_by_what_they_opened_and_their_engagement() {
     let (recorder, _data, server) = served().await;
-    // 47 hours for the open become 2 s, and the two days 4 s (the open's
-    // answer is in first, as in the file); three days become 1 s each.
+    // 47 hours for the open become 5 s (time to sign all three up and open
+    // the first), and the two days 7 s (the open's answer is in first, as in
+    // the file); three days become 1 s each.
     let waits = [
-        ("timeout_seconds: 169200", "timeout_seconds: 2"),
-        ("seconds: 172800", "seconds: 4"),
+        ("timeout_seconds: 169200", "timeout_seconds: 5"),
+        ("seconds: 172800", "seconds: 7"),
         ("seconds: 259200", "seconds: 1"),
         ("seconds: 259200", "seconds: 1"),
     ];
@@ -581,7 +584,7 @@ async fn contacts_are_synced_by_owner_with_refusals_and_outages_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_form_is_answered_with_its_crm_reference_or_its_failure() {
     let (recorder, _data, server) = served().await;
-    let quick = ("{max_attempts: 3, initial_delay_ms: 500}", "{max_attempts: 3, initial_delay_ms: 50}");
+    let quick = ("{max_attempts: 3, initial_delay_ms: 500}", "{max_attempts: 3, initial_delay_ms: 400}");
     server.deploy(&example("contact-form.yaml", &recorder, &[quick, quick, quick])).await;
     recorder.answer("crm/contacts", json!({"id": "crm-17"}));
     let submit = |body: Value| {
@@ -624,10 +627,10 @@ async fn a_contact_form_is_answered_with_its_crm_reference_or_its_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consultations_go_from_intake_to_booking_to_a_reminder_or_to_sales() {
     let (recorder, _data, server) = served().await;
-    // 3 days for the intake become 2 s, the next 4 days 3 s, and the week
-    // to book 3 s.
+    // 3 days for the intake become 5 s (time to fire all four requests and
+    // answer the first), the next 4 days 3 s, and the week to book 3 s.
     let waits = [
-        ("timeout_seconds: 259200", "timeout_seconds: 2"),
+        ("timeout_seconds: 259200", "timeout_seconds: 5"),
         ("timeout_seconds: 345600", "timeout_seconds: 3"),
         ("timeout_seconds: 604800", "timeout_seconds: 3"),
     ];
@@ -639,19 +642,23 @@ async fn consultations_go_from_intake_to_booking_to_a_reminder_or_to_sales() {
     let unbooked = fire(&server, "consultation/requests", request("r-4", "dan@example.com")).await;
 
     let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let booking = |consultant: &str| json!({"starts": "2026-12-01T10:00:00+01:00", "consultant": consultant, "remind_at_unix_ms": now_ms() + 1000});
+    let booking = |consultant: &str, remind_at: u64| json!({"starts": "2026-12-01T10:00:00+01:00", "consultant": consultant, "remind_at_unix_ms": remind_at});
     parked_at(&server, &prompt, "intake-done", 1).await;
     assert_eq!(emit(&server, "intake.completed:r-1", json!({"budget": "10k"})).await, 1);
     parked_at(&server, &unbooked, "intake-done", 1).await;
     assert_eq!(emit(&server, "intake.completed:r-4", json!({})).await, 1);
     parked_at(&server, &prompt, "booked", 1).await;
-    assert_eq!(emit(&server, "booking.confirmed:r-1", booking("Eve")).await, 1);
+    let remind_at = now_ms() + 1000;
+    assert_eq!(emit(&server, "booking.confirmed:r-1", booking("Eve", remind_at)).await, 1);
     // The reminder waits for the time the calendar set.
     parked_at(&server, &prompt, "until-reminder", 1).await;
+    let (_, record) = json(server.api(Method::GET, &format!("/executions/{prompt}")).send().await.unwrap()).await;
+    let parked = record["steps"].as_array().unwrap().iter().find(|s| s["node"] == "until-reminder").unwrap();
+    assert_eq!(parked["outcome"]["waiting"]["until_ms"], remind_at, "{parked:#}");
     parked_at(&server, &late, "intake-done-late", 1).await;
     assert_eq!(emit(&server, "intake.completed:r-2", json!({})).await, 1);
     parked_at(&server, &late, "booked", 1).await;
-    assert_eq!(emit(&server, "booking.confirmed:r-2", booking("Fay")).await, 1);
+    assert_eq!(emit(&server, "booking.confirmed:r-2", booking("Fay", now_ms() + 1000)).await, 1);
     for execution in [&prompt, &late, &silent, &unbooked] {
         let done = server.wait_for(execution, &["succeeded", "failed"]).await;
         assert_eq!(done["status"], "succeeded", "{done:#}");

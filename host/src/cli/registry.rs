@@ -488,7 +488,8 @@ fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
                 store_dir.display()
             )
         })?;
-        let users = crate::engine::workflows_using(&store, &name, &version)?;
+        let users = crate::engine::workflows_using(&store, &name, &version)
+            .with_context(|| format!("reading {}", store_dir.display()))?;
         if !users.is_empty() {
             bail!("{name} {version} is used by workflow(s) {} (pass --force to remove it anyway)", users.join(", "));
         }

@@ -249,7 +249,9 @@ impl Engine {
             metrics,
         });
         let engine = Engine { inner };
-        index_executions(&engine.inner.store).await?;
+        // A store from before the format marker may have been written last
+        // by a wirework that kept neither index: it gets both again.
+        index_executions(&engine.inner.store, format == 0).await?;
         if format < records::STORE_FORMAT {
             // Only once the store is in this format (its indexes built above).
             let mut batch = Batch::default();
@@ -858,19 +860,19 @@ fn read_steps(store: &Store, id: &str, first: Vec<StepRecord>) -> anyhow::Result
 }
 
 /// Give every execution its `wx/` key and its key by status: stores written
-/// before an index existed get its keys at their first open (see `records`).
-/// A store whose newest execution lacks its `wx/` key (written since by a
-/// wirework from before that index) gets both again; one written since by a
-/// wirework that kept `wx/` but not the keys by status is not noticed (see
-/// `records` on going back to an older version).
-async fn index_executions(store: &Store) -> anyhow::Result<()> {
+/// before an index existed get its keys at their first open (see `records`),
+/// and so does every store with `rebuild` (one from before the format
+/// marker, which any older wirework may have written last). A store whose
+/// newest execution lacks its `wx/` key (written since by a wirework from
+/// before that index) gets both again too.
+async fn index_executions(store: &Store, rebuild: bool) -> anyhow::Result<()> {
     let newest_indexed = || -> anyhow::Result<bool> {
         let Some(entry) = store.scan_prefix_back(b"ex/", None).next() else { return Ok(true) };
         let summary: ExecutionSummary = decode(&entry?.1, "execution")?;
         Ok(store.get(&keys::workflow_execution(&summary.workflow_id, &summary.id))?.is_some())
     };
     // A newest record that cannot be read says nothing: listing reports it.
-    let by_workflow = store.get(keys::WORKFLOW_INDEX_BUILT)?.is_none() || !newest_indexed().unwrap_or(true);
+    let by_workflow = rebuild || store.get(keys::WORKFLOW_INDEX_BUILT)?.is_none() || !newest_indexed().unwrap_or(true);
     let by_status = by_workflow || store.get(keys::STATUS_INDEX_BUILT)?.is_none();
     if !by_status {
         return Ok(());

@@ -29,10 +29,12 @@
 //! [`STORE_FORMAT`] ([`check_format`]): an older wirework would not know what
 //! a newer one keeps, and would lose it when it rewrites a record. A store in
 //! an older format, or from before the marker, is brought up to date at open
-//! (its indexes built) and then marked. Wireworks from before the marker (format
-//! 0) do not check it: one of them would drop the steps an execution record
-//! keeps (`first_steps`) when it rewrites the record (a retry), and give the
-//! executions it moves to `waiting`, `failed` or `cancelled` no key by status.
+//! and then marked: one from before the marker (format 0) gets its indexes
+//! built again in full, since any older wirework may have written it last.
+//! Wireworks from before the marker do not check it: one of them would drop
+//! the steps an execution record keeps (`first_steps`) when it rewrites the
+//! record (a retry), and give the executions it moves to `waiting`, `failed`
+//! or `cancelled` no key by status (which the next newer wirework restores).
 //!
 //! Every status but `succeeded` has an index (`ac/` or `xs/`), written in the
 //! commit that changes the status ([`keys::restatus`]). `succeeded` has none:
