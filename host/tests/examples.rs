@@ -33,9 +33,26 @@ async fn served() -> (Recorder, tempfile::TempDir, TestServer) {
     (recorder, data, server)
 }
 
+/// The bodies `recorder` got at `path` with `field` equal to `value`, in order.
+fn bodies(recorder: &Recorder, path: &str, field: &str, value: &str) -> Vec<Value> {
+    recorder.received(path).into_iter().map(|r| r.body).filter(|b| b[field] == value).collect()
+}
+
 /// What the mail API was sent (`/send`) with `field` equal to `value`, in order.
 fn mails(recorder: &Recorder, field: &str, value: &str) -> Vec<Value> {
-    recorder.received("send").into_iter().map(|r| r.body).filter(|b| b[field] == value).collect()
+    bodies(recorder, "send", field, value)
+}
+
+/// The notes sent to the notify API about `field` = `value`, in order.
+fn notes(recorder: &Recorder, field: &str, value: &str) -> Vec<Value> {
+    bodies(recorder, "notify", field, value)
+}
+
+/// Wait until `execution` ends, check that it succeeded, and return its record.
+async fn succeeded(server: &TestServer, execution: &str) -> Value {
+    let done = server.wait_for(execution, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    done
 }
 
 /// The `template` of each mail.
@@ -131,11 +148,9 @@ async fn an_abandoned_cart_is_reminded_three_times_until_it_is_bought() {
     parked_at(&server, &bought, "bought-within-24h", 1).await;
     assert_eq!(emit(&server, "cart.purchased:c-2", json!({"order": "o-2"})).await, 1);
 
-    let done = server.wait_for(&bought, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let done = succeeded(&server, &bought).await;
     assert_eq!(ran(&done), ["bought-within-1h", "gentle-reminder", "bought-within-24h"], "stopped once bought");
-    let done = server.wait_for(&forgotten, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let done = succeeded(&server, &forgotten).await;
     assert_eq!(
         ran(&done),
         [
@@ -196,8 +211,7 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
     // r-1: the manager alone approves it.
     parked_at(&server, &small, "manager", 1).await;
     decide("r-1", "manager", "approved", "mia", "").await;
-    let done = server.wait_for(&small, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let done = succeeded(&server, &small).await;
     assert_eq!(ran(&done), ["ask-manager", "manager", "manager-says", "high-impact", "tell-approved", "order"]);
 
     // r-2 (over 10,000): the manager asks a question first, gets the answer,
@@ -210,8 +224,7 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
     decide("r-2", "manager", "approved", "mia", "").await;
     parked_at(&server, &questioned, "director", 1).await;
     decide("r-2", "director", "approved", "dan", "").await;
-    let done = server.wait_for(&questioned, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let done = succeeded(&server, &questioned).await;
     assert_eq!(ran(&done).iter().filter(|n| *n == "manager").count(), 2, "asked again after the answer");
     assert_eq!(ran(&done).last().map(String::as_str), Some("order"));
 
@@ -220,8 +233,7 @@ async fn approvals_follow_the_rules_through_clarifications_denials_and_escalatio
     decide("r-3", "manager", "approved", "mia", "").await;
     parked_at(&server, &denied, "director", 1).await;
     decide("r-3", "director", "denied", "dan", "over budget").await;
-    let done = server.wait_for(&denied, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let done = succeeded(&server, &denied).await;
     assert!(!ran(&done).contains(&"order".to_string()), "{:?}", ran(&done));
 
     // r-4: nobody decides; ops hear of it each day, and on the third it fails.
@@ -300,15 +312,9 @@ async fn high_intent_leads_get_a_conversation_or_the_special_offer() {
     let item = last_item(&done);
     assert_eq!((item["next"].clone(), item["discount_percent"].clone()), (json!("special-offer"), json!(10)));
     assert_eq!((item["tags"].clone(), item["source"].clone()), (json!(["high-intent"]), json!("/pricing")));
-    let done = server.wait_for(&cold, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded");
+    let done = succeeded(&server, &cold).await;
     assert_eq!(ran(&done), ["tag", "is-hot"], "a cold lead is only tagged");
     server.stop().await;
-}
-
-/// The notes sent to the notify API about `field` = `value`, in order.
-fn notes(recorder: &Recorder, field: &str, value: &str) -> Vec<Value> {
-    recorder.received("notify").into_iter().map(|r| r.body).filter(|b| b[field] == value).collect()
 }
 
 /// Post-purchase: every order is thanked, gets tips a week later and a
@@ -340,8 +346,7 @@ async fn a_purchase_is_followed_up_and_its_review_decides_what_comes_next() {
         assert_eq!(emit(&server, &format!("review.submitted:{order}"), review).await, 1, "{order}");
     }
     for execution in orders.iter().map(|(_, e)| e).chain([&silent]) {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
 
     let sent = |email: &str| templates(&mails(&recorder, "to", email));
@@ -390,8 +395,7 @@ async fn tickets_are_escalated_on_their_deadlines_and_tracked_to_resolution() {
     parked_at(&server, &ignored, "resolved", 1).await;
     assert_eq!(emit(&server, "ticket.resolved:t-2", json!({})).await, 1);
     for execution in [&on_time, &ignored, &late] {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
 
     let sent = |ticket: &str| templates(&mails(&recorder, "ticket", ticket));
@@ -429,8 +433,7 @@ async fn inactive_contacts_are_won_back_into_the_nurture_or_handed_to_sales() {
     parked_at(&server, &second, "opened-second", 1).await;
     assert_eq!(emit(&server, "email.opened:bob@example.com", json!({})).await, 1);
     for execution in [&first, &second, &neither] {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
 
     let subjects = |email: &str| -> Vec<String> {
@@ -490,8 +493,7 @@ async fn a_welcome_series_follows_each_signup_by_what_they_opened_and_their_enga
     parked_at(&server, &signups[0], "opened-welcome", 1).await;
     assert_eq!(emit(&server, "email.opened:ann@example.com", json!({"campaign": "welcome"})).await, 1);
     for execution in &signups {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
 
     let sent = |email: &str| templates(&mails(&recorder, "to", email));
@@ -535,8 +537,7 @@ async fn contacts_are_synced_by_owner_with_refusals_and_outages_reported() {
     let bob = fire(&server, "data-sync/contacts", json!({"email": "bob@example.com"})).await;
     let cat = fire(&server, "data-sync/contacts", json!({"email": "cat@example.com"})).await;
     for execution in [&ann, &bob] {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
     let record = json!({"email": "ann@example.com", "name": "Ann Lee", "phone": "+31 20 555 ann", "plan": "pro"});
     for target in ["warehouse/contacts/ann@example.com", "support/users/ann@example.com"] {
@@ -569,8 +570,7 @@ async fn contacts_are_synced_by_owner_with_refusals_and_outages_reported() {
     let path = format!("/executions/{cat}/retry");
     let (status, answer) = json(server.api_json(Method::POST, &path, &retry).send().await.unwrap()).await;
     assert_eq!(status, 200, "{answer}");
-    let done = server.wait_for(&cat, &["succeeded", "failed"]).await;
-    assert_eq!(done["status"], "succeeded", "{done:#}");
+    succeeded(&server, &cat).await;
     let pushed = recorder.received("warehouse/contacts/cat@example.com");
     assert_eq!(pushed.len(), 3, "two failed attempts, then the retry");
     assert_eq!(pushed[2].body["name"], "Cat Poe");
@@ -660,8 +660,7 @@ async fn consultations_go_from_intake_to_booking_to_a_reminder_or_to_sales() {
     parked_at(&server, &late, "booked", 1).await;
     assert_eq!(emit(&server, "booking.confirmed:r-2", booking("Fay", now_ms() + 1000)).await, 1);
     for execution in [&prompt, &late, &silent, &unbooked] {
-        let done = server.wait_for(execution, &["succeeded", "failed"]).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
+        succeeded(&server, execution).await;
     }
 
     let sent = |request: &str| templates(&mails(&recorder, "request", request));
