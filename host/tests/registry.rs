@@ -1092,3 +1092,85 @@ async fn a_locked_install_refuses_a_registry_with_another_key_and_pins_nothing()
     let memory = std::fs::read_to_string(fresh.home.path().join("registries.json")).unwrap_or_default();
     assert!(!memory.contains(&impostor.url), "the impostor's key was not pinned: {memory}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_version_is_not_replaced_by_other_contents_from_another_registry() {
+    // hooli/crm 1.0.0 on one registry, and a 1.0.0 with other contents (it
+    // asks for another host) by the same author on a second one.
+    let Published { registry: first, author, key, pkg, _packages: _keep } =
+        published("hooli/crm", &["a.example"]).await;
+    let second = registry(SecretKey::generate()).await;
+    let other_packages = tempfile::tempdir().unwrap();
+    let other = package(other_packages.path(), &key, "hooli/crm", "1.0.0", &["b.example"], false);
+    author.ok(&["plugin", "publish", other.to_str().unwrap(), "--registry", &second.url]).await;
+
+    // The CLI into a data directory.
+    let operator = User::new();
+    operator.ok(&["trust", "add", "hooli", &key.public().to_string()]).await;
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let install = |url: &str| {
+        ["plugin", "install", "hooli/crm@=1.0.0", "--registry", url, "--data-dir", data_dir, "--grant", "all"]
+            .map(String::from)
+    };
+    operator.ok(&strs(&install(&first.url))).await;
+    let file = data.path().join("plugins/hooli.crm@1.0.0.wwpkg");
+    let kept = (std::fs::read(&file).unwrap(), std::fs::read(data.path().join("plugins/wirework.lock")).unwrap());
+    assert_eq!(kept.0, std::fs::read(&pkg).unwrap());
+    let err = operator.fails(&strs(&install(&second.url))).await;
+    assert!(err.contains("hooli/crm 1.0.0 is installed already, with other contents"), "{err}");
+    assert!(err.contains("or remove hooli/crm@1.0.0 first"), "{err}");
+    assert_eq!(
+        (std::fs::read(&file).unwrap(), std::fs::read(data.path().join("plugins/wirework.lock")).unwrap()),
+        kept
+    );
+    // The same contents again are fine; so is `plugin add` of the same file,
+    // and `plugin add` of the other is refused as well.
+    operator.ok(&strs(&install(&first.url))).await;
+    operator.ok(&["plugin", "add", pkg.to_str().unwrap(), "--data-dir", data_dir]).await;
+    let err = operator.fails(&["plugin", "add", other.to_str().unwrap(), "--data-dir", data_dir]).await;
+    assert!(err.contains("hooli/crm 1.0.0 is installed already, with other contents"), "{err}");
+    assert!(err.contains("plugin add --replace"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), kept.0);
+    // Unless asked to, for a rebuilt plugin in a data directory of one's own.
+    let other_dir = tempfile::tempdir().unwrap();
+    let scratch = other_dir.path().to_str().unwrap();
+    operator.ok(&["plugin", "add", pkg.to_str().unwrap(), "--data-dir", scratch]).await;
+    operator.ok(&["plugin", "add", other.to_str().unwrap(), "--data-dir", scratch, "--replace"]).await;
+    let replaced = std::fs::read(other_dir.path().join("plugins/hooli.crm@1.0.0.wwpkg")).unwrap();
+    assert_eq!(replaced, std::fs::read(&other).unwrap());
+
+    // A running server: 409, and the version it runs stays as it was.
+    served_trusts("hooli", &key).await;
+    let served_data = common::server::data_dir("127.0.0.1");
+    let served = common::server::serve(served_data.path(), |_| {}).await;
+    let server_install = |url: &str| {
+        let body = json!({"plugin": "hooli/crm@=1.0.0", "registry": url, "grants": ["all"]});
+        served.api_json(reqwest::Method::POST, "/plugins/install", &body).send()
+    };
+    let (status, body) = common::server::json(server_install(&first.url).await.unwrap()).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = common::server::json(server_install(&second.url).await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("installed already, with other contents"), "{body}");
+    let served_file = served_data.path().join("plugins/hooli.crm@1.0.0.wwpkg");
+    assert_eq!(std::fs::read(&served_file).unwrap(), kept.0);
+    // Nor does `plugin add` through it, --replace or not.
+    let add = |replace: bool| {
+        let mut args = vec!["plugin", "add", other.to_str().unwrap(), "--server", &served.url];
+        args.extend(["--token", common::server::ADMIN]);
+        if replace {
+            args.push("--replace");
+        }
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let err = operator.fails(&strs(&add(false))).await;
+    assert!(err.contains("installed already, with other contents"), "{err}");
+    let err = operator.fails(&strs(&add(true))).await;
+    assert!(err.contains("--replace works on a data directory only"), "{err}");
+    assert_eq!(std::fs::read(&served_file).unwrap(), kept.0);
+    let (_, grants) =
+        common::server::json(served.api(reqwest::Method::GET, "/plugins/hooli/crm/grants").send().await.unwrap()).await;
+    assert_eq!(grants["http"], json!(["a.example"]), "{grants}");
+    served.stop().await;
+}

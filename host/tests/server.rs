@@ -453,6 +453,78 @@ connections: [{from: go, to: call}]
     server.stop().await;
 }
 
+/// `wirework/http`'s manifest at `version`, with `component`, signed by the
+/// fixtures' key (which the server trusts).
+fn http_package_with(version: &str, component: Vec<u8>) -> Vec<u8> {
+    let http = wirework_registry::Package::read(&fixtures().http).unwrap();
+    let mut manifest = wirework_registry::Manifest::parse(std::str::from_utf8(&http.manifest_bytes).unwrap()).unwrap();
+    manifest.plugin.version = semver::Version::parse(version).unwrap();
+    let key = fixtures().home.default_key_or_create().unwrap();
+    wirework_registry::Package::sign(&toml::to_string(&manifest).unwrap(), component, &key).unwrap().to_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_cannot_load_or_would_replace_an_installed_version_changes_nothing() {
+    let dir = data_dir("127.0.0.1:1");
+    let server = serve(dir.path(), |_| {}).await;
+    let (_, before) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    let http = before.as_array().unwrap().iter().find(|p| p["name"] == "wirework/http").unwrap().clone();
+    let version = http["version"].as_str().unwrap().to_string();
+    let installed_file = dir.path().join("plugins").join(format!("wirework.http@{version}.wwpkg"));
+    let installed = std::fs::read(&installed_file).unwrap();
+    let unchanged = || async {
+        let (_, now) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+        assert_eq!(now, before);
+        assert_eq!(std::fs::read(&installed_file).unwrap(), installed);
+    };
+
+    // Signed by a trusted key, but not a component the runtime can load: 422,
+    // and no file is left for the next start to trip over.
+    let junk = http_package_with("0.9.9", b"\0asm\x01\0\0\0".to_vec());
+    let (status, body) = json(server.api(Method::POST, "/plugins").body(junk).send().await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("cannot load wirework/http 0.9.9: "), "{body}");
+    assert!(!dir.path().join("plugins").join("wirework.http@0.9.9.wwpkg").exists());
+    unchanged().await;
+
+    // The installed version with other code (core's component): 409, whether
+    // or not it would load, and the installed one keeps running.
+    let core = wirework_registry::Package::read(&fixtures().core).unwrap();
+    let other = http_package_with(&version, core.component);
+    let (status, body) = json(server.api(Method::POST, "/plugins").body(other).send().await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains(&format!("wirework/http {version} is installed already, with other contents")), "{body}");
+    assert!(message.contains("publish the change as a new version"), "{body}");
+    unchanged().await;
+
+    // The same package again is fine (a re-grant, say).
+    let again = server.api(Method::POST, "/plugins?grant_http=127.0.0.1:1").body(installed.clone());
+    assert_eq!(again.send().await.unwrap().status(), 201);
+    unchanged().await;
+
+    // The server kept serving: a workflow on the http plugin deploys and runs.
+    server
+        .deploy(
+            r#"
+id: caller
+triggers: [{id: go, type: manual}]
+nodes: [{id: call, uses: wirework/http@^0.1, node: request, config: {url: "http://127.0.0.1:1/"}}]
+connections: [{from: go, to: call}]
+"#,
+        )
+        .await;
+    let (status, started) = json(
+        server.api_json(Method::POST, "/workflows/caller/executions", &json!({"items": [{}]})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let record = server.wait_for(started["execution_id"].as_str().unwrap(), &["succeeded", "failed"]).await;
+    let steps = record["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["node"] == "call"), "the http node ran: {record:#}");
+    server.stop().await;
+}
+
 /// Connect to `url`'s host and port and send `bytes` as they are.
 async fn send_raw(url: &str, bytes: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;

@@ -7,7 +7,7 @@ use crate::build::{build_plugin, BuildOptions};
 use crate::engine::{EngineConfig, ExecutionFilter, MemoryCredentials, Status};
 use crate::home::Home;
 use crate::instance::{plugins_dir, Instance};
-use crate::plugins::{install_file, GrantEntry};
+use crate::plugins::{install_file, install_file_replacing, GrantEntry};
 use crate::runtime::{Grants, Invocation, InvokeReport, MemoryKv, Outcome, Runtime, RuntimeConfig};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -176,6 +176,12 @@ enum PluginCommand {
         /// Grant key-value state.
         #[arg(long)]
         grant_kv: bool,
+        /// In a data directory: replace the installed version of the same
+        /// number if its contents differ (a rebuilt plugin under
+        /// development), instead of refusing. Executions pinned to that
+        /// version run the new code.
+        #[arg(long)]
+        replace: bool,
     },
     /// Show a plugin's grant (JSON), or with `--set` replace it, for every
     /// installed version: in a data directory, or with `--server` on a
@@ -302,17 +308,24 @@ impl Cli {
                 println!("{}", output.package.display());
             }
             Command::Plugin(PluginCommand::Inspect { package }) => inspect(&home, &package).await?,
-            Command::Plugin(PluginCommand::Add { package, server, grant_http, grant_kv, .. })
+            Command::Plugin(PluginCommand::Add { package, server, grant_http, grant_kv, replace, .. })
                 if server.server.is_some() =>
             {
+                if replace {
+                    bail!(
+                        "--replace works on a data directory only: a running server never replaces an installed \
+                         version; remove it first (`plugin remove --server`)"
+                    );
+                }
                 let request = client::PluginRequest::Add { package, grant_http, grant_kv };
                 return Ok(client::plugin(&server, request).await?.unwrap_or(0));
             }
-            Command::Plugin(PluginCommand::Add { package, data_dir, server: _, grant_http, grant_kv }) => {
+            Command::Plugin(PluginCommand::Add { package, data_dir, server: _, grant_http, grant_kv, replace }) => {
                 warn_if_served(&data_dir);
                 let trust = TrustStore::load(&home.trust_store_path())?;
                 let grant = GrantEntry { http: grant_http, kv: grant_kv };
-                let path = install_file(&plugins_dir(&data_dir), &package, &trust, grant)?;
+                let install = if replace { install_file_replacing } else { install_file };
+                let path = install(&plugins_dir(&data_dir), &package, &trust, grant)?;
                 println!("{}", path.display());
             }
             Command::Plugin(PluginCommand::Grants { name, set, grant_http, grant_kv, data_dir, server }) => {

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 use wirework_registry::log::Revocations;
+use wirework_registry::package::sha256_hex;
 use wirework_registry::{Package, TrustStore};
 
 /// What the operator granted one plugin, as kept in `grants.toml`.
@@ -206,12 +207,85 @@ impl InstalledPlugins {
     }
 }
 
+/// A package offered for a version that is installed already with other
+/// contents. An installed version is never replaced: executions pin the exact
+/// version they resolved, and a workflow was checked against what it
+/// described, so the same version must stay the same code and manifest.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{name} {version} is installed already, with other contents (installed: {installed}; this package: {offered}); \
+     an installed version is never replaced, since executions pin it: publish the change as a new version, \
+     or remove {name}@{version} first"
+)]
+pub struct VersionConflict {
+    /// `publisher/name`.
+    pub name: String,
+    /// The version.
+    pub version: Version,
+    /// The installed package's manifest and component digests.
+    pub installed: String,
+    /// The offered package's.
+    pub offered: String,
+}
+
+/// Refuse `package` (`name` at `version`) when `dir` holds that version with
+/// another manifest or component (see [`VersionConflict`]). The same
+/// contents, even signed by another key, may be installed again; so may a
+/// version whose file is not a readable package (that is a repair).
+pub fn check_not_replacing(
+    dir: &Path,
+    name: &str,
+    version: &Version,
+    package: &Package,
+) -> Result<(), VersionConflict> {
+    let contents = |p: &Package| {
+        let (manifest, component) = (sha256_hex(&p.manifest_bytes), sha256_hex(&p.component));
+        format!("manifest sha256 {}…, component sha256 {}…", &manifest[..12], &component[..12])
+    };
+    let Ok(installed) = Package::read(&package_path(dir, name, version)) else { return Ok(()) };
+    let (installed, offered) = (contents(&installed), contents(package));
+    if installed == offered {
+        return Ok(());
+    }
+    Err(VersionConflict { name: name.to_string(), version: version.clone(), installed, offered })
+}
+
 /// Install a package file into `dir` with `grant`: verified first, then
-/// copied as `publisher.name@version.wwpkg`; the grant replaces any earlier one.
+/// copied as `publisher.name@version.wwpkg`; the grant replaces any earlier
+/// one. A version installed with other contents is refused
+/// ([`check_not_replacing`]).
 pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: GrantEntry) -> anyhow::Result<PathBuf> {
+    install_package_file(dir, package, trust, grant, false)
+}
+
+/// [`install_file`], but a version installed with other contents is
+/// replaced: for a plugin author's data directory, where a rebuilt plugin
+/// keeps its version. Executions pinned to it run the new code from the next
+/// start.
+pub fn install_file_replacing(
+    dir: &Path,
+    package: &Path,
+    trust: &TrustStore,
+    grant: GrantEntry,
+) -> anyhow::Result<PathBuf> {
+    install_package_file(dir, package, trust, grant, true)
+}
+
+fn install_package_file(
+    dir: &Path,
+    package: &Path,
+    trust: &TrustStore,
+    grant: GrantEntry,
+    replace: bool,
+) -> anyhow::Result<PathBuf> {
     let bytes = std::fs::read(package).with_context(|| format!("reading {}", package.display()))?;
-    let verified = Package::read(package)?.verify(trust)?;
+    let offered = Package::from_bytes(&bytes).with_context(|| format!("reading {}", package.display()))?;
+    let verified = offered.clone().verify(trust)?;
     let m = &verified.manifest.plugin;
+    if !replace {
+        check_not_replacing(dir, &m.name, &m.version, &offered)
+            .map_err(|e| anyhow::anyhow!("{e} (or, in a data directory, `plugin add --replace`)"))?;
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let target = package_path(dir, &m.name, &m.version);
     wirework_registry::write_atomically(&target, &bytes)?;

@@ -500,6 +500,8 @@ impl Prepared {
         read_revocations(data_dir)?;
         let trust_path = home.trust_store_path();
         let path = package_path(&dir, &name, &version);
+        let offered = Package::from_bytes(&bytes).with_context(|| format!("{name} {version}"))?;
+        super::check_not_replacing(&dir, &name, &version, &offered)?;
         let existed = path.exists();
         let earlier_bytes = if existed { Some(std::fs::read(&path)?) } else { None };
         let written = (|| -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use crate::plugins::registry::{
     lockfile_path, newer_in_range, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Locked,
     Lockfile, Source,
 };
-use crate::plugins::{package_path, read_grants, write_grant, GrantEntry};
+use crate::plugins::{check_not_replacing, package_path, read_grants, write_grant, GrantEntry, VersionConflict};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode, Uri};
@@ -307,9 +307,12 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
     let (name, version) = (verified.manifest.plugin.name.clone(), verified.manifest.plugin.version.clone());
     let _guard = state.plugin_lock.lock().await;
     let dir = plugins_dir(&state.data_dir);
-    // Compile and link first: a package that cannot load leaves nothing behind.
-    let loaded =
-        state.plugins.load_package(package, &trust, &grant).await.map_err(|e| {
+    check_not_replacing(&dir, &name, &version, &package)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    // Compile and link first, and make it available only once it is written:
+    // a package that cannot load, or cannot be written, leaves nothing behind.
+    let plugin =
+        state.plugins.compile(package, &trust, &grant).await.map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
         })?;
     let write = || -> anyhow::Result<()> {
@@ -317,10 +320,8 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
         wirework_registry::write_atomically(&package_path(&dir, &name, &version), &body)?;
         write_grant(&dir, &name, grant.clone())
     };
-    if let Err(e) = write() {
-        state.plugins.forget(&name, &version);
-        return Err(ApiError::internal(e));
-    }
+    write().map_err(ApiError::internal)?;
+    let loaded = state.plugins.add(plugin);
     // The grant is per plugin: versions installed before get it too.
     reload_with(&state, &name, &grant, Some(&version)).await?;
     tracing::info!(plugin = %name, %version, "installed");
@@ -410,7 +411,11 @@ async fn install_and_load(
         state.plugins.compile(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
         })?;
-    let installed = prepared.commit(&state.home, &state.data_dir).map_err(ApiError::internal)?;
+    let installed =
+        prepared.commit(&state.home, &state.data_dir).map_err(|e| match e.downcast_ref::<VersionConflict>() {
+            Some(conflict) => ApiError::new(StatusCode::CONFLICT, conflict.to_string()),
+            None => ApiError::internal(e),
+        })?;
     let loaded = state.plugins.add(plugin);
     // The registry's revocations (now in the data directory's list) apply
     // from now on, not only from the next refresh.
