@@ -24,7 +24,7 @@ fn build_then_run_a_node_in_the_inner_loop() {
     let home = tempfile::tempdir().unwrap();
     let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
     let package = out.lines().last().unwrap().to_string();
-    assert!(package.ends_with("wirework-core-0.1.0.wwpkg"), "{out}");
+    assert!(package.ends_with("wirework-core-0.1.1.wwpkg"), "{out}");
     assert!(home.path().join("keys/default.key").exists(), "a key is made on first use");
 
     let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "set", "--json"]).args([

@@ -17,10 +17,11 @@ async fn core() -> (wirework::runtime::Runtime, wirework::runtime::LoadedPlugin)
 async fn describe_lists_every_core_node_with_its_ports() {
     let (_, plugin) = core().await;
     let names: Vec<&str> = plugin.nodes().iter().map(|n| n.name.as_str()).collect();
-    assert_eq!(names, ["webhook", "set", "if", "switch", "filter", "wait", "respond", "noop"]);
+    assert_eq!(names, ["webhook", "set", "if", "switch", "filter", "merge", "wait", "respond", "noop"]);
     let node = |name: &str| plugin.nodes().iter().find(|n| n.name == name).unwrap();
     assert_eq!(node("webhook").kind, NodeKind::Trigger);
     assert_eq!(node("if").ports, ["true", "false"]);
+    assert_eq!(node("merge").ports, ["main", "unmatched"]);
     assert!(node("switch").ports.is_empty(), "switch ports are named by its rules");
     let schema: Value = serde_json::from_str(&node("set").config_schema).unwrap();
     assert_eq!(schema["type"], "object");
@@ -108,6 +109,58 @@ async fn filter_keeps_matches_and_discards_the_rest() {
     let report = runtime.invoke(&plugin, invocation("filter", config, items)).await;
     assert_eq!(port(&report, "main"), [json!({"email": "a@example.com"})]);
     assert_eq!(port(&report, "discarded").len(), 2);
+}
+
+#[tokio::test]
+async fn merge_combines_groups_collects_or_takes_the_first() {
+    let (runtime, plugin) = core().await;
+    // What a join of two branches delivers: each branch's items, in order.
+    let items = vec![
+        json!({"email": "ann@example.com", "crm": {"id": 7, "stage": "lead"}, "name": "Ann"}),
+        json!({"email": "ann@example.com", "crm": {"stage": "customer"}, "plan": "pro"}),
+        json!({"email": "bob@example.com", "name": "Bob"}),
+        json!({"note": "no email"}),
+    ];
+    let merge = |config: Value| runtime.invoke(&plugin, invocation("merge", config, items.clone()));
+
+    // combine (the default): one item, objects merged deep, the later value winning.
+    let combined = json!({
+        "email": "bob@example.com", "crm": {"id": 7, "stage": "customer"}, "name": "Bob", "plan": "pro", "note": "no email"
+    });
+    assert_eq!(port(&merge(json!({})).await, "main"), std::slice::from_ref(&combined));
+    assert_eq!(port(&merge(json!({"mode": "combine"})).await, "main"), [combined]);
+
+    // by_field: one item per email, in first-seen order; the rest to `unmatched`.
+    let report = merge(json!({"mode": "by_field", "field": "email"})).await;
+    assert_eq!(
+        port(&report, "main"),
+        [
+            json!({"email": "ann@example.com", "crm": {"id": 7, "stage": "customer"}, "name": "Ann", "plan": "pro"}),
+            json!({"email": "bob@example.com", "name": "Bob"}),
+        ]
+    );
+    assert_eq!(port(&report, "unmatched"), [json!({"note": "no email"})]);
+
+    // collect: one item with the list; first: the first item.
+    let report = merge(json!({"mode": "collect", "into": "batch.contacts"})).await;
+    assert_eq!(port(&report, "main"), [json!({"batch": {"contacts": items.clone()}})]);
+    assert_eq!(port(&merge(json!({"mode": "collect"})).await, "main"), [json!({"items": items.clone()})]);
+    assert_eq!(port(&merge(json!({"mode": "first"})).await, "main"), [items[0].clone()]);
+
+    // Nothing in, nothing out (not an empty object).
+    let report = runtime.invoke(&plugin, invocation("merge", json!({}), vec![])).await;
+    assert!(port(&report, "main").is_empty());
+
+    // Options that do not go together are config errors.
+    for config in [json!({"mode": "by_field"}), json!({"field": "email"}), json!({"mode": "first", "into": "x"})] {
+        let report = merge(config.clone()).await;
+        assert!(
+            matches!(report.result, Err(NodeFailure::Plugin { ref code, .. }) if code.as_deref() == Some("bad_config")),
+            "{config}"
+        );
+    }
+    let err = merge(json!({"mode": "zip"})).await.result.unwrap_err().to_string();
+    assert!(err.contains("invalid config") && err.contains("zip"), "{err}");
 }
 
 #[tokio::test]

@@ -52,6 +52,18 @@ async fn deploy_fire_follow_and_every_refusal() {
         problems.iter().any(|p| p["location"] == "nodes[0] (tag)" || p["message"].as_str().unwrap().contains("sett")),
         "{body}"
     );
+    // A config the node's schema refuses (merge by a field, but which?).
+    let unkeyed = INTAKE.replace("node: set, config: {fields: {stage: new}}", "node: merge, config: {mode: by_field}");
+    let (status, body) = json(server.api(Method::POST, "/workflows").body(unkeyed).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    let problem = &body["problems"][0];
+    assert_eq!(problem["location"], "nodes[0](tag).config", "{body}");
+    assert!(problem["message"].as_str().unwrap().contains("\"field\" is a required property"), "{body}");
+    let stray = INTAKE.replace("node: set, config: {fields: {stage: new}}", "node: merge, config: {into: all}");
+    let (status, body) = json(server.api(Method::POST, "/workflows").body(stray).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["problems"][0]["location"], "nodes[0](tag).config", "{body}");
+    assert!(body["problems"][0]["message"].as_str().unwrap().contains("\"mode\" is a required property"), "{body}");
     let (status, body) = json(server.api(Method::POST, "/workflows").body("id: [unclosed").send().await.unwrap()).await;
     assert_eq!(status, 400);
     assert!(body["problems"][0]["message"].as_str().unwrap().contains("YAML"), "{body}");
@@ -167,7 +179,7 @@ async fn deploy_fire_follow_and_every_refusal() {
     for family in [
         "wirework_executions_finished_total{status=\"succeeded\"}",
         "wirework_step_duration_seconds_bucket",
-        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.0\"}",
+        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.1\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"202\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"413\"}",
         "wirework_executions_in_memory",

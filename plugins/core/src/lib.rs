@@ -7,6 +7,7 @@
 //! | `if`      | routes each item to `true` or `false` by a condition |
 //! | `switch`  | routes each item to the port of the first rule it matches |
 //! | `filter`  | keeps the items that match (`main`), the rest go to `discarded` |
+//! | `merge`   | folds items (the branches of a join, say) into one, one per key, or a list |
 //! | `wait`    | waits a duration, until a time, or for an event with a timeout |
 //! | `respond` | describes the HTTP answer to a synchronous webhook |
 //! | `noop`    | passes items through |
@@ -323,6 +324,134 @@ impl Node for Switch {
     }
 }
 
+/// Configuration of `merge`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// How items are folded; default `combine`.
+    #[serde(default)]
+    pub mode: MergeMode,
+    /// `by_field`: the dot path whose value groups items.
+    pub field: Option<String>,
+    /// `collect`: the field that holds the list; default `items`.
+    pub into: Option<String>,
+}
+
+/// What `merge` makes of its items.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeMode {
+    /// One item: every item's fields, merged in order (objects merged
+    /// recursively; for any other value the later item wins).
+    #[default]
+    Combine,
+    /// One item per distinct value of `field`, combined as above, in the
+    /// order the values first appear; items without it go to `unmatched`.
+    ByField,
+    /// One item holding the list of all items under `into`.
+    Collect,
+    /// The first item only.
+    First,
+}
+
+/// Folds items into one (or one per key). After a join, whose items are
+/// every branch's concatenated in connection order, it makes one item of
+/// the branches' results, so the nodes after it run once.
+pub struct Merge;
+
+impl Node for Merge {
+    const NAME: &'static str = "merge";
+    type Config = MergeConfig;
+
+    fn info() -> NodeInfo {
+        NodeInfo::action(
+            "Merge",
+            "Folds items into one: their fields combined, one item per value of a field, a list, or the first",
+        )
+        .schema(json!({
+            "type": "object",
+            "properties": {
+                "mode": {"enum": ["combine", "by_field", "collect", "first"]},
+                "field": {"type": "string", "minLength": 1},
+                "into": {"type": "string", "minLength": 1}
+            },
+            "additionalProperties": false,
+            "if": {"properties": {"mode": {"const": "by_field"}}, "required": ["mode"]},
+            "then": {"required": ["field"]},
+            "dependentSchemas": {
+                "field": {"required": ["mode"], "properties": {"mode": {"const": "by_field"}}},
+                "into": {"required": ["mode"], "properties": {"mode": {"const": "collect"}}}
+            }
+        }))
+        .ports(&["main", "unmatched"])
+    }
+
+    fn run(config: MergeConfig, input: Input) -> Result<Outcome, NodeError> {
+        let bad = |message: &str| Err(NodeError::fatal(message).with_code("bad_config"));
+        if (config.mode == MergeMode::ByField) != config.field.is_some() {
+            return bad("`field` is needed by mode by_field, and only there");
+        }
+        if config.mode != MergeMode::Collect && config.into.is_some() {
+            return bad("`into` is only for mode collect");
+        }
+        let items = input.items;
+        if items.is_empty() {
+            return Ok(Outcome::emit(Vec::new()));
+        }
+        Ok(match config.mode {
+            MergeMode::Combine => Outcome::emit(vec![combine(items)]),
+            MergeMode::First => Outcome::emit(items.into_iter().take(1).collect()),
+            MergeMode::Collect => {
+                let mut item = json!({});
+                set_path(&mut item, config.into.as_deref().unwrap_or("items"), Value::Array(items))?;
+                Outcome::emit(vec![item])
+            }
+            MergeMode::ByField => {
+                let field = config.field.as_deref().expect("checked above");
+                let mut groups: Vec<(Value, Vec<Item>)> = Vec::new();
+                let mut unmatched = Vec::new();
+                for item in items {
+                    match condition::lookup(&item, field).filter(|v| !v.is_null()).cloned() {
+                        Some(key) => match groups.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, group)) => group.push(item),
+                            None => groups.push((key, vec![item])),
+                        },
+                        None => unmatched.push(item),
+                    }
+                }
+                let merged = groups.into_iter().map(|(_, group)| combine(group)).collect();
+                Outcome::Emit(vec![("main".into(), merged), ("unmatched".into(), unmatched)])
+            }
+        })
+    }
+}
+
+/// `items` merged into one, in order.
+fn combine(items: Vec<Item>) -> Item {
+    items.into_iter().fold(json!({}), |mut merged, item| {
+        merge_value(&mut merged, item);
+        merged
+    })
+}
+
+/// Merge `from` into `into`: objects key by key, recursively; anything else
+/// replaces what was there.
+fn merge_value(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => merge_value(existing, value),
+                    _ => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
 /// Configuration of `wait`: exactly one of `seconds`, `until_unix_ms` or `event`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -460,4 +589,4 @@ impl Node for Noop {
     }
 }
 
-wirework_sdk::plugin!(Webhook, Set, If, Switch, Filter, Wait, Respond, Noop);
+wirework_sdk::plugin!(Webhook, Set, If, Switch, Filter, Merge, Wait, Respond, Noop);
