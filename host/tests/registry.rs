@@ -1132,13 +1132,19 @@ async fn an_installed_version_is_not_replaced_by_other_contents_from_another_reg
     assert!(err.contains("hooli/crm 1.0.0 is installed already, with other contents"), "{err}");
     assert!(err.contains("plugin add --replace"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), kept.0);
-    // Unless asked to, for a rebuilt plugin in a data directory of one's own.
+    // Unless asked to, for a rebuilt plugin in a data directory of one's own;
+    // the lockfile entry of the package replaced goes with it.
     let other_dir = tempfile::tempdir().unwrap();
     let scratch = other_dir.path().to_str().unwrap();
-    operator.ok(&["plugin", "add", pkg.to_str().unwrap(), "--data-dir", scratch]).await;
+    let mut into_scratch = install(&first.url);
+    into_scratch[6] = scratch.to_string();
+    operator.ok(&strs(&into_scratch)).await;
+    let locked = || std::fs::read_to_string(other_dir.path().join("plugins/wirework.lock")).unwrap();
+    assert!(locked().contains("hooli/crm"), "{}", locked());
     operator.ok(&["plugin", "add", other.to_str().unwrap(), "--data-dir", scratch, "--replace"]).await;
     let replaced = std::fs::read(other_dir.path().join("plugins/hooli.crm@1.0.0.wwpkg")).unwrap();
     assert_eq!(replaced, std::fs::read(&other).unwrap());
+    assert!(!locked().contains("hooli/crm"), "{}", locked());
 
     // A running server: 409, and the version it runs stays as it was.
     served_trusts("hooli", &key).await;
@@ -1168,6 +1174,11 @@ async fn an_installed_version_is_not_replaced_by_other_contents_from_another_reg
     assert!(err.contains("installed already, with other contents"), "{err}");
     let err = operator.fails(&strs(&add(true))).await;
     assert!(err.contains("--replace works on a data directory only"), "{err}");
+    // Nor into its data directory behind its back.
+    let served_dir = served_data.path().to_str().unwrap();
+    let behind = ["plugin", "add", other.to_str().unwrap(), "--data-dir", served_dir, "--replace"];
+    let err = operator.fails(&behind).await;
+    assert!(err.contains("a running wirework has") && err.contains("stop it first"), "{err}");
     assert_eq!(std::fs::read(&served_file).unwrap(), kept.0);
     let (_, grants) =
         common::server::json(served.api(reqwest::Method::GET, "/plugins/hooli/crm/grants").send().await.unwrap()).await;

@@ -465,14 +465,21 @@ connections: [{from: go, to: call}]
     server.stop().await;
 }
 
-/// `wirework/http`'s manifest at `version`, with `component`, signed by the
-/// fixtures' key (which the server trusts).
-fn http_package_with(version: &str, component: Vec<u8>) -> Vec<u8> {
+/// `wirework/http`'s manifest text: as built, or at another `version`.
+fn http_manifest(version: Option<&str>) -> String {
     let http = wirework_registry::Package::read(&fixtures().http).unwrap();
-    let mut manifest = wirework_registry::Manifest::parse(std::str::from_utf8(&http.manifest_bytes).unwrap()).unwrap();
+    let text = String::from_utf8(http.manifest_bytes).unwrap();
+    let Some(version) = version else { return text };
+    let mut manifest = wirework_registry::Manifest::parse(&text).unwrap();
     manifest.plugin.version = semver::Version::parse(version).unwrap();
+    toml::to_string(&manifest).unwrap()
+}
+
+/// A package of `manifest` and `component`, signed by the fixtures' key
+/// (which the server trusts).
+fn signed(manifest: &str, component: Vec<u8>) -> Vec<u8> {
     let key = fixtures().home.default_key_or_create().unwrap();
-    wirework_registry::Package::sign(&toml::to_string(&manifest).unwrap(), component, &key).unwrap().to_bytes()
+    wirework_registry::Package::sign(manifest, component, &key).unwrap().to_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,28 +499,54 @@ async fn a_package_that_cannot_load_or_would_replace_an_installed_version_change
 
     // Signed by a trusted key, but not a component the runtime can load: 422,
     // and no file is left for the next start to trip over.
-    let junk = http_package_with("0.9.9", b"\0asm\x01\0\0\0".to_vec());
+    let junk = signed(&http_manifest(Some("0.9.9")), b"\0asm\x01\0\0\0".to_vec());
     let (status, body) = json(server.api(Method::POST, "/plugins").body(junk).send().await.unwrap()).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().starts_with("cannot load wirework/http 0.9.9: "), "{body}");
     assert!(!dir.path().join("plugins").join("wirework.http@0.9.9.wwpkg").exists());
     unchanged().await;
 
-    // The installed version with other code (core's component): 409, whether
-    // or not it would load, and the installed one keeps running.
+    // The installed version's very manifest with other code (a rebuild; here
+    // core's component): 409, whether or not it would load, and the
+    // installed one keeps running.
     let core = wirework_registry::Package::read(&fixtures().core).unwrap();
-    let other = http_package_with(&version, core.component);
-    let (status, body) = json(server.api(Method::POST, "/plugins").body(other).send().await.unwrap()).await;
+    let rebuilt = signed(&http_manifest(None), core.component.clone());
+    let (status, body) = json(server.api(Method::POST, "/plugins").body(rebuilt.clone()).send().await.unwrap()).await;
     assert_eq!(status, 409, "{body}");
     let message = body["error"].as_str().unwrap();
     assert!(message.contains(&format!("wirework/http {version} is installed already, with other contents")), "{body}");
     assert!(message.contains("publish the change as a new version"), "{body}");
+    unchanged().await;
+    // The same code with another manifest (its description changed): 409 too.
+    let http_component = wirework_registry::Package::read(&fixtures().http).unwrap().component;
+    let redescribed = http_manifest(None).replace("description = \"", "description = \"Now: ");
+    let redescribed = signed(&redescribed, http_component.clone());
+    let (status, body) = json(server.api(Method::POST, "/plugins").body(redescribed).send().await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    unchanged().await;
+
+    // A file changed behind the server's back is not what it runs: checked
+    // against the loaded code too.
+    std::fs::write(&installed_file, &rebuilt).unwrap();
+    let (status, body) = json(server.api(Method::POST, "/plugins").body(rebuilt).send().await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("is loaded already, with other code"), "{body}");
+    std::fs::write(&installed_file, &installed).unwrap();
     unchanged().await;
 
     // The same package again is fine (a re-grant, say).
     let again = server.api(Method::POST, "/plugins?grant_http=127.0.0.1:1").body(installed.clone());
     assert_eq!(again.send().await.unwrap().status(), 201);
     unchanged().await;
+    // So are the same contents signed by another trusted key.
+    let second = wirework_registry::SecretKey::generate();
+    wirework_registry::TrustStore::add_to_file(&fixtures().home.trust_store_path(), "wirework", second.public())
+        .unwrap();
+    let resigned = wirework_registry::Package::sign(&http_manifest(None), http_component, &second).unwrap();
+    let again = server.api(Method::POST, "/plugins?grant_http=127.0.0.1:1").body(resigned.to_bytes());
+    let (status, body) = json(again.send().await.unwrap()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["digest"], http["digest"], "{body}");
 
     // The server kept serving: a workflow on the http plugin deploys and runs.
     server

@@ -321,6 +321,13 @@ impl Cli {
                 return Ok(client::plugin(&server, request).await?.unwrap_or(0));
             }
             Command::Plugin(PluginCommand::Add { package, data_dir, server: _, grant_http, grant_kv, replace }) => {
+                if replace && crate::instance::is_served(&data_dir) {
+                    bail!(
+                        "a running wirework has {} open: --replace would change the code of a version it runs; \
+                         stop it first, or install a new version with --server",
+                        data_dir.display()
+                    );
+                }
                 warn_if_served(&data_dir);
                 let trust = TrustStore::load(&home.trust_store_path())?;
                 let grant = GrantEntry { http: grant_http, kv: grant_kv };

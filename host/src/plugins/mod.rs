@@ -33,7 +33,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 use wirework_registry::log::Revocations;
 use wirework_registry::package::sha256_hex;
-use wirework_registry::{Package, TrustStore};
+use wirework_registry::{Package, PackageError, TrustStore};
 
 /// What the operator granted one plugin, as kept in `grants.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +97,12 @@ impl InstalledPlugins {
         let mut plugins = self.plugins.write().expect("plugins lock");
         plugins.entry(info.name.clone()).or_default().insert(info.version.clone(), Arc::new(plugin));
         info
+    }
+
+    /// The component digest of a loaded version.
+    pub fn component_digest(&self, name: &str, version: &Version) -> Option<String> {
+        let plugins = self.plugins.read().expect("plugins lock");
+        Some(plugins.get(name)?.get(version)?.digest().to_string())
     }
 
     /// Every installed version.
@@ -229,25 +235,29 @@ pub struct VersionConflict {
 }
 
 /// Refuse `package` (`name` at `version`) when `dir` holds that version with
-/// another manifest or component (see [`VersionConflict`]). The same
-/// contents, even signed by another key, may be installed again; so may a
-/// version whose file is not a readable package (that is a repair).
-pub fn check_not_replacing(
-    dir: &Path,
-    name: &str,
-    version: &Version,
-    package: &Package,
-) -> Result<(), VersionConflict> {
-    let contents = |p: &Package| {
-        let (manifest, component) = (sha256_hex(&p.manifest_bytes), sha256_hex(&p.component));
-        format!("manifest sha256 {}…, component sha256 {}…", &manifest[..12], &component[..12])
+/// another manifest or component: the error is then a [`VersionConflict`].
+/// The same contents, even signed by another key, may be installed again;
+/// so may a version whose file is not a valid package (that is a repair).
+/// An installed file that cannot be read is an error of its own.
+pub fn check_not_replacing(dir: &Path, name: &str, version: &Version, package: &Package) -> anyhow::Result<()> {
+    let path = package_path(dir, name, version);
+    let installed = match Package::read(&path) {
+        Ok(installed) => installed,
+        Err(PackageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(PackageError::Format(_)) => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading the installed {}", path.display()))),
     };
-    let Ok(installed) = Package::read(&package_path(dir, name, version)) else { return Ok(()) };
     let (installed, offered) = (contents(&installed), contents(package));
     if installed == offered {
         return Ok(());
     }
-    Err(VersionConflict { name: name.to_string(), version: version.clone(), installed, offered })
+    Err(VersionConflict { name: name.to_string(), version: version.clone(), installed, offered }.into())
+}
+
+/// A package's manifest and component digests, shortened, for messages.
+fn contents(package: &Package) -> String {
+    let (manifest, component) = (sha256_hex(&package.manifest_bytes), sha256_hex(&package.component));
+    format!("manifest sha256 {}…, component sha256 {}…", &manifest[..12], &component[..12])
 }
 
 /// Install a package file into `dir` with `grant`: verified first, then
@@ -278,13 +288,23 @@ fn install_package_file(
     grant: GrantEntry,
     replace: bool,
 ) -> anyhow::Result<PathBuf> {
+    // `read` also refuses a file over the size limit the host loads.
+    let offered = Package::read(package).with_context(|| format!("reading {}", package.display()))?;
     let bytes = std::fs::read(package).with_context(|| format!("reading {}", package.display()))?;
-    let offered = Package::from_bytes(&bytes).with_context(|| format!("reading {}", package.display()))?;
     let verified = offered.clone().verify(trust)?;
     let m = &verified.manifest.plugin;
-    if !replace {
-        check_not_replacing(dir, &m.name, &m.version, &offered)
-            .map_err(|e| anyhow::anyhow!("{e} (or, in a data directory, `plugin add --replace`)"))?;
+    if let Err(e) = check_not_replacing(dir, &m.name, &m.version, &offered) {
+        if !replace || !e.is::<VersionConflict>() {
+            return Err(match e.downcast::<VersionConflict>() {
+                Ok(conflict) => anyhow::anyhow!("{conflict} (or, in a data directory, `plugin add --replace`)"),
+                Err(e) => e,
+            });
+        }
+        // The lockfile's entry would describe a package that is gone.
+        let lock = dir.join(registry::LOCKFILE_NAME);
+        if lock.exists() {
+            registry::Lockfile::update(&lock, |l| l.remove(&m.name, &m.version))?;
+        }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let target = package_path(dir, &m.name, &m.version);

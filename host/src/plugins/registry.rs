@@ -35,9 +35,12 @@ use wirework_registry::package::{sha256_hex, trust_for, Statement};
 use wirework_registry::server::PackageCheck;
 use wirework_registry::{Package, PublicKey, TrustStore};
 
+/// The lockfile's name, in a data directory's `plugins/`.
+pub const LOCKFILE_NAME: &str = "wirework.lock";
+
 /// The lockfile of a data directory.
 pub fn lockfile_path(data_dir: &Path) -> PathBuf {
-    plugins_dir(data_dir).join("wirework.lock")
+    plugins_dir(data_dir).join(LOCKFILE_NAME)
 }
 
 /// The revocation list of a data directory.

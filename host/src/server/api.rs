@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use wirework_registry::client::ClientError;
 use wirework_registry::manifest::Capabilities;
+use wirework_registry::package::sha256_hex;
 use wirework_registry::{Package, TrustStore};
 
 /// The OpenAPI 3.1 document of this API (kept by hand next to the routes;
@@ -307,20 +308,27 @@ async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Byte
     let (name, version) = (verified.manifest.plugin.name.clone(), verified.manifest.plugin.version.clone());
     let _guard = state.plugin_lock.lock().await;
     let dir = plugins_dir(&state.data_dir);
-    check_not_replacing(&dir, &name, &version, &package)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    refuse_replacing(&state, &name, &version, &package)?;
     // Compile and link first, and make it available only once it is written:
     // a package that cannot load, or cannot be written, leaves nothing behind.
     let plugin =
         state.plugins.compile(package, &trust, &grant).await.map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
         })?;
+    let path = package_path(&dir, &name, &version);
+    let existed = path.exists();
     let write = || -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)?;
-        wirework_registry::write_atomically(&package_path(&dir, &name, &version), &body)?;
+        wirework_registry::write_atomically(&path, &body)?;
         write_grant(&dir, &name, grant.clone())
     };
-    write().map_err(ApiError::internal)?;
+    if let Err(e) = write() {
+        // The same contents may have been there before; a new file goes.
+        if !existed {
+            let _ = std::fs::remove_file(&path);
+        }
+        return Err(ApiError::internal(e));
+    }
     let loaded = state.plugins.add(plugin);
     // The grant is per plugin: versions installed before get it too.
     reload_with(&state, &name, &grant, Some(&version)).await?;
@@ -407,15 +415,12 @@ async fn install_and_load(
     // Compile and link first, and make it available only once it is written:
     // a package that cannot load, or cannot be written, leaves nothing behind.
     let package = Package::from_bytes(&prepared.bytes).map_err(ApiError::internal)?;
+    refuse_replacing(state, name, &version, &package)?;
     let plugin =
         state.plugins.compile(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
         })?;
-    let installed =
-        prepared.commit(&state.home, &state.data_dir).map_err(|e| match e.downcast_ref::<VersionConflict>() {
-            Some(conflict) => ApiError::new(StatusCode::CONFLICT, conflict.to_string()),
-            None => ApiError::internal(e),
-        })?;
+    let installed = prepared.commit(&state.home, &state.data_dir).map_err(conflict_or_internal)?;
     let loaded = state.plugins.add(plugin);
     // The registry's revocations (now in the data directory's list) apply
     // from now on, not only from the next refresh.
@@ -445,6 +450,37 @@ async fn install_and_load(
         "registry": installed.locked.registry,
         "notes": notes,
     }))
+}
+
+/// 409 when `name` `version` is installed with other contents than
+/// `package`: in the data directory, or as the server loaded it.
+fn refuse_replacing(
+    state: &AppState,
+    name: &str,
+    version: &semver::Version,
+    package: &Package,
+) -> Result<(), ApiError> {
+    check_not_replacing(&plugins_dir(&state.data_dir), name, version, package).map_err(conflict_or_internal)?;
+    match state.plugins.component_digest(name, version) {
+        Some(loaded) if loaded != sha256_hex(&package.component) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{name} {version} is loaded already, with other code (component sha256 {}…); an installed version \
+                 is never replaced, since executions pin it: publish the change as a new version, or remove \
+                 {name}@{version} first",
+                &loaded[..12]
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// 409 for a [`VersionConflict`], else 500.
+fn conflict_or_internal(e: anyhow::Error) -> ApiError {
+    match e.downcast_ref::<VersionConflict>() {
+        Some(conflict) => ApiError::new(StatusCode::CONFLICT, conflict.to_string()),
+        None => ApiError::internal(e),
+    }
 }
 
 /// The answer to an install or upgrade that the registry step refused or
