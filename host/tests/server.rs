@@ -430,16 +430,7 @@ async fn plugins_are_installed_regranted_and_not_removed_while_in_use() {
     assert_eq!(grants["http"], json!(["127.0.0.1:9"]));
 
     // Removal is refused while a deployed workflow pins the version.
-    server
-        .deploy(
-            r#"
-id: caller
-triggers: [{id: go, type: manual}]
-nodes: [{id: call, uses: wirework/http@^0.1, node: request, config: {url: "http://127.0.0.1:9/"}}]
-connections: [{from: go, to: call}]
-"#,
-        )
-        .await;
+    server.deploy(&http_caller("http://127.0.0.1:9/")).await;
     let version = http["version"].as_str().unwrap();
     let path = format!("/plugins/wirework/http/{version}");
     let (status, body) = json(server.api(Method::DELETE, &path).send().await.unwrap()).await;
@@ -549,16 +540,7 @@ async fn a_package_that_cannot_load_or_would_replace_an_installed_version_change
     assert_eq!(body["digest"], http["digest"], "{body}");
 
     // The server kept serving: a workflow on the http plugin deploys and runs.
-    server
-        .deploy(
-            r#"
-id: caller
-triggers: [{id: go, type: manual}]
-nodes: [{id: call, uses: wirework/http@^0.1, node: request, config: {url: "http://127.0.0.1:1/"}}]
-connections: [{from: go, to: call}]
-"#,
-        )
-        .await;
+    server.deploy(&http_caller("http://127.0.0.1:1/")).await;
     let (status, started) = json(
         server.api_json(Method::POST, "/workflows/caller/executions", &json!({"items": [{}]})).send().await.unwrap(),
     )
@@ -568,6 +550,19 @@ connections: [{from: go, to: call}]
     let steps = record["steps"].as_array().unwrap();
     assert!(steps.iter().any(|s| s["node"] == "call"), "the http node ran: {record:#}");
     server.stop().await;
+}
+
+/// A workflow `caller`, started by hand, whose one node (the http plugin's
+/// `request`) calls `url`.
+fn http_caller(url: &str) -> String {
+    format!(
+        r#"
+id: caller
+triggers: [{{id: go, type: manual}}]
+nodes: [{{id: call, uses: wirework/http@^0.1, node: request, config: {{url: "{url}"}}}}]
+connections: [{{from: go, to: call}}]
+"#
+    )
 }
 
 /// Connect to `url`'s host and port and send `bytes` as they are.

@@ -293,18 +293,17 @@ fn install_package_file(
     let bytes = std::fs::read(package).with_context(|| format!("reading {}", package.display()))?;
     let verified = offered.clone().verify(trust)?;
     let m = &verified.manifest.plugin;
-    if let Err(e) = check_not_replacing(dir, &m.name, &m.version, &offered) {
-        if !replace || !e.is::<VersionConflict>() {
-            return Err(match e.downcast::<VersionConflict>() {
-                Ok(conflict) => anyhow::anyhow!("{conflict} (or, in a data directory, `plugin add --replace`)"),
-                Err(e) => e,
-            });
+    match check_not_replacing(dir, &m.name, &m.version, &offered).map_err(|e| e.downcast::<VersionConflict>()) {
+        Ok(()) => {}
+        Err(Ok(_)) if replace => {
+            // The lockfile's entry would describe a package that is gone.
+            let lock = dir.join(registry::LOCKFILE_NAME);
+            if lock.exists() {
+                registry::Lockfile::update(&lock, |l| l.remove(&m.name, &m.version))?;
+            }
         }
-        // The lockfile's entry would describe a package that is gone.
-        let lock = dir.join(registry::LOCKFILE_NAME);
-        if lock.exists() {
-            registry::Lockfile::update(&lock, |l| l.remove(&m.name, &m.version))?;
-        }
+        Err(Ok(conflict)) => anyhow::bail!("{conflict} (or, in a data directory, `plugin add --replace`)"),
+        Err(Err(e)) => return Err(e),
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let target = package_path(dir, &m.name, &m.version);
