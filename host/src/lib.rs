@@ -6,7 +6,9 @@
 //! - [`home`]: keys, trust store and caches of the user running the CLI.
 //! - [`store`]: persistence (sled) behind a narrow trait, with group commit.
 //! - [`engine`]: workflows: model, validation, expressions, durable execution.
-//! - [`plugins`]: installed plugin versions, the engine's way into the runtime.
+//! - [`plugins`]: installed plugin versions, the engine's way into the runtime,
+//!   and [`plugins::PluginManager`], the one place that changes them.
+//! - [`data_dir`]: a data directory's layout, written down once.
 //! - [`instance`]: store, runtime, plugins and engine on one data directory.
 //! - [`server`]: `wirework serve`: webhooks, schedules, the management API, metrics.
 //! - [`metrics`]: what the host counts, for `/metrics`.
@@ -28,6 +30,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod data_dir;
 pub mod engine;
 pub mod home;
 pub mod instance;

@@ -139,10 +139,9 @@ impl Metrics {
         }
     }
 
-    /// An execution ended with `status`.
-    pub fn record_finished(&self, status: crate::engine::Status) {
-        let status = format!("{status:?}").to_lowercase();
-        self.executions_finished.get_or_create(&ExecutionLabels { status }).inc();
+    /// An execution ended with `status` (`succeeded`, `failed`, `cancelled`).
+    pub fn record_finished(&self, status: &str) {
+        self.executions_finished.get_or_create(&ExecutionLabels { status: status.to_string() }).inc();
     }
 
     /// A node call of `plugin` (`publisher/name@version`) finished.

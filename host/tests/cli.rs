@@ -24,7 +24,7 @@ fn build_then_run_a_node_in_the_inner_loop() {
     let home = tempfile::tempdir().unwrap();
     let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
     let package = out.lines().last().unwrap().to_string();
-    assert!(package.ends_with("wirework-core-0.1.1.wwpkg"), "{out}");
+    assert!(package.ends_with("wirework-core-0.1.2.wwpkg"), "{out}");
     assert!(home.path().join("keys/default.key").exists(), "a key is made on first use");
 
     let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "set", "--json"]).args([
@@ -125,4 +125,57 @@ fn the_example_third_party_plugin_builds_and_runs() {
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["error"]["message"].as_str().unwrap().contains("greeting"), "{report}");
+}
+
+/// `wirework plugin add FILE --data-dir DIR`, as an operator runs it, with
+/// the fixtures' home (which trusts their key).
+fn plugin_add(data_dir: &std::path::Path, package: &std::path::Path) -> Command {
+    let mut cmd = wirework(fixtures().home.root());
+    cmd.args(["plugin", "add"]).arg(package).arg("--data-dir").arg(data_dir);
+    cmd
+}
+
+#[test]
+fn an_install_into_a_data_directory_waits_for_the_change_lock() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = wirework::data_dir::DataDir::at(data.path());
+    // Another process (here: this test) is changing the installed plugins.
+    let held = wirework_registry::lock_for_update(&dir.changes_lock()).unwrap();
+    let mut child = plugin_add(data.path(), &fixtures().core).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    // While the lock is held the install cannot check or write anything.
+    // (Without the lock it would finish within this window; with it, it never can.)
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "the install went ahead while another change held the lock");
+    assert!(!dir.plugins().join("wirework.core@0.1.2.wwpkg").exists(), "nothing written under another's lock");
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(dir.package("wirework/core", &"0.1.2".parse().unwrap()).exists());
+}
+
+#[test]
+fn a_package_file_not_named_for_its_manifest_is_refused_at_load() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = wirework::data_dir::DataDir::at(data.path());
+    let out = plugin_add(data.path(), &fixtures().core).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Copied in by hand under another name: the host will not start on it.
+    std::fs::rename(
+        dir.package("wirework/core", &"0.1.2".parse().unwrap()),
+        dir.plugins().join("wirework.core@9.9.9.wwpkg"),
+    )
+    .unwrap();
+    let out = wirework(fixtures().home.root())
+        .args(["engine", "run", "--until-idle", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "wirework.core@9.9.9.wwpkg holds wirework/core 0.1.2, whose file is named wirework.core@0.1.2.wwpkg"
+        ),
+        "{stderr}"
+    );
 }

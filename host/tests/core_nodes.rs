@@ -287,7 +287,12 @@ async fn webhook_rejects_bad_bodies_and_methods_with_an_answer() {
     assert!(String::from_utf8_lossy(&response.body).contains("not valid JSON"));
 
     let out = trigger(json!({}), request("GET", "application/json", "")).await;
-    assert_eq!(out.response.unwrap().status, 405);
+    let response = out.response.unwrap();
+    assert_eq!(response.status, 405);
+    let allow = |headers: &[(String, String)]| headers.iter().find(|(n, _)| n == "allow").map(|(_, v)| v.clone());
+    assert_eq!(allow(&response.headers).as_deref(), Some("POST"), "a 405 names what the hook takes");
+    let out = trigger(json!({"methods": ["post", "PUT"]}), request("DELETE", "", "")).await;
+    assert_eq!(allow(&out.response.unwrap().headers).as_deref(), Some("POST, PUT"));
     let out = trigger(json!({"methods": ["GET", "POST"]}), request("GET", "", "")).await;
     assert_eq!(items(&out), [json!({})]);
 }

@@ -345,7 +345,7 @@ connections: [{{from: go, to: hold}}, {{from: hold, to: mark}}]
     wait_for(engine, &first, &[Status::Waiting]).await;
     let v2 = engine.deploy_text(&version("two")).await.unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.1", "the range resolved to an exact version");
+    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.2", "the range resolved to an exact version");
     let second = engine.start("versioned", None, vec![json!({})]).await.unwrap();
     wait_for(engine, &second, &[Status::Waiting]).await;
     assert_eq!(engine.emit_event("release", json!({})).await.unwrap().resumed, 2);
@@ -625,7 +625,7 @@ async fn a_store_in_a_newer_format_is_refused_and_left_untouched() {
     assert_eq!(format(instance.engine.store()), Some(current.to_string().into_bytes()), "a new store is marked");
     drop(instance);
 
-    let store_dir = wirework::instance::store_dir(dir.path());
+    let store_dir = wirework::data_dir::DataDir::at(dir.path()).store();
     let everything = |store: &wirework::store::Store| -> Vec<(Vec<u8>, Vec<u8>)> {
         store.scan_prefix(b"").map(|e| e.unwrap()).collect()
     };

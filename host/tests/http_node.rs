@@ -7,9 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
 use common::*;
+use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use wirework::runtime::{Grants, NodeFailure};
+use std::net::IpAddr;
+use std::sync::Arc;
+use wirework::runtime::{Grants, HostLookup, MemoryKv, NodeFailure, Resolver, Runtime, RuntimeConfig};
 
 async fn server() -> std::net::SocketAddr {
     let router = axum::Router::new()
@@ -27,6 +30,12 @@ async fn server() -> std::net::SocketAddr {
             }),
         )
         .route("/text", get(|| async { "plain words" }))
+        .route(
+            "/redirect",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                (StatusCode::FOUND, [("location", q["to"].clone())], "moved")
+            }),
+        )
         .route("/busy", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "try later") }))
         .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "no such thing") }));
     serve(router).await
@@ -126,4 +135,100 @@ async fn hosts_not_granted_are_refused_and_connection_failures_are_retryable() {
     let report = runtime.invoke(&plugin, invocation("request", config, vec![])).await;
     let err = report.result.unwrap_err();
     assert!(err.retryable(), "{err}");
+}
+
+/// A DNS we control: each name answers the addresses it is given.
+struct Names(HashMap<String, Vec<IpAddr>>);
+
+impl HostLookup for Names {
+    fn lookup(&self, host: &str) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let found = self.0.get(host).cloned().ok_or_else(|| std::io::Error::other(format!("no such host {host}")));
+        Box::pin(async move { found })
+    }
+}
+
+/// A runtime whose plugins resolve names through `names` only.
+fn runtime_resolving(names: &[(&str, &str)]) -> Runtime {
+    let names = Names(names.iter().map(|(n, ip)| (n.to_string(), vec![ip.parse().unwrap()])).collect());
+    let config = RuntimeConfig { max_instances: 8, resolver: Resolver::new(names), ..Default::default() };
+    Runtime::new(config, Arc::new(MemoryKv::default())).unwrap()
+}
+
+/// The failure of one GET of `url` through the http node with `grants`.
+async fn refusal(runtime: &Runtime, grants: &Grants, url: &str) -> NodeFailure {
+    let plugin = load(runtime, &fixtures().http, grants).await;
+    let report = runtime.invoke(&plugin, invocation("request", json!({"url": url}), vec![])).await;
+    match report.result {
+        Err(failure) => {
+            assert!(!failure.retryable(), "a refusal is permanent: {failure}");
+            assert!(!report.denials.is_empty() || failure.to_string().contains("denied"), "{failure}");
+            failure
+        }
+        Ok(outcome) => panic!("{url} was reached: {outcome:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_granted_name_that_resolves_to_an_internal_address_is_refused() {
+    // One name per kind of internal address, each granted exactly.
+    let names = [
+        ("metadata.test", "169.254.169.254"),
+        ("loop.test", "127.0.0.1"),
+        ("private.test", "10.1.2.3"),
+        ("cgnat.test", "100.64.0.1"),
+        ("bench.test", "198.18.0.1"),
+        ("reserved.test", "240.0.0.1"),
+        ("docs.test", "192.0.2.1"),
+        ("mapped.test", "::ffff:127.0.0.1"),
+        ("compat.test", "::127.0.0.1"),
+        ("nat64.test", "64:ff9b::a9fe:a9fe"),
+        ("sixtofour.test", "2002:7f00:1::1"),
+        ("teredo.test", "2001:0:4136:e378:8000:63bf:3fff:fdd2"),
+        ("ula.test", "fd00::1"),
+        ("linklocal.test", "fe80::1"),
+        ("loop6.test", "::1"),
+    ];
+    let runtime = runtime_resolving(&names);
+    for (name, ip) in names {
+        let grants = Grants { http: vec![name.to_string()], ..Default::default() };
+        let failure = refusal(&runtime, &grants, &format!("http://{name}/latest/meta-data/")).await;
+        let message = failure.to_string();
+        assert!(message.contains("internal addresses") && message.contains(name), "{name} ({ip}): {message}");
+    }
+}
+
+#[tokio::test]
+async fn an_internal_grant_reaches_a_service_on_loopback_and_an_exact_grant_does_not() {
+    let addr = server().await;
+    let runtime = runtime_resolving(&[("crm.corp.test", "127.0.0.1")]);
+    let url = format!("http://crm.corp.test:{}/contacts", addr.port());
+
+    let exact = Grants { http: vec![format!("crm.corp.test:{}", addr.port())], ..Default::default() };
+    assert!(refusal(&runtime, &exact, &url).await.to_string().contains("internal addresses"));
+
+    let internal = Grants { http_internal: vec![format!("crm.corp.test:{}", addr.port())], ..Default::default() };
+    let plugin = load(&runtime, &fixtures().http, &internal).await;
+    let report = runtime.invoke(&plugin, invocation("request", json!({"url": url}), vec![])).await;
+    assert_eq!(port(&report, "main")[0]["body"]["contacts"][0]["email"], "ann@example.com");
+}
+
+#[tokio::test]
+async fn a_redirect_to_an_internal_address_is_refused() {
+    let addr = server().await;
+    let runtime = runtime_resolving(&[("rebound.test", "127.0.0.1")]);
+    let here = format!("127.0.0.1:{}", addr.port());
+    // The first hop is granted (an IP literal); each target is checked again.
+    let grants = Grants { http: vec![here.clone(), format!("rebound.test:{}", addr.port())], ..Default::default() };
+    for (to, why) in [
+        (format!("http://rebound.test:{}/contacts", addr.port()), "internal addresses"),
+        ("http://169.254.169.254/latest/meta-data/".to_string(), "redirect to"),
+        (format!("http://[::ffff:127.0.0.1]:{}/contacts", addr.port()), "redirect to"),
+    ] {
+        let url = format!(
+            "http://{here}/redirect?to={}",
+            url::form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+        );
+        let message = refusal(&runtime, &grants, &url).await.to_string();
+        assert!(message.contains(why), "{to}: {message}");
+    }
 }

@@ -219,3 +219,20 @@ async fn each_call_gets_a_fresh_instance() {
         }
     }
 }
+
+#[tokio::test]
+async fn output_past_the_copy_limit_fails_for_good_naming_the_limit() {
+    let config = RuntimeConfig { max_instances: 4, max_copy_bytes: 256 << 10, ..Default::default() };
+    let runtime = Runtime::new(config, Arc::new(MemoryKv::default())).unwrap();
+    let plugin = load(&runtime, &fixtures().hostile, &Grants::default()).await;
+    // About 1 MiB of items: four times the limit, well within the plugin's memory.
+    let flood = invocation("flood", json!({"count": 4000, "size": 250}), vec![]);
+    let err = runtime.invoke(&plugin, flood).await.result.unwrap_err();
+    assert_eq!(err, NodeFailure::CopyLimit { limit_bytes: 256 << 10 });
+    assert!(!err.retryable(), "the same output fails the same way every time");
+    assert!(err.to_string().contains("more than 262144 bytes in one call"), "{err}");
+    // Under the limit, the same node's output goes through.
+    let small = invocation("flood", json!({"count": 100, "size": 250}), vec![]);
+    assert_eq!(port(&runtime.invoke(&plugin, small).await, "main").len(), 100);
+    still_serves(&runtime, &plugin).await;
+}

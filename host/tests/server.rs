@@ -9,6 +9,7 @@ use common::fixtures;
 use common::server::{data_dir, json, serve, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 const INTAKE: &str = r#"
@@ -117,6 +118,19 @@ async fn deploy_fire_follow_and_every_refusal() {
     let (status, again) = json(again).await;
     assert_eq!((status, &again), (202, &first));
     assert_eq!(executions_of(&server, "intake").await.len(), 2);
+    // A key must be visible ASCII: a space or a TAB in it is refused, and starts nothing.
+    for bad in ["form 42", "form\t42", " ", "é"] {
+        let request = server.raw(Method::POST, "/hooks/intake/leads/new").json_body(&lead);
+        let response = request.header("idempotency-key", axum::http::HeaderValue::from_bytes(bad.as_bytes()).unwrap());
+        let (status, body) = json(response.send().await.unwrap()).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("visible ASCII"), "{body}");
+    }
+    assert_eq!(executions_of(&server, "intake").await.len(), 2, "refused keys start nothing");
+    // A method the webhook does not take: 405 and what it takes.
+    let wrong = server.raw(Method::GET, "/hooks/intake/leads/new").send().await.unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
 
     // Deactivated: its hooks are gone (404); activated again, they answer.
     let (status, head) = json(server.api(Method::POST, "/workflows/intake/deactivate").send().await.unwrap()).await;
@@ -179,7 +193,7 @@ async fn deploy_fire_follow_and_every_refusal() {
     for family in [
         "wirework_executions_finished_total{status=\"succeeded\"}",
         "wirework_step_duration_seconds_bucket",
-        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.1\"}",
+        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.2\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"202\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"413\"}",
         "wirework_executions_in_memory",
@@ -428,6 +442,31 @@ async fn plugins_are_installed_regranted_and_not_removed_while_in_use() {
     assert_eq!(put.send().await.unwrap().status(), 200);
     let (_, grants) = json(server.api(Method::GET, "/plugins/wirework/http/grants").send().await.unwrap()).await;
     assert_eq!(grants["http"], json!(["127.0.0.1:9"]));
+    // A grant that is not one is refused before anything is written: 400
+    // naming the pattern, the grant in force unchanged, on disk too.
+    let grants_file = dir.path().join("plugins/grants.toml");
+    let on_disk = std::fs::read_to_string(&grants_file).unwrap();
+    for bad in [
+        json!({"http": [""]}),
+        json!({"http": ["x:"]}),
+        json!({"http": ["*x"]}),
+        json!({"http": [" a.test"]}),
+        json!({"http": ["a b"]}),
+        json!({"http_internal": ["*.corp.test"]}),
+    ] {
+        let put = server.api_json(Method::PUT, "/plugins/wirework/http/grants", &bad);
+        let (status, body) = json(put.send().await.unwrap()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("refused"), "{body}");
+        let (_, grants) = json(server.api(Method::GET, "/plugins/wirework/http/grants").send().await.unwrap()).await;
+        assert_eq!(grants["http"], json!(["127.0.0.1:9"]), "{bad}");
+        assert_eq!(std::fs::read_to_string(&grants_file).unwrap(), on_disk, "{bad}");
+    }
+    let package_again = std::fs::read(&fixtures().http).unwrap();
+    let upload = server.api(Method::POST, "/plugins?grant_http=x:").body(package_again);
+    let (status, body) = json(upload.send().await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(std::fs::read_to_string(&grants_file).unwrap(), on_disk);
 
     // Removal is refused while a deployed workflow pins the version.
     server.deploy(&http_caller("http://127.0.0.1:9/")).await;
@@ -453,6 +492,12 @@ async fn plugins_are_installed_regranted_and_not_removed_while_in_use() {
     assert!(!tokens.to_string().contains(ADMIN) && !tokens.to_string().contains(&token), "{tokens}");
     assert_eq!(server.api(Method::DELETE, "/tokens/ci").send().await.unwrap().status(), 204);
     assert_eq!(with(&token).await.unwrap().status(), 401);
+    server.stop().await;
+    // Nothing refused above was kept: the data directory serves again.
+    let server = serve(dir.path(), |_| {}).await;
+    let (status, list) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(list.to_string().contains("wirework/core"), "{list}");
     server.stop().await;
 }
 
@@ -619,4 +664,65 @@ async fn slow_clients_are_cut_off_and_cannot_hold_up_a_shutdown() {
     let stopped = tokio::time::timeout(Duration::from_secs(60), server.stop()).await;
     assert!(stopped.is_ok(), "the stop waited for a client that sends nothing more");
     assert_eq!(read_to_close(&mut stuck).await, "", "closed without an answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_answers_503_until_its_running_steps_finish() {
+    // A step that is in flight until the test lets it finish.
+    let (entered_tx, entered) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let released = release.clone();
+    let slow = common::serve(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (entered_tx, released) = (entered_tx.clone(), released.clone());
+            async move {
+                let _ = entered_tx.send(());
+                released.notified().await;
+                axum::Json(json!({"done": true}))
+            }
+        }),
+    ))
+    .await;
+    let dir = data_dir(&format!("127.0.0.1:{}", slow.port()));
+    let mut server = serve(dir.path(), |c| c.shutdown_grace = Duration::from_secs(60)).await;
+    server.deploy(INTAKE).await;
+    server.deploy(&http_caller(&format!("http://127.0.0.1:{}/slow", slow.port()))).await;
+    let (status, started) = json(server.api(Method::POST, "/workflows/caller/executions").send().await.unwrap()).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["execution_id"].as_str().unwrap().to_string();
+    let mut entered = entered;
+    tokio::time::timeout(Duration::from_secs(60), entered.recv()).await.expect("the step started");
+
+    server.begin_stop();
+    // Fresh connections each time, as a load balancer's probes make them.
+    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let readyz = loop {
+        let answer = fresh.get(format!("{}/readyz", server.url)).send().await.expect("the listener stays open");
+        if answer.status() == 503 || tokio::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(readyz.status(), 503);
+    assert!(readyz.text().await.unwrap().contains("stopping"));
+    let hook = fresh.post(format!("{}/hooks/intake/leads/new", server.url)).json_body(&json!({"email": "late@b.c"}));
+    let refused = hook.send().await.expect("a webhook during the drain is answered, not refused at connect");
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    let (status, body) = json(refused).await;
+    assert!(body["error"].as_str().unwrap().contains("stopping"), "{status} {body}");
+    let api = fresh.get(format!("{}/api/v1/workflows", server.url)).bearer_auth(ADMIN);
+    assert_eq!(api.send().await.unwrap().status(), 503);
+    assert_eq!(fresh.get(format!("{}/healthz", server.url)).send().await.unwrap().status(), 200);
+
+    // The step finishes; then the server stops, and the execution is done.
+    release.notify_one();
+    server.stop().await;
+    let server = serve(dir.path(), |_| {}).await;
+    let done = server.wait_for(&id, &["succeeded", "failed"]).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(executions_of(&server, "intake").await.len(), 0, "the refused webhook started nothing");
+    server.stop().await;
 }

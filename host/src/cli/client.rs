@@ -375,10 +375,8 @@ pub enum PluginRequest {
     Add {
         /// The `.wwpkg` file.
         package: PathBuf,
-        /// Host patterns granted for HTTP.
-        grant_http: Vec<String>,
-        /// Whether key-value state is granted.
-        grant_kv: bool,
+        /// The grant it gets.
+        grant: crate::plugins::GrantEntry,
     },
     /// Install from a registry, as `plugin install` does on a data directory.
     Install {
@@ -437,10 +435,11 @@ pub async fn plugin(server: &PluginServerArg, request: PluginRequest) -> anyhow:
 
 async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Result<i32> {
     let code = match request {
-        PluginRequest::Add { package, grant_http, grant_kv } => {
+        PluginRequest::Add { package, grant } => {
             let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
-            let mut query: Vec<(&str, String)> = grant_http.into_iter().map(|p| ("grant_http", p)).collect();
-            if grant_kv {
+            let mut query: Vec<(&str, String)> = grant.http.into_iter().map(|p| ("grant_http", p)).collect();
+            query.extend(grant.http_internal.into_iter().map(|h| ("grant_http_internal", h)));
+            if grant.kv {
                 query.push(("grant_kv", "true".into()));
             }
             let body = Body::Raw { content_type: "application/octet-stream", bytes };

@@ -4,10 +4,12 @@ mod client;
 mod registry;
 
 use crate::build::{build_plugin, BuildOptions};
+use crate::data_dir::{DataDir, DEFAULT_DATA_DIR};
 use crate::engine::{EngineConfig, ExecutionFilter, MemoryCredentials, Status};
 use crate::home::Home;
-use crate::instance::{plugins_dir, Instance};
-use crate::plugins::{install_file, install_file_replacing, GrantEntry};
+use crate::instance::Instance;
+use crate::plugins::manager::read_package_file;
+use crate::plugins::{GrantEntry, PluginManager};
 use crate::runtime::{Grants, Invocation, InvokeReport, MemoryKv, Outcome, Runtime, RuntimeConfig};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -77,7 +79,7 @@ enum EngineCommand {
     /// a list, or one execution with its steps (JSON).
     Show {
         /// The data directory.
-        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// One execution's id.
         execution: Option<String>,
@@ -96,7 +98,7 @@ enum EngineCommand {
 #[derive(Debug, Args)]
 struct EngineRunArgs {
     /// The data directory.
-    #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
     /// Deploy this workflow file (YAML or JSON) first; repeatable.
     #[arg(long)]
@@ -166,13 +168,17 @@ enum PluginCommand {
         /// The `.wwpkg` file.
         package: PathBuf,
         /// The data directory.
-        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         #[command(flatten)]
         server: client::PluginServerArg,
         /// Grant HTTP to this host pattern; repeatable.
         #[arg(long = "grant-http", value_name = "PATTERN")]
         grant_http: Vec<String>,
+        /// Grant HTTP to this exact host even at internal (loopback,
+        /// private, link-local...) addresses; repeatable.
+        #[arg(long = "grant-http-internal", value_name = "HOST")]
+        grant_http_internal: Vec<String>,
         /// Grant key-value state.
         #[arg(long)]
         grant_kv: bool,
@@ -195,11 +201,14 @@ enum PluginCommand {
         /// With `--set`: grant HTTP to this host pattern; repeatable.
         #[arg(long = "grant-http", value_name = "PATTERN", requires = "set")]
         grant_http: Vec<String>,
+        /// With `--set`: grant HTTP to this exact host even at internal addresses; repeatable.
+        #[arg(long = "grant-http-internal", value_name = "HOST", requires = "set")]
+        grant_http_internal: Vec<String>,
         /// With `--set`: grant key-value state.
         #[arg(long, requires = "set")]
         grant_kv: bool,
         /// The data directory.
-        #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         #[command(flatten)]
         server: client::PluginServerArg,
@@ -235,6 +244,9 @@ struct RunArgs {
     /// Grant HTTP to these host patterns only (default: all the manifest requests).
     #[arg(long = "grant-http", value_name = "PATTERN")]
     grant_http: Vec<String>,
+    /// Grant HTTP to this exact host even at internal addresses; repeatable.
+    #[arg(long = "grant-http-internal", value_name = "HOST")]
+    grant_http_internal: Vec<String>,
     /// Override the manifest's fuel budget.
     #[arg(long)]
     fuel: Option<u64>,
@@ -308,40 +320,71 @@ impl Cli {
                 println!("{}", output.package.display());
             }
             Command::Plugin(PluginCommand::Inspect { package }) => inspect(&home, &package).await?,
-            Command::Plugin(PluginCommand::Add { package, server, grant_http, grant_kv, replace, .. })
-                if server.server.is_some() =>
-            {
+            Command::Plugin(PluginCommand::Add {
+                package,
+                server,
+                grant_http,
+                grant_http_internal,
+                grant_kv,
+                replace,
+                ..
+            }) if server.server.is_some() => {
                 if replace {
                     bail!(
                         "--replace works on a data directory only: a running server never replaces an installed \
                          version; remove it first (`plugin remove --server`)"
                     );
                 }
-                let request = client::PluginRequest::Add { package, grant_http, grant_kv };
+                let grant = GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv };
+                let request = client::PluginRequest::Add { package, grant };
                 return Ok(client::plugin(&server, request).await?.unwrap_or(0));
             }
-            Command::Plugin(PluginCommand::Add { package, data_dir, server: _, grant_http, grant_kv, replace }) => {
-                if replace && crate::instance::is_served(&data_dir) {
+            Command::Plugin(PluginCommand::Add {
+                package,
+                data_dir,
+                server: _,
+                grant_http,
+                grant_http_internal,
+                grant_kv,
+                replace,
+            }) => {
+                let dir = DataDir::at(&data_dir);
+                if replace && dir.is_served() {
                     bail!(
                         "a running wirework has {} open: --replace would change the code of a version it runs; \
                          stop it first, or install a new version with --server",
                         data_dir.display()
                     );
                 }
-                warn_if_served(&data_dir);
-                let trust = TrustStore::load(&home.trust_store_path())?;
-                let grant = GrantEntry { http: grant_http, kv: grant_kv };
-                let install = if replace { install_file_replacing } else { install_file };
-                let path = install(&plugins_dir(&data_dir), &package, &trust, grant)?;
-                println!("{}", path.display());
+                warn_if_served(&dir);
+                let grant = GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv };
+                let bytes = read_package_file(&package)?;
+                let added = PluginManager::for_data_dir(dir, home.clone()).add(bytes, grant, replace).await?;
+                if !added.not_granted.is_empty() {
+                    eprintln!(
+                        "warning: {} requests {}, not granted: its calls that need it will be refused",
+                        added.name,
+                        added.not_granted.join(", ")
+                    );
+                }
+                println!("{}", added.path.display());
             }
-            Command::Plugin(PluginCommand::Grants { name, set, grant_http, grant_kv, data_dir, server }) => {
-                let grant = set.then_some(GrantEntry { http: grant_http, kv: grant_kv });
+            Command::Plugin(PluginCommand::Grants {
+                name,
+                set,
+                grant_http,
+                grant_http_internal,
+                grant_kv,
+                data_dir,
+                server,
+            }) => {
+                let grant =
+                    set.then_some(GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv });
                 let request = client::PluginRequest::Grants { name: name.clone(), set: grant.clone() };
                 if let Some(code) = client::plugin(&server, request).await? {
                     return Ok(code);
                 }
-                return local_grants(&data_dir, &name, grant);
+                return local_grants(home.clone(), &DataDir::at(&data_dir), &name, grant).await;
             }
             Command::Plugin(PluginCommand::Registry(command)) => return registry::run_plugin(&home, command).await,
             Command::Registry(command) => registry::run_registry(&home, command).await?,
@@ -372,29 +415,34 @@ impl Cli {
 
 /// Say so when a running process has `data_dir` open: it loaded its plugins
 /// at start and will not see a package file written now until it restarts.
-pub(crate) fn warn_if_served(data_dir: &Path) {
-    if crate::instance::is_served(data_dir) {
+pub(crate) fn warn_if_served(data_dir: &DataDir) {
+    if data_dir.is_served() {
         eprintln!(
             "warning: a running wirework has {} open; it loads plugins written here only at its next start \
              (`plugin add|install|upgrade|remove|grants --server URL` change a running server's plugins at once)",
-            data_dir.display()
+            data_dir.root().display()
         );
     }
 }
 
 /// `plugin grants` on a data directory: show or replace `name`'s grant.
-fn local_grants(data_dir: &Path, name: &str, set: Option<GrantEntry>) -> anyhow::Result<i32> {
-    let dir = plugins_dir(data_dir);
-    if !crate::plugins::is_installed(&dir, name) {
-        eprintln!("error: {name} is not installed in {}", data_dir.display());
-        return Ok(1);
+async fn local_grants(home: Home, data_dir: &DataDir, name: &str, set: Option<GrantEntry>) -> anyhow::Result<i32> {
+    let manager = PluginManager::for_data_dir(data_dir.clone(), home);
+    let grant = match set {
+        Some(grant) => {
+            warn_if_served(data_dir);
+            manager.set_grant(name, grant).await
+        }
+        None => manager.grant(name),
+    };
+    match grant {
+        Ok(grant) => println!("{}", serde_json::to_string_pretty(&grant)?),
+        Err(crate::plugins::PluginError::NotFound(_)) => {
+            eprintln!("error: {name} is not installed in {}", data_dir.root().display());
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
     }
-    if let Some(grant) = set {
-        warn_if_served(data_dir);
-        crate::plugins::set_grant(&dir, name, Some(grant))?;
-    }
-    let grant = crate::plugins::read_grants(&dir)?.remove(name).unwrap_or_default();
-    println!("{}", serde_json::to_string_pretty(&grant)?);
     Ok(0)
 }
 
@@ -492,6 +540,7 @@ async fn run_node(home: &Home, args: RunArgs) -> anyhow::Result<i32> {
     if !args.grant_http.is_empty() {
         grants.http = args.grant_http.clone();
     }
+    grants.http_internal = args.grant_http_internal.clone();
     let plugin = runtime.load(package, &trust, &grants).await?;
     let mut limits = plugin.manifest().limits;
     limits.fuel = args.fuel.unwrap_or(limits.fuel);

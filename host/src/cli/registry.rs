@@ -2,23 +2,22 @@
 //! for operators and authors, and `wirework registry serve|search|show|yank|...`.
 
 use super::client::{plugin, PluginRequest, PluginServerArg};
+use crate::data_dir::{DataDir, DEFAULT_DATA_DIR};
 use crate::home::Home;
-use crate::instance::plugins_dir;
 use crate::plugins::registry::{
-    self as host_registry, describe_capabilities, install, lockfile_path, memory_path, not_granted, parse_spec,
-    read_revocations, ungranted_refusal, GrantFlags, Installed, Lockfile, Source,
+    describe_capabilities, memory_path, not_granted, parse_spec, ungranted_refusal, GrantFlags, Installed, Lockfile,
 };
-use crate::plugins::{package_path, read_grants, GrantEntry};
+use crate::plugins::{GrantEntry, PluginManager, RegistryRequest};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use semver::{Version, VersionReq};
+use semver::Version;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wirework_registry::client::RegistryClient;
 use wirework_registry::log::{rotation_proof, sign_hex, Operation};
 use wirework_registry::manifest::Capabilities;
-use wirework_registry::{Package, SecretKey, TrustStore};
+use wirework_registry::{Package, SecretKey};
 
 /// Where the registry is: `--registry URL`, else `WIREWORK_REGISTRY`.
 #[derive(Debug, Clone, Args)]
@@ -32,7 +31,7 @@ pub struct RegistryArg {
 #[derive(Debug, Clone, Args)]
 pub struct DataDirArg {
     /// The data directory.
-    #[arg(long, default_value = crate::instance::DEFAULT_DATA_DIR)]
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
 }
 
@@ -318,68 +317,75 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             lockfile,
             server: _,
         } => {
-            super::warn_if_served(&data_dir.data_dir);
+            let dir = DataDir::at(&data_dir.data_dir);
+            super::warn_if_served(&dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
+            let manager = PluginManager::for_data_dir(dir.clone(), home.clone());
             if locked {
-                let path = lockfile.unwrap_or_else(|| lockfile_path(&data_dir.data_dir));
+                let path = lockfile.unwrap_or_else(|| dir.lockfile());
                 let lock = Lockfile::load(&path)?;
                 if lock.plugins.is_empty() {
                     bail!("{} locks no plugins", path.display());
                 }
-                for entry in &lock.plugins {
-                    let source =
-                        Source { home, data_dir: &data_dir.data_dir, registry: &entry.registry, trust_on_first_use };
-                    report(&install(&source, &entry.name, &entry.exact(), Some(entry), &mut decider).await?);
+                match manager.install_locked(Some(lock), trust_on_first_use, &mut decider).await {
+                    Ok(installed) => installed.iter().for_each(report),
+                    Err(failure) => {
+                        failure.installed.iter().for_each(report);
+                        bail!("{failure}");
+                    }
                 }
                 return Ok(0);
             }
             let Some(spec) = spec else { bail!("name a plugin (publisher/name@RANGE) or pass --locked") };
             let (name, range) = parse_spec(&spec)?;
-            let source = Source { home, data_dir: &data_dir.data_dir, registry: &registry.url, trust_on_first_use };
-            report(&install(&source, &name, &range, None, &mut decider).await?);
+            let request = RegistryRequest { name, range, registry: registry.url, trust_on_first_use, locked: None };
+            report(&manager.install(&request, &mut decider).await?);
         }
         PluginRegistryCommand::Upgrade { names, grants, server, .. } if server.server.is_some() => {
             return Ok(plugin(&server, PluginRequest::Upgrade { names, grants }).await?.unwrap_or(0));
         }
         PluginRegistryCommand::Upgrade { names, data_dir, grants, server: _ } => {
-            super::warn_if_served(&data_dir.data_dir);
+            let dir = DataDir::at(&data_dir.data_dir);
+            super::warn_if_served(&dir);
             let flags = GrantFlags::parse(&grants)?;
             let mut decider = |n: &str, r: &Capabilities, e: Option<&GrantEntry>| decide(&flags, n, r, e);
-            let lock = Lockfile::load(&lockfile_path(&data_dir.data_dir))?;
-            let newest = lock
-                .newest(&names)
-                .map_err(|name| anyhow::anyhow!("{name} was not installed from a registry (not in the lockfile)"))?;
-            for (name, entry) in newest {
-                let range = VersionReq::parse(&entry.range)?;
-                match host_registry::newer_in_range(home, entry, &range).await? {
-                    Some(_) => {
-                        let source = Source {
-                            home,
-                            data_dir: &data_dir.data_dir,
-                            registry: &entry.registry,
-                            trust_on_first_use: false,
-                        };
-                        let installed = install(&source, name, &range, None, &mut decider).await?;
+            let manager = PluginManager::for_data_dir(dir, home.clone());
+            let mut failed = false;
+            for upgrade in manager.upgrade(&names, &mut decider).await? {
+                let (name, from) = (&upgrade.from.name, &upgrade.from.version);
+                match upgrade.outcome {
+                    Ok(Some(installed)) => {
                         report(&installed);
                         eprintln!(
-                            "kept {name} {} beside it (remove it with `wirework plugin remove {name}@{}`)",
-                            entry.version, entry.version
+                            "kept {name} {from} beside it (remove it with `wirework plugin remove {name}@{from}`)"
                         );
                     }
-                    None => println!("{name} {} is the newest in `{}`", entry.version, entry.range),
+                    Ok(None) => println!("{name} {from} is the newest in `{}`", upgrade.from.range),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("error: {name}: {e}");
+                    }
                 }
             }
+            return Ok(i32::from(failed));
         }
         PluginRegistryCommand::List { data_dir, server } => match plugin(&server, PluginRequest::List).await? {
             Some(code) => return Ok(code),
-            None => list(home, &data_dir.data_dir)?,
+            None => list(home, &DataDir::at(&data_dir.data_dir))?,
         },
         PluginRegistryCommand::Remove { spec, data_dir, server, force } => {
             let (name, version) = parse_exact(&spec)?;
-            match plugin(&server, PluginRequest::Remove { name, version, force }).await? {
+            let request = PluginRequest::Remove { name: name.clone(), version: version.clone(), force };
+            match plugin(&server, request).await? {
                 Some(code) => return Ok(code),
-                None => remove(&data_dir.data_dir, &spec, force)?,
+                None => {
+                    let dir = DataDir::at(&data_dir.data_dir);
+                    super::warn_if_served(&dir);
+                    let manager = PluginManager::for_data_dir(dir, home.clone());
+                    manager.remove(&name, &version, force).await?;
+                    println!("removed {name} {version}");
+                }
             }
         }
         PluginRegistryCommand::Publish { package, registry, key } => {
@@ -405,7 +411,8 @@ pub async fn run_plugin(home: &Home, command: PluginRegistryCommand) -> anyhow::
             println!("published {} {} to {} (log entry {index})", m.name, m.version, registry.url);
         }
         PluginRegistryCommand::Refresh { data_dir } => {
-            let (revocations, failures) = host_registry::sync_revocations(home, &data_dir.data_dir).await?;
+            let manager = PluginManager::for_data_dir(DataDir::at(&data_dir.data_dir), home.clone());
+            let (revocations, failures) = manager.refresh().await?;
             for failure in &failures {
                 eprintln!("warning: {failure}");
             }
@@ -431,74 +438,22 @@ fn publisher_of(bytes: &[u8]) -> anyhow::Result<String> {
     Ok(wirework_registry::Manifest::parse(text)?.publisher().to_string())
 }
 
-fn list(home: &Home, data_dir: &Path) -> anyhow::Result<()> {
-    let dir = plugins_dir(data_dir);
-    let trust = TrustStore::load(&home.trust_store_path())?;
-    let grants = read_grants(&dir)?;
-    let lock = Lockfile::load(&lockfile_path(data_dir))?;
-    let revocations = read_revocations(data_dir)?;
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wwpkg"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    paths.sort();
-    for path in paths {
-        let verified = match Package::read(&path).and_then(|p| p.verify(&trust)) {
-            Ok(v) => v,
-            Err(e) => {
-                println!("{}  NOT LOADABLE: {e}", path.display());
-                continue;
-            }
-        };
-        let m = &verified.manifest.plugin;
-        let source = lock
-            .plugins
-            .iter()
-            .find(|l| l.name == m.name && l.version == m.version)
-            .map_or_else(|| "file".to_string(), |l| format!("{} ({})", l.registry, l.range));
-        let grant = grants.get(&m.name).cloned().unwrap_or_default();
-        let missing = not_granted(&verified.manifest.capabilities, &grant);
-        let revoked = revocations.reason(&m.name, verified.component_digest(), &verified.statement.key_id);
-        print!("{} {}  from {source}  sha256 {}", m.name, m.version, &verified.component_digest()[..16]);
-        if !missing.is_empty() {
-            print!("  not granted: {}", missing.join(", "));
+fn list(home: &Home, data_dir: &DataDir) -> anyhow::Result<()> {
+    let (listed, unloadable) = PluginManager::for_data_dir(data_dir.clone(), home.clone()).list()?;
+    for file in unloadable {
+        println!("{}  NOT LOADABLE: {}", file.path.display(), file.error);
+    }
+    for p in listed {
+        let source = p.locked.as_ref().map_or_else(|| "file".to_string(), |l| format!("{} ({})", l.registry, l.range));
+        print!("{} {}  from {source}  sha256 {}", p.name, p.version, &p.digest[..16]);
+        if !p.not_granted.is_empty() {
+            print!("  not granted: {}", p.not_granted.join(", "));
         }
-        if let Some(reason) = revoked {
+        if let Some(reason) = p.revoked {
             print!("  REVOKED: {reason}");
         }
         println!();
     }
-    Ok(())
-}
-
-fn remove(data_dir: &Path, spec: &str, force: bool) -> anyhow::Result<()> {
-    let (name, version) = parse_exact(spec)?;
-    let path = package_path(&plugins_dir(data_dir), &name, &version);
-    if !path.exists() {
-        bail!("{name} {version} is not installed in {}", data_dir.display());
-    }
-    let store_dir = crate::instance::store_dir(data_dir);
-    if store_dir.exists() && !force {
-        let store = crate::store::Store::open_sled(&store_dir).with_context(|| {
-            format!(
-                "opening {} (if a server is running on it, remove through it: add --server URL)",
-                store_dir.display()
-            )
-        })?;
-        let users = crate::engine::workflows_using(&store, &name, &version)
-            .with_context(|| format!("reading {}", store_dir.display()))?;
-        if !users.is_empty() {
-            bail!("{name} {version} is used by workflow(s) {} (pass --force to remove it anyway)", users.join(", "));
-        }
-    }
-    super::warn_if_served(data_dir);
-    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-    let lock_path = lockfile_path(data_dir);
-    Lockfile::update(&lock_path, |lock| lock.remove(&name, &version))?;
-    println!("removed {name} {version}");
     Ok(())
 }
 
@@ -595,7 +550,7 @@ async fn serve(listen: &str, data_dir: &Path, key: Option<&Path>, max_upload_byt
         crate::runtime::RuntimeConfig { max_instances: 16, ..Default::default() },
         Arc::new(crate::runtime::MemoryKv::default()),
     )?;
-    let check = Arc::new(host_registry::DescribeCheck::new(runtime));
+    let check = Arc::new(crate::plugins::registry::DescribeCheck::new(runtime));
     let server = wirework_registry::server::RegistryServer::open(data_dir, key, check, max_upload_bytes)?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let public = server.public_key();
@@ -607,7 +562,8 @@ async fn serve(listen: &str, data_dir: &Path, key: Option<&Path>, max_upload_byt
         header_read_timeout: std::time::Duration::from_secs(30),
         drain: std::time::Duration::from_secs(10),
     };
-    let cut = crate::server::http::serve(listener, server.router(), limits, crate::server::stop_signal()).await;
+    let stop = crate::server::stop_signal();
+    let cut = crate::server::http::serve(listener, server.router(), limits, stop, std::future::ready(())).await;
     if cut > 0 {
         eprintln!("closed {cut} connection(s) still open {:?} after the stop", limits.drain);
     }

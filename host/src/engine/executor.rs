@@ -282,7 +282,7 @@ async fn drive(
                 batch.put(keys::execution(&id), encode(&record));
                 keys::restatus(&mut batch, &id, stored_status, record.status);
                 inner.store.commit(batch).await?;
-                inner.metrics.record_finished(record.status);
+                inner.metrics.record_finished(record.status.as_str());
                 let watchers = inner.watchers.lock().expect("watchers lock").remove(&id);
                 for watcher in watchers.into_iter().flatten() {
                     let _ = watcher.send(record.status);
@@ -497,7 +497,7 @@ impl Driver {
         keys::restatus(&mut batch, id, self.stored_status, self.record.status);
         self.inner.store.commit(batch).await?;
         if Some(self.record.status) != self.stored_status && self.record.status.is_finished() {
-            self.inner.metrics.record_finished(self.record.status);
+            self.inner.metrics.record_finished(self.record.status.as_str());
         }
         self.stored_status = Some(self.record.status);
         if let Some(durable) = self.pending_start.take() {

@@ -836,7 +836,7 @@ impl Inner {
             if committed.is_ok() {
                 inner.metrics.executions_started.inc();
                 if record.status.is_finished() {
-                    inner.metrics.record_finished(record.status);
+                    inner.metrics.record_finished(record.status.as_str());
                 }
                 if record.status == Status::Running {
                     executor::start_driver(&inner, record, None);

@@ -74,6 +74,17 @@ impl Status {
     pub fn parse(text: &str) -> Option<Status> {
         serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
     }
+
+    /// The name it is stored, answered and counted under: `running`, `waiting`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// The format of what this wirework keeps in its store, written under
@@ -439,5 +450,18 @@ pub(crate) mod keys {
         let (id, step) = text.rsplit_once('/')?;
         let id = id.rsplit('/').next()?;
         Some((id.to_string(), step.parse().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn a_status_has_one_name_in_records_answers_and_metrics() {
+        for status in [Status::Running, Status::Waiting, Status::Succeeded, Status::Failed, Status::Cancelled] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
     }
 }

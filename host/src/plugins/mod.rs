@@ -1,24 +1,34 @@
 //! Installed plugins: verified, compiled packages the engine runs nodes of,
-//! several versions of one plugin side by side. Implements the engine's
-//! [`NodeHost`] on top of the [runtime](crate::runtime).
+//! several versions of one plugin side by side. [`InstalledPlugins`] is the
+//! loaded set and implements the engine's [`NodeHost`] on top of the
+//! [runtime](crate::runtime); [`PluginManager`] is the one place that
+//! changes what is installed.
 //!
-//! On disk (inside a data directory), `plugins/` holds the installed packages
-//! (`publisher.name@version.wwpkg`) and `plugins/grants.toml` the operator's
-//! grants per plugin:
+//! On disk (inside a [data directory](crate::data_dir)), `plugins/` holds the
+//! installed packages (`publisher.name@version.wwpkg`) and
+//! `plugins/grants.toml` the operator's grants per plugin:
 //!
 //! ```toml
 //! ["wirework/http"]
 //! http = ["api.example.com", "127.0.0.1:8025"]
+//! http_internal = ["crm.corp.example"]
 //! kv = false
 //! ```
+//!
+//! `http_internal` names hosts that may resolve to internal addresses (see
+//! [`crate::runtime::capabilities`]); an IP literal in `http` may be internal too.
 //!
 //! Packages are verified against the trust store when loaded, every time,
 //! and checked against the revocation list ([`registry`]) before every
 //! instantiation: a version whose key or digest its publisher revoked stops
 //! running as soon as the host learns of it.
 
+pub mod manager;
 pub mod registry;
 
+pub use manager::{PluginError, PluginManager, PluginUsers, RegistryRequest};
+
+use crate::data_dir::{package_file_name, package_file_prefix};
 use crate::engine::{NodeHost, PluginVersion};
 use crate::runtime::{
     Grants, Invocation, InvokeReport, LoadedPlugin, NodeFailure, Outcome, Runtime, TriggerOutput, TriggerRequest,
@@ -42,9 +52,26 @@ pub struct GrantEntry {
     /// Host patterns it may call.
     #[serde(default)]
     pub http: Vec<String>,
+    /// Hosts it may call at internal addresses (exact hosts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_internal: Vec<String>,
     /// Whether it may keep key-value state.
     #[serde(default)]
     pub kv: bool,
+}
+
+impl GrantEntry {
+    /// Refuse a grant that could not be put in force: the error names the
+    /// first host pattern that is not one. Checked before a grant is written.
+    pub fn check(&self) -> Result<(), String> {
+        crate::runtime::capabilities::check_patterns(&self.http)?;
+        crate::runtime::capabilities::check_internal_hosts(&self.http_internal)
+    }
+
+    /// The runtime's grants for this entry (secrets are bound per call).
+    pub fn grants(&self) -> Grants {
+        Grants { http: self.http.clone(), http_internal: self.http_internal.clone(), kv: self.kv, ..Default::default() }
+    }
 }
 
 /// Plugin versions loaded into a runtime.
@@ -111,6 +138,12 @@ impl InstalledPlugins {
         plugins.values().flat_map(|versions| versions.values().map(|p| describe(p))).collect()
     }
 
+    /// The id of the key that signed a loaded version.
+    pub fn key_id(&self, name: &str, version: &Version) -> Option<String> {
+        let plugins = self.plugins.read().expect("plugins lock");
+        Some(plugins.get(name)?.get(version)?.key_id().to_string())
+    }
+
     /// The capabilities an installed version's manifest requests.
     pub fn requested(&self, name: &str, version: &Version) -> Option<wirework_registry::manifest::Capabilities> {
         let plugins = self.plugins.read().expect("plugins lock");
@@ -153,8 +186,7 @@ impl InstalledPlugins {
         trust: &TrustStore,
         grant: &GrantEntry,
     ) -> anyhow::Result<LoadedPlugin> {
-        let grants = Grants { http: grant.http.clone(), kv: grant.kv, ..Default::default() };
-        Ok(self.runtime.load(package, trust, &grants).await?)
+        Ok(self.runtime.load(package, trust, &grant.grants()).await?)
     }
 
     /// Let trigger node `node` of an installed version turn an HTTP request
@@ -180,26 +212,33 @@ impl InstalledPlugins {
 
     /// Load every package in `dir` (see the module docs), verified against
     /// `trust`; revoked ones are skipped with a warning (and
-    /// `revocations.json` becomes the list checked before every call).
+    /// `revocations.json` becomes the list checked before every call). A
+    /// file whose name is not its manifest's `publisher.name@version.wwpkg`
+    /// is refused: it was not installed by wirework, and the name is what
+    /// every later change looks the version up by.
     pub async fn load_dir(&self, dir: &Path, trust: &TrustStore) -> anyhow::Result<Vec<PluginVersion>> {
         let grants = read_grants(dir)?;
         let data_dir = dir.parent().unwrap_or(dir);
         let revocations = registry::read_revocations(data_dir)?;
         let mut loaded = Vec::new();
-        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(loaded) };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wwpkg"))
-            .collect();
-        paths.sort();
-        for path in paths {
+        for path in package_files(dir) {
             let package = Package::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let name = package.clone().verify(trust).map(|v| v.manifest.plugin.name).ok();
-            let entry = name.and_then(|n| grants.get(&n).cloned()).unwrap_or_default();
-            let grants = Grants { http: entry.http, kv: entry.kv, ..Default::default() };
+            let verified = package.clone().verify(trust).with_context(|| format!("loading {}", path.display()))?;
+            let m = &verified.manifest.plugin;
+            let expected = package_file_name(&m.name, &m.version);
+            if path.file_name().is_none_or(|n| n != expected.as_str()) {
+                anyhow::bail!(
+                    "{} holds {} {}, whose file is named {expected}: install packages with `wirework plugin add`, \
+                     or move it to {expected}",
+                    path.display(),
+                    m.name,
+                    m.version
+                );
+            }
+            let entry = grants.get(&m.name).cloned().unwrap_or_default();
             let plugin = self
                 .runtime
-                .load(package, trust, &grants)
+                .load(package, trust, &entry.grants())
                 .await
                 .with_context(|| format!("loading {}", path.display()))?;
             if let Some(reason) = revocations.reason(&plugin.manifest().plugin.name, plugin.digest(), plugin.key_id()) {
@@ -260,65 +299,11 @@ fn contents(package: &Package) -> String {
     format!("manifest sha256 {}…, component sha256 {}…", &manifest[..12], &component[..12])
 }
 
-/// Install a package file into `dir` with `grant`: verified first, then
-/// copied as `publisher.name@version.wwpkg`; the grant replaces any earlier
-/// one. A version installed with other contents is refused
-/// ([`check_not_replacing`]).
-pub fn install_file(dir: &Path, package: &Path, trust: &TrustStore, grant: GrantEntry) -> anyhow::Result<PathBuf> {
-    install_package_file(dir, package, trust, grant, false)
-}
-
-/// [`install_file`], but a version installed with other contents is
-/// replaced: for a plugin author's data directory, where a rebuilt plugin
-/// keeps its version. Executions pinned to it run the new code from the next
-/// start.
-pub fn install_file_replacing(
-    dir: &Path,
-    package: &Path,
-    trust: &TrustStore,
-    grant: GrantEntry,
-) -> anyhow::Result<PathBuf> {
-    install_package_file(dir, package, trust, grant, true)
-}
-
-fn install_package_file(
-    dir: &Path,
-    package: &Path,
-    trust: &TrustStore,
-    grant: GrantEntry,
-    replace: bool,
-) -> anyhow::Result<PathBuf> {
-    // `read` also refuses a file over the size limit the host loads.
-    let offered = Package::read(package).with_context(|| format!("reading {}", package.display()))?;
-    let bytes = std::fs::read(package).with_context(|| format!("reading {}", package.display()))?;
-    let verified = offered.clone().verify(trust)?;
-    let m = &verified.manifest.plugin;
-    match check_not_replacing(dir, &m.name, &m.version, &offered).map_err(|e| e.downcast::<VersionConflict>()) {
-        Ok(()) => {}
-        Err(Ok(_)) if replace => {
-            // The lockfile's entry would describe a package that is gone.
-            let lock = dir.join(registry::LOCKFILE_NAME);
-            if lock.exists() {
-                registry::Lockfile::update(&lock, |l| l.remove(&m.name, &m.version))?;
-            }
-        }
-        Err(Ok(conflict)) => anyhow::bail!("{conflict} (or, in a data directory, `plugin add --replace`)"),
-        Err(Err(e)) => return Err(e),
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let target = package_path(dir, &m.name, &m.version);
-    wirework_registry::write_atomically(&target, &bytes)?;
-    write_grant(dir, &m.name, grant)?;
-    Ok(target)
-}
-
-/// Replace the grant of plugin `name` in `dir`.
-pub fn write_grant(dir: &Path, name: &str, grant: GrantEntry) -> anyhow::Result<()> {
-    set_grant(dir, name, Some(grant))
-}
-
 /// Set (or, with `None`, drop) the grant of plugin `name` in `dir`.
 pub fn set_grant(dir: &Path, name: &str, grant: Option<GrantEntry>) -> anyhow::Result<()> {
+    if let Some(grant) = &grant {
+        grant.check().map_err(|e| anyhow::anyhow!("the grant of {name}: {e}"))?;
+    }
     let path = dir.join("grants.toml");
     let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut grants = read_grants(dir)?;
@@ -332,12 +317,18 @@ pub fn set_grant(dir: &Path, name: &str, grant: Option<GrantEntry>) -> anyhow::R
 
 /// The file an installed version is kept in, inside `dir`.
 pub fn package_path(dir: &Path, name: &str, version: &Version) -> PathBuf {
-    dir.join(format!("{}{version}.wwpkg", package_file_prefix(name)))
+    dir.join(package_file_name(name, version))
 }
 
-/// How the file names of `name`'s installed versions start.
-fn package_file_prefix(name: &str) -> String {
-    format!("{}@", name.replace('/', "."))
+/// The package files in `dir` (a data directory's `plugins/`), in name order.
+pub fn package_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wwpkg"))
+        .collect();
+    paths.sort();
+    paths
 }
 
 /// Whether some version of `name` is installed in `dir`.

@@ -18,9 +18,9 @@
 //! accepted the second or third way are added to the trust store, so the
 //! host verifies the package with it every time it loads.
 
-use super::{package_path, read_grants, write_grant, GrantEntry};
+use super::{package_path, read_grants, set_grant, GrantEntry};
+use crate::data_dir::DataDir;
 use crate::home::Home;
-use crate::instance::plugins_dir;
 use crate::runtime::{Grants, Runtime};
 use anyhow::{bail, Context};
 use futures_util::future::BoxFuture;
@@ -35,18 +35,7 @@ use wirework_registry::package::{sha256_hex, trust_for, Statement};
 use wirework_registry::server::PackageCheck;
 use wirework_registry::{Package, PublicKey, TrustStore};
 
-/// The lockfile's name, in a data directory's `plugins/`.
-pub const LOCKFILE_NAME: &str = "wirework.lock";
-
-/// The lockfile of a data directory.
-pub fn lockfile_path(data_dir: &Path) -> PathBuf {
-    plugins_dir(data_dir).join(LOCKFILE_NAME)
-}
-
-/// The revocation list of a data directory.
-pub fn revocations_path(data_dir: &Path) -> PathBuf {
-    plugins_dir(data_dir).join("revocations.json")
-}
+pub use crate::data_dir::LOCKFILE_NAME;
 
 /// Where a client remembers registries' keys and log heads.
 pub fn memory_path(home: &Home) -> PathBuf {
@@ -180,7 +169,7 @@ impl Lockfile {
 
 /// The revocation list kept in `dir` (a data directory's `plugins/`).
 pub fn read_revocations(data_dir: &Path) -> anyhow::Result<Revocations> {
-    let path = revocations_path(data_dir);
+    let path = DataDir::at(data_dir).revocations();
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Revocations::default()),
@@ -190,7 +179,7 @@ pub fn read_revocations(data_dir: &Path) -> anyhow::Result<Revocations> {
 
 /// Add `more` to the data directory's revocation list (revocations are never undone); the whole list.
 pub fn add_revocations(data_dir: &Path, more: &Revocations) -> anyhow::Result<Revocations> {
-    let path = revocations_path(data_dir);
+    let path = DataDir::at(data_dir).revocations();
     let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut all = read_revocations(data_dir)?;
     let before = all.clone();
@@ -207,7 +196,7 @@ pub fn add_revocations(data_dir: &Path, more: &Revocations) -> anyhow::Result<Re
 /// registries that could not be reached or verified (the list keeps what
 /// they said before).
 pub async fn sync_revocations(home: &Home, data_dir: &Path) -> anyhow::Result<(Revocations, Vec<String>)> {
-    let lock = Lockfile::load(&lockfile_path(data_dir))?;
+    let lock = Lockfile::load(&DataDir::at(data_dir).lockfile())?;
     // Each registry as the lockfile knows it: its URL and the key it had.
     let registries: std::collections::BTreeSet<(&str, &str)> =
         lock.plugins.iter().map(|p| (p.registry.as_str(), p.registry_key.as_str())).collect();
@@ -231,15 +220,16 @@ pub fn parse_spec(spec: &str) -> anyhow::Result<(String, VersionReq)> {
     Ok((name.to_string(), range))
 }
 
-/// The grants an operator gives with an install: `http=PATTERN`, `kv`,
-/// `all` (everything the package requests) or `none` (the CLI's `--grant`,
-/// the API's `grants`).
+/// The grants an operator gives with an install: `http=PATTERN`,
+/// `http-internal=HOST`, `kv`, `all` (everything the package requests) or
+/// `none` (the CLI's `--grant`, the API's `grants`).
 #[derive(Debug, Default)]
 pub struct GrantFlags {
     all: bool,
     none: bool,
     kv: bool,
     http: Vec<String>,
+    http_internal: Vec<String>,
 }
 
 impl GrantFlags {
@@ -251,17 +241,20 @@ impl GrantFlags {
                 "all" => out.all = true,
                 "none" => out.none = true,
                 "kv" => out.kv = true,
-                other => match other.strip_prefix("http=") {
-                    Some(pattern) if !pattern.is_empty() => out.http.push(pattern.to_string()),
-                    _ => bail!("grant `{other}`: expected http=PATTERN, kv, all or none"),
+                other => match (other.strip_prefix("http="), other.strip_prefix("http-internal=")) {
+                    (Some(pattern), _) => out.http.push(pattern.to_string()),
+                    (_, Some(host)) => out.http_internal.push(host.to_string()),
+                    _ => bail!("grant `{other}`: expected http=PATTERN, http-internal=HOST, kv, all or none"),
                 },
             }
         }
+        let checked = GrantEntry { http: out.http.clone(), http_internal: out.http_internal.clone(), kv: false };
+        checked.check().map_err(|e| anyhow::anyhow!("grant: {e}"))?;
         Ok(out)
     }
 
     fn given(&self) -> bool {
-        self.all || self.none || self.kv || !self.http.is_empty()
+        self.all || self.none || self.kv || !self.http.is_empty() || !self.http_internal.is_empty()
     }
 
     /// The grant for a package requesting `requested`, when it can be decided
@@ -277,9 +270,12 @@ impl GrantFlags {
                 grant.kv |= requested.kv;
             }
             grant.http.extend(self.http.iter().cloned());
+            grant.http_internal.extend(self.http_internal.iter().cloned());
             grant.kv |= self.kv;
             grant.http.sort();
             grant.http.dedup();
+            grant.http_internal.sort();
+            grant.http_internal.dedup();
             return Some(grant);
         }
         if let Some(earlier) = earlier {
@@ -322,7 +318,7 @@ pub fn describe_capabilities(requested: &Capabilities) -> String {
 pub type Decide<'a> =
     &'a mut (dyn FnMut(&str, &Capabilities, Option<&GrantEntry>) -> anyhow::Result<GrantEntry> + Send);
 
-/// What [`install`] did.
+/// What an install from a registry did.
 #[derive(Debug)]
 pub struct Installed {
     /// `publisher/name`.
@@ -362,23 +358,9 @@ pub async fn newer_in_range(home: &Home, entry: &Locked, range: &VersionReq) -> 
     Ok(view.resolve(&entry.name, range).map(|info| info.version.clone()).filter(|newer| *newer > entry.version))
 }
 
-/// Resolve `range` of `name` (or take the exact locked version), download,
-/// verify against the trust store and the revocations, decide the grant and
-/// install; records the lock entry. Nothing is written when a check fails
-/// or the grant is refused (only the registry's key and head are
-/// remembered); a newly trusted key is saved last.
-pub async fn install(
-    source: &Source<'_>,
-    name: &str,
-    range: &VersionReq,
-    locked: Option<&Locked>,
-    decide: Decide<'_>,
-) -> anyhow::Result<Installed> {
-    prepare(source, name, range, locked, decide).await?.commit(source.home, source.data_dir)
-}
-
 /// A version downloaded, verified and granted by [`prepare`], nothing of it
-/// written yet: [`Prepared::commit`] installs it. A server loads it in
+/// written yet: [`Prepared::commit`] installs it (see
+/// [`PluginManager::install`](super::PluginManager::install), which does both). A server loads it in
 /// between, so that a package that cannot load is never installed.
 pub struct Prepared {
     /// `publisher/name`.
@@ -393,6 +375,8 @@ pub struct Prepared {
     pub grant: GrantEntry,
     /// What the package requests.
     requested: Capabilities,
+    /// The plugin's grant when the grant was decided.
+    earlier: Option<GrantEntry>,
     not_granted: Vec<String>,
     notes: Vec<String>,
     newly_trusted: Option<NewlyTrusted>,
@@ -400,7 +384,7 @@ pub struct Prepared {
     revocations: Revocations,
 }
 
-/// Everything [`install`] checks, without writing anything but the
+/// Everything an install checks, without writing anything but the
 /// registry's key and head (see [`Prepared`]).
 pub async fn prepare(
     source: &Source<'_>,
@@ -447,7 +431,7 @@ pub async fn prepare(
     if m.name != name || m.version != info.version || verified.component_digest() != info.component_sha256 {
         bail!("the package downloaded for {name} {} is another one ({} {})", info.version, m.name, m.version);
     }
-    let earlier = read_grants(&plugins_dir(source.data_dir))?.get(name).cloned();
+    let earlier = read_grants(&DataDir::at(source.data_dir).plugins())?.get(name).cloned();
     let grant = decide(name, &verified.manifest.capabilities, earlier.as_ref())?;
     let not_granted = not_granted(&verified.manifest.capabilities, &grant);
     let entry = Locked {
@@ -467,6 +451,7 @@ pub async fn prepare(
         trust,
         grant,
         requested: verified.manifest.capabilities.clone(),
+        earlier,
         not_granted,
         notes,
         newly_trusted,
@@ -476,13 +461,17 @@ pub async fn prepare(
 }
 
 impl Prepared {
-    /// Decide the grant again, from the plugin's grant in `data_dir` now: a
-    /// caller that took a lock after [`prepare`] (a server, whose grants may
-    /// have changed meanwhile) does so under it.
+    /// Decide the grant again if the plugin's grant in `data_dir` changed
+    /// since [`prepare`] decided it: the caller took the change lock after
+    /// asking the registry, and decides under it.
     pub fn decide_again(&mut self, data_dir: &Path, decide: Decide<'_>) -> anyhow::Result<()> {
-        let earlier = read_grants(&plugins_dir(data_dir))?.get(&self.name).cloned();
+        let earlier = read_grants(&DataDir::at(data_dir).plugins())?.get(&self.name).cloned();
+        if earlier == self.earlier {
+            return Ok(());
+        }
         self.grant = decide(&self.name, &self.requested, earlier.as_ref())?;
         self.not_granted = not_granted(&self.requested, &self.grant);
+        self.earlier = earlier;
         Ok(())
     }
 
@@ -493,11 +482,11 @@ impl Prepared {
     pub fn commit(self, home: &Home, data_dir: &Path) -> anyhow::Result<Installed> {
         let Prepared { name, version, bytes, grant, not_granted, mut notes, newly_trusted, entry, revocations, .. } =
             self;
-        let dir = plugins_dir(data_dir);
+        let dir = DataDir::at(data_dir).plugins();
         let earlier = read_grants(&dir)?.get(&name).cloned();
         // Read what is about to be updated before writing anything, so a
         // broken file stops the install with nothing changed.
-        let lock_path = lockfile_path(data_dir);
+        let lock_path = DataDir::at(data_dir).lockfile();
         let earlier_lock =
             Lockfile::load(&lock_path)?.plugins.into_iter().find(|p| p.name == name && p.version == version);
         read_revocations(data_dir)?;
@@ -511,7 +500,7 @@ impl Prepared {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             wirework_registry::write_atomically(&path, &bytes)
                 .with_context(|| format!("writing {}", path.display()))?;
-            write_grant(&dir, &name, grant.clone())?;
+            set_grant(&dir, &name, Some(grant.clone()))?;
             Lockfile::update(&lock_path, |lock| lock.upsert(entry.clone()))?;
             add_revocations(data_dir, &revocations)?;
             // Last: a key is trusted only for an install that happened.
@@ -656,7 +645,7 @@ mod tests {
     #[test]
     fn the_lockfile_round_trips_and_keeps_one_entry_per_version() {
         let dir = tempfile::tempdir().unwrap();
-        let path = lockfile_path(dir.path());
+        let path = DataDir::at(dir.path()).lockfile();
         let entry = |v: &str| Locked {
             name: "acme/crm".into(),
             version: Version::parse(v).unwrap(),
@@ -691,7 +680,7 @@ mod tests {
     #[test]
     fn capabilities_beyond_the_grant_are_listed() {
         let requested = Capabilities { http: vec!["a.example".into(), "b.example".into()], secrets: vec![], kv: true };
-        let grant = GrantEntry { http: vec!["a.example".into()], kv: false };
+        let grant = GrantEntry { http: vec!["a.example".into()], ..Default::default() };
         assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv"]);
     }
 }

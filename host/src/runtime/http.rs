@@ -1,12 +1,15 @@
 //! Outbound HTTP for plugins: one client per loaded plugin, whose DNS resolver
-//! and redirect policy enforce that plugin's [`Policy`], so a name that resolves
-//! to an internal address, or a redirect to a host not granted, is refused at
-//! connect time rather than checked once and trusted after (DNS rebinding).
+//! and redirect policy enforce that plugin's [`Policy`]. A name is resolved
+//! once per connection, its answers are checked ([`vet`]), and the client
+//! connects only to the addresses that passed: no second look-up that a DNS
+//! rebinding could answer differently. Every redirect is checked again, and
+//! resolved and vetted again when it leads to another host.
 
 use super::bindings::wirework::plugin::types::{HttpResponse, OutgoingRequest};
 use super::capabilities::{is_internal, Policy, Reach};
+use futures_util::future::BoxFuture;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +25,50 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits { timeout: Duration::from_secs(30), max_response_bytes: 8 << 20 }
+    }
+}
+
+/// Looks host names up for plugins' outbound HTTP.
+pub trait HostLookup: Send + Sync + 'static {
+    /// The addresses of `host`.
+    fn lookup(&self, host: &str) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+}
+
+/// The resolver plugins' HTTP calls use: the system's by default
+/// ([`Resolver::system`]); tests and embedders may put their own in its place.
+#[derive(Clone)]
+pub struct Resolver(Arc<dyn HostLookup>);
+
+impl Resolver {
+    /// The operating system's resolver (`getaddrinfo`, on a blocking thread).
+    pub fn system() -> Resolver {
+        Resolver(Arc::new(SystemLookup))
+    }
+
+    /// A resolver of one's own.
+    pub fn new(lookup: impl HostLookup) -> Resolver {
+        Resolver(Arc::new(lookup))
+    }
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        Resolver::system()
+    }
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
+}
+
+struct SystemLookup;
+
+impl HostLookup for SystemLookup {
+    fn lookup(&self, host: &str) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let host = host.to_string();
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect()) })
     }
 }
 
@@ -44,40 +91,53 @@ impl std::fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
+/// The addresses of `host` a call may connect to: all of them with
+/// [`Reach::Internal`], else the public ones; `Err` when none is left.
+fn vet(host: &str, addrs: Vec<IpAddr>, reach: Reach) -> Result<Vec<IpAddr>, String> {
+    if reach == Reach::Internal {
+        return if addrs.is_empty() { Err(format!("{host} has no addresses")) } else { Ok(addrs) };
+    }
+    let (public, internal): (Vec<IpAddr>, Vec<IpAddr>) = addrs.into_iter().partition(|ip| !is_internal(*ip));
+    if public.is_empty() {
+        let shown: Vec<String> = internal.iter().map(IpAddr::to_string).collect();
+        return Err(format!(
+            "denied: {host} resolves only to internal addresses ({}); reaching it needs an internal grant \
+             of `{host}` (`--grant-http-internal {host}`)",
+            shown.join(", ")
+        ));
+    }
+    Ok(public)
+}
+
+/// reqwest's resolver for one plugin: looks the name up once and hands the
+/// client only the addresses [`vet`] let through.
 struct VettingResolver {
     policy: Arc<Policy>,
+    lookup: Resolver,
 }
 
 impl Resolve for VettingResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
+        let lookup = self.lookup.0.lookup(name.as_str());
+        let host = name.as_str().to_string();
         Box::pin(async move {
-            let host = name.as_str().to_string();
-            // The port is checked by `fetch` before the request; 0 matches port-free patterns only,
-            // so look the reach up by host with any granted port.
             let reach = policy.reach_of_host(&host);
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = match reach {
-                Reach::Internal => addrs,
-                Reach::PublicOnly => addrs.into_iter().filter(|a| !is_internal(a.ip())).collect(),
-            };
-            if allowed.is_empty() {
-                let message = format!(
-                    "denied: {host} resolves only to internal addresses; it needs an explicit grant of `{host}`"
-                );
-                return Err(Box::new(Denied(message)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
+            let addrs = lookup.await?;
+            let allowed = vet(&host, addrs, reach)
+                .map_err(|m| Box::new(Denied(m)) as Box<dyn std::error::Error + Send + Sync>)?;
+            // The port is the URL's: reqwest sets it on each address.
+            Ok(Box::new(allowed.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect::<Vec<_>>().into_iter()) as Addrs)
         })
     }
 }
 
 impl PluginHttp {
-    pub(crate) fn new(policy: Arc<Policy>, limits: HttpLimits) -> anyhow::Result<PluginHttp> {
+    pub(crate) fn new(policy: Arc<Policy>, limits: HttpLimits, lookup: Resolver) -> anyhow::Result<PluginHttp> {
         let redirect_policy = policy.clone();
         let client = reqwest::Client::builder()
             .no_proxy()
-            .dns_resolver(Arc::new(VettingResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(VettingResolver { policy: policy.clone(), lookup }))
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 5 {
                     return attempt.error("too many redirects");
@@ -165,5 +225,74 @@ impl Policy {
         let host = url.host_str().ok_or_else(|| format!("URL `{url}` has no host"))?;
         let port = url.port_or_known_default().unwrap_or(0);
         self.check_host(host, port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Grants;
+    use std::sync::Mutex;
+    use wirework_registry::Capabilities;
+
+    /// Answers each look-up with the next of its answers, and counts them.
+    struct Scripted(Mutex<Vec<Vec<IpAddr>>>);
+
+    impl HostLookup for Arc<Scripted> {
+        fn lookup(&self, _host: &str) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+            let next = self.0.lock().unwrap().remove(0);
+            Box::pin(async move { Ok(next) })
+        }
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|ip| ip.parse().unwrap()).collect()
+    }
+
+    fn resolver(granted: &[&str], internal: &[&str], answers: Vec<Vec<IpAddr>>) -> (VettingResolver, Arc<Scripted>) {
+        let requested = Capabilities { http: vec!["*".into()], ..Default::default() };
+        let grants = Grants {
+            http: granted.iter().map(|s| s.to_string()).collect(),
+            http_internal: internal.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let policy = Arc::new(Policy::new(&requested, &grants).unwrap());
+        let script = Arc::new(Scripted(Mutex::new(answers)));
+        (VettingResolver { policy, lookup: Resolver::new(script.clone()) }, script)
+    }
+
+    async fn resolve(resolver: &VettingResolver, host: &str) -> Result<Vec<IpAddr>, String> {
+        match resolver.resolve(host.parse().unwrap()).await {
+            Ok(addrs) => Ok(addrs.map(|a| a.ip()).collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_connection_checks_its_own_answer_once() {
+        // A rebinding name: public at first, then the metadata service, then loopback.
+        let answers = vec![ips(&["93.184.216.34"]), ips(&["169.254.169.254"]), ips(&["127.0.0.1", "::1"])];
+        let (resolver, script) = resolver(&["rebind.example"], &[], answers);
+        assert_eq!(resolve(&resolver, "rebind.example").await.unwrap(), ips(&["93.184.216.34"]));
+        let err = resolve(&resolver, "rebind.example").await.unwrap_err();
+        assert!(err.contains("resolves only to internal addresses (169.254.169.254)"), "{err}");
+        let err = resolve(&resolver, "rebind.example").await.unwrap_err();
+        assert!(err.contains("127.0.0.1, ::1") && err.contains("--grant-http-internal rebind.example"), "{err}");
+        assert!(script.0.lock().unwrap().is_empty(), "one look-up per resolution, no second one");
+    }
+
+    #[tokio::test]
+    async fn a_mixed_answer_keeps_only_its_public_addresses() {
+        let answers = vec![ips(&["10.0.0.5", "93.184.216.34", "::ffff:127.0.0.1", "2606:4700::1"])];
+        let (resolver, _) = resolver(&["mixed.example"], &[], answers);
+        assert_eq!(resolve(&resolver, "mixed.example").await.unwrap(), ips(&["93.184.216.34", "2606:4700::1"]));
+    }
+
+    #[tokio::test]
+    async fn an_internal_grant_lets_internal_answers_through() {
+        let answers = vec![ips(&["10.0.0.5"]), ips(&["10.0.0.5"])];
+        let (resolver, _) = resolver(&["*"], &["crm.corp.example"], answers);
+        assert_eq!(resolve(&resolver, "crm.corp.example").await.unwrap(), ips(&["10.0.0.5"]));
+        assert!(resolve(&resolver, "other.corp.example").await.is_err(), "only the host named");
     }
 }

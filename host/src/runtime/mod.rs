@@ -21,7 +21,7 @@ mod http;
 pub mod kv;
 
 pub use capabilities::{Grants, Policy};
-pub use http::HttpLimits;
+pub use http::{HostLookup, HttpLimits, Resolver};
 pub use kv::{KvStore, MemoryKv};
 
 use bindings::wirework::plugin::types as wit;
@@ -50,8 +50,14 @@ pub struct RuntimeConfig {
     pub max_memory_mib: u64,
     /// Bounds on outbound HTTP.
     pub http: HttpLimits,
+    /// How plugins' HTTP calls look host names up (the system's resolver by default).
+    pub resolver: Resolver,
     /// Fuel between yields to the async executor, so a busy plugin shares its thread.
     pub fuel_yield_interval: u64,
+    /// The most bytes a plugin may hand the host in one call: a node's
+    /// output, or the arguments of one host call (wasmtime's hostcall fuel).
+    /// Past it the call fails with [`NodeFailure::CopyLimit`].
+    pub max_copy_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -61,7 +67,9 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             max_memory_mib: 1024,
             http: HttpLimits::default(),
+            resolver: Resolver::system(),
             fuel_yield_interval: 1_000_000,
+            max_copy_bytes: 128 << 20,
         }
     }
 }
@@ -170,6 +178,17 @@ pub enum NodeFailure {
     Trap {
         /// The trap, with the panic message when the plugin logged one.
         message: String,
+    },
+    /// The plugin handed the host more data in one call than the host copies
+    /// (its output, or one host call's arguments). The same call fails the
+    /// same way every time: not retryable.
+    #[error(
+        "copy limit: the plugin handed the host more than {limit_bytes} bytes in one call \
+         (its output or a host call's arguments); emit fewer or smaller items, e.g. in batches"
+    )]
+    CopyLimit {
+        /// The limit ([`RuntimeConfig::max_copy_bytes`]).
+        limit_bytes: usize,
     },
     /// The call could not be prepared: an expression failed, a credential is
     /// missing, a pinned plugin version is gone. Set by the engine.
@@ -472,7 +491,7 @@ impl Runtime {
             self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         let policy = Arc::new(policy);
-        let http = http::PluginHttp::new(policy.clone(), self.inner.config.http)?;
+        let http = http::PluginHttp::new(policy.clone(), self.inner.config.http, self.inner.config.resolver.clone())?;
         let shared = Arc::new(host_api::PluginShared { name: manifest.plugin.name.clone(), policy, http });
         let mut plugin =
             LoadedPlugin { manifest, digest, key_id: String::new(), pre, shared, nodes: Vec::new(), from_cache: false };
@@ -566,6 +585,7 @@ impl Runtime {
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(self.inner.config.max_copy_bytes);
         let setup = store
             .set_fuel(limits.fuel)
             .and_then(|()| store.fuel_async_yield_interval(Some(self.inner.config.fuel_yield_interval)));
@@ -591,7 +611,10 @@ impl Runtime {
         // This is the backstop should either fail to.
         let result = match tokio::time::timeout(wall + Duration::from_millis(500), run).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(error)) => Err(classify(&error, store.data(), &limits, memory_mib)),
+            Ok(Err(error)) => {
+                let copy_limit = self.inner.config.max_copy_bytes;
+                Err(classify(&error, store.data(), &limits, memory_mib, copy_limit))
+            }
             Err(_) => Err(NodeFailure::Timeout { wall_ms: limits.wall_ms }),
         };
         let fuel = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -629,10 +652,19 @@ fn map_report<T>(
     }
 }
 
-/// Say what ended a call: fuel, deadline, memory, a trap, or the host.
-fn classify(error: &wasmtime::Error, state: &host_api::StoreState, limits: &Limits, memory_mib: u64) -> NodeFailure {
+/// Say what ended a call: fuel, deadline, memory, the copy limit, a trap, or the host.
+fn classify(
+    error: &wasmtime::Error,
+    state: &host_api::StoreState,
+    limits: &Limits,
+    memory_mib: u64,
+    copy_limit: usize,
+) -> NodeFailure {
     if state.limiter.hit_limit() {
         return NodeFailure::MemoryLimit { limit_mib: memory_mib };
+    }
+    if is_copy_limit(error) {
+        return NodeFailure::CopyLimit { limit_bytes: copy_limit };
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return match trap {
@@ -650,6 +682,13 @@ fn classify(error: &wasmtime::Error, state: &host_api::StoreState, limits: &Limi
         return NodeFailure::Trap { message: refusal.0.clone() };
     }
     NodeFailure::Host { message: format!("{error:#}") }
+}
+
+/// Whether wasmtime refused to copy more out of the guest than the store's
+/// hostcall fuel allows. Its error type is private, so it is told by its
+/// message (checked by `sandbox.rs`'s copy-limit test against this wasmtime).
+fn is_copy_limit(error: &wasmtime::Error) -> bool {
+    error.chain().any(|e| e.to_string().contains("fuel allocated for hostcalls has been exhausted"))
 }
 
 fn json_object(text: String, what: &str) -> Result<Json, NodeFailure> {

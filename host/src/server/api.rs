@@ -6,12 +6,9 @@
 
 use super::{ApiError, AppState};
 use crate::engine::{ExecutionFilter, RetryMode, Status};
-use crate::instance::plugins_dir;
-use crate::plugins::registry::{
-    lockfile_path, newer_in_range, parse_spec, prepare, read_revocations, ungranted_refusal, GrantFlags, Locked,
-    Lockfile, Source,
-};
-use crate::plugins::{check_not_replacing, package_path, read_grants, write_grant, GrantEntry, VersionConflict};
+use crate::plugins::manager::Upgrade;
+use crate::plugins::registry::{parse_spec, ungranted_refusal, GrantFlags, Installed, Lockfile};
+use crate::plugins::{GrantEntry, PluginError, RegistryRequest};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode, Uri};
@@ -25,10 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wirework_registry::client::ClientError;
 use wirework_registry::manifest::Capabilities;
-use wirework_registry::package::sha256_hex;
-use wirework_registry::{Package, TrustStore};
 
 /// The OpenAPI 3.1 document of this API (kept by hand next to the routes;
 /// a test checks every route below is in it).
@@ -260,38 +254,43 @@ async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> A
 }
 
 // ---- plugins ----
+//
+// Every change goes through the server's `PluginManager`: these handlers
+// parse the request, call it and present the outcome.
 
 async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
-    let grants = read_grants(&plugins_dir(&state.data_dir)).map_err(ApiError::internal)?;
-    let plugins: Vec<Value> = state
-        .plugins
-        .list()
+    let (listed, _) = state.manager.list()?;
+    let plugins: Vec<Value> = listed
         .into_iter()
         .map(|p| {
-            let requested = state.plugins.requested(&p.name, &p.version).unwrap_or_default();
-            let nodes: Vec<Value> =
-                p.nodes.iter().map(|n| json!({"name": n.name, "kind": n.kind, "title": n.title})).collect();
+            let nodes: Vec<Value> = p
+                .loaded
+                .iter()
+                .flat_map(|l| &l.nodes)
+                .map(|n| json!({"name": n.name, "kind": n.kind, "title": n.title}))
+                .collect();
             json!({
                 "name": p.name, "version": p.version, "digest": p.digest, "nodes": nodes,
-                "requested": requested, "grants": grants.get(&p.name).cloned().unwrap_or_default(),
+                "requested": p.requested, "grants": p.grant,
             })
         })
         .collect();
     ok(plugins)
 }
 
-fn trust(state: &AppState) -> Result<TrustStore, ApiError> {
-    TrustStore::load(&state.home.trust_store_path()).map_err(ApiError::internal)
-}
-
-/// `grant_http=HOST` (repeatable) and `grant_kv=true` from a query string.
+/// `grant_http=PATTERN`, `grant_http_internal=HOST` (each repeatable) and
+/// `grant_kv=true` from a query string.
 fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
     let mut grant = GrantEntry::default();
     for (key, value) in url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "grant_http" => grant.http.push(value.into_owned()),
+            "grant_http_internal" => grant.http_internal.push(value.into_owned()),
             "grant_kv" => grant.kv = value == "true",
-            other => return Err(ApiError::bad_request(format!("unknown parameter `{other}`: grant_http, grant_kv"))),
+            other => {
+                let known = "grant_http, grant_http_internal, grant_kv";
+                return Err(ApiError::bad_request(format!("unknown parameter `{other}`: {known}")));
+            }
         }
     }
     Ok(grant)
@@ -299,41 +298,8 @@ fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
 
 async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Bytes) -> ApiResult {
     let grant = grant_from_query(&uri)?;
-    let package = Package::from_bytes(&body).map_err(|e| ApiError::bad_request(format!("not a package: {e}")))?;
-    let trust = trust(&state)?;
-    let verified = package
-        .clone()
-        .verify(&trust)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("refused: {e}")))?;
-    let (name, version) = (verified.manifest.plugin.name.clone(), verified.manifest.plugin.version.clone());
-    let _guard = state.plugin_lock.lock().await;
-    let dir = plugins_dir(&state.data_dir);
-    refuse_replacing(&state, &name, &version, &package)?;
-    // Compile and link first, and make it available only once it is written:
-    // a package that cannot load, or cannot be written, leaves nothing behind.
-    let plugin =
-        state.plugins.compile(package, &trust, &grant).await.map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
-        })?;
-    let path = package_path(&dir, &name, &version);
-    let existed = path.exists();
-    let write = || -> anyhow::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        wirework_registry::write_atomically(&path, &body)?;
-        write_grant(&dir, &name, grant.clone())
-    };
-    if let Err(e) = write() {
-        // The same contents may have been there before; a new file goes.
-        if !existed {
-            let _ = std::fs::remove_file(&path);
-        }
-        return Err(ApiError::internal(e));
-    }
-    let loaded = state.plugins.add(plugin);
-    // The grant is per plugin: versions installed before get it too.
-    reload_with(&state, &name, &grant, Some(&version)).await?;
-    tracing::info!(plugin = %name, %version, "installed");
-    created(json!({"name": loaded.name, "version": loaded.version, "digest": loaded.digest, "grants": grant}))
+    let added = state.manager.add(body.to_vec(), grant, false).await?;
+    created(json!({"name": added.name, "version": added.version, "digest": added.digest, "grants": added.grant}))
 }
 
 /// The body of `POST /plugins/install`.
@@ -344,12 +310,54 @@ struct RegistryInstall {
     plugin: String,
     /// The registry's URL.
     registry: String,
-    /// `http=PATTERN`, `kv`, `all` or `none` (see [`GrantFlags`]).
+    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none` (see [`GrantFlags`]).
     #[serde(default)]
     grants: Vec<String>,
     /// Trust the publisher's current key if the server trusts none of its keys yet.
     #[serde(default)]
     trust_on_first_use: bool,
+}
+
+/// How the server decides an install's grant: from the request's grants
+/// only (a server has nobody to ask).
+fn server_decide(
+    flags: &GrantFlags,
+) -> impl FnMut(&str, &Capabilities, Option<&GrantEntry>) -> anyhow::Result<GrantEntry> + Send + '_ {
+    move |name, requested, earlier| {
+        flags.decide(requested, earlier).ok_or_else(|| {
+            let how = "grants (the CLI's --grant) http=PATTERN, kv or all";
+            anyhow::anyhow!(ungranted_refusal(name, requested, how, "the grant none"))
+        })
+    }
+}
+
+/// A registry install's refusal, naming the trust store it was checked against.
+fn install_refusal(state: &AppState, e: PluginError) -> ApiError {
+    match e {
+        PluginError::Refused(message) => {
+            let trust = state.manager.home().trust_store_path();
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("refused by the server (its trust store: {}): {message}", trust.display()),
+            )
+        }
+        other => other.into(),
+    }
+}
+
+/// What an install from a registry answers.
+fn installed_answer(state: &AppState, installed: &Installed) -> Value {
+    let digest = &installed.locked.component_sha256;
+    json!({
+        "name": installed.name,
+        "version": installed.version,
+        "digest": digest,
+        "requested": state.plugins.requested(&installed.name, &installed.version).unwrap_or_default(),
+        "grants": installed.grant,
+        "not_granted": installed.not_granted,
+        "registry": installed.locked.registry,
+        "notes": installed.notes,
+    })
 }
 
 /// `POST /plugins/install`: resolve, download, verify and install from a
@@ -361,149 +369,19 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let request: RegistryInstall = parse_json(&body)?;
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let registry = RegistryRequest {
+        name,
+        range,
+        registry: request.registry,
+        trust_on_first_use: request.trust_on_first_use,
+        locked: None,
+    };
     // In a task of its own: a client that gives up does not stop it half-way.
     let install = tokio::spawn(async move {
-        let _one_at_a_time = state.registry_lock.lock().await;
-        let from = RegistrySource { url: &request.registry, trust_on_first_use: request.trust_on_first_use };
-        install_and_load(&state, &name, &range, from, &flags, None).await
+        let installed = state.manager.install(&registry, &mut server_decide(&flags)).await;
+        installed.map(|i| installed_answer(&state, &i)).map_err(|e| install_refusal(&state, e))
     });
     created(install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??)
-}
-
-/// Which registry a server install comes from, and whether it may trust the
-/// publisher's key on first use.
-#[derive(Clone, Copy)]
-struct RegistrySource<'a> {
-    url: &'a str,
-    trust_on_first_use: bool,
-}
-
-/// Install the newest version of `name` in `range` from `from` into the
-/// served data directory and load it; what was installed, as answered by
-/// `POST /plugins/install`. With `locked`, the registry must present the
-/// key and the package the digests that entry names. The caller holds
-/// `registry_lock`.
-async fn install_and_load(
-    state: &AppState,
-    name: &str,
-    range: &semver::VersionReq,
-    from: RegistrySource<'_>,
-    flags: &GrantFlags,
-    locked: Option<&Locked>,
-) -> Result<Value, ApiError> {
-    let mut decide = |name: &str, requested: &Capabilities, earlier: Option<&GrantEntry>| {
-        flags.decide(requested, earlier).ok_or_else(|| {
-            let how = "grants (the CLI's --grant) http=PATTERN, kv or all";
-            anyhow::anyhow!(ungranted_refusal(name, requested, how, "the grant none"))
-        })
-    };
-    let source = Source {
-        home: &state.home,
-        data_dir: &state.data_dir,
-        registry: from.url,
-        trust_on_first_use: from.trust_on_first_use,
-    };
-    // The registry's traffic happens before the plugin lock is taken.
-    let prepared = prepare(&source, name, range, locked, &mut decide).await.map_err(|e| registry_refusal(state, e))?;
-    let _guard = state.plugin_lock.lock().await;
-    // The plugin's grant may have changed while the registry was asked.
-    let mut prepared = prepared;
-    prepared
-        .decide_again(&state.data_dir, &mut decide)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("refused by the server: {e:#}")))?;
-    let version = prepared.version.clone();
-    // Compile and link first, and make it available only once it is written:
-    // a package that cannot load, or cannot be written, leaves nothing behind.
-    let package = Package::from_bytes(&prepared.bytes).map_err(ApiError::internal)?;
-    refuse_replacing(state, name, &version, &package)?;
-    let plugin =
-        state.plugins.compile(package, &prepared.trust, &prepared.grant).await.map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot load {name} {version}: {e:#}"))
-        })?;
-    let installed = prepared.commit(&state.home, &state.data_dir).map_err(conflict_or_internal)?;
-    let loaded = state.plugins.add(plugin);
-    // The registry's revocations (now in the data directory's list) apply
-    // from now on, not only from the next refresh.
-    match read_revocations(&state.data_dir) {
-        Ok(revocations) => state.plugins.set_revocations(revocations),
-        Err(e) => tracing::warn!("revocations not reloaded after an install: {e:#}"),
-    }
-    // The grant is per plugin: versions installed before get it too. The new
-    // version is installed and running by now, so a failure here is told,
-    // not answered as a failed install.
-    let mut notes = installed.notes.clone();
-    if let Err(e) = reload_with(state, name, &installed.grant, Some(&version)).await {
-        tracing::error!(plugin = %name, "earlier versions not reloaded with the new grant: {}", e.message);
-        notes.push(format!(
-            "the versions of {name} installed before keep their old grant until the server restarts: {}",
-            e.message
-        ));
-    }
-    tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
-    Ok(json!({
-        "name": loaded.name,
-        "version": loaded.version,
-        "digest": loaded.digest,
-        "requested": state.plugins.requested(&loaded.name, &loaded.version).unwrap_or_default(),
-        "grants": installed.grant,
-        "not_granted": installed.not_granted,
-        "registry": installed.locked.registry,
-        "notes": notes,
-    }))
-}
-
-/// 409 when `name` `version` is installed with other contents than
-/// `package`: in the data directory, or as the server loaded it.
-fn refuse_replacing(
-    state: &AppState,
-    name: &str,
-    version: &semver::Version,
-    package: &Package,
-) -> Result<(), ApiError> {
-    check_not_replacing(&plugins_dir(&state.data_dir), name, version, package).map_err(conflict_or_internal)?;
-    match state.plugins.component_digest(name, version) {
-        Some(loaded) if loaded != sha256_hex(&package.component) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "{name} {version} is loaded already, with other code (component sha256 {}…); an installed version \
-                 is never replaced, since executions pin it: publish the change as a new version, or remove \
-                 {name}@{version} first",
-                &loaded[..12]
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// 409 for a [`VersionConflict`], else 500.
-fn conflict_or_internal(e: anyhow::Error) -> ApiError {
-    match e.downcast_ref::<VersionConflict>() {
-        Some(conflict) => ApiError::new(StatusCode::CONFLICT, conflict.to_string()),
-        None => ApiError::internal(e),
-    }
-}
-
-/// The answer to an install or upgrade that the registry step refused or
-/// could not do: 502 when the registry cannot be reached or fails, 500 for
-/// the server's own I/O, else 422 naming the server's trust store.
-fn registry_refusal(state: &AppState, e: anyhow::Error) -> ApiError {
-    let status = e
-        .chain()
-        .find_map(|cause| match cause.downcast_ref::<ClientError>() {
-            Some(ClientError::Transport { .. }) => Some(StatusCode::BAD_GATEWAY),
-            Some(ClientError::Refused { status, .. }) if *status >= 500 => Some(StatusCode::BAD_GATEWAY),
-            _ => None,
-        })
-        .or_else(|| e.chain().any(|c| c.is::<std::io::Error>()).then_some(StatusCode::INTERNAL_SERVER_ERROR))
-        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-    let message = match status {
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            let trust = state.home.trust_store_path();
-            format!("refused by the server (its trust store: {}): {e:#}", trust.display())
-        }
-        _ => format!("{e:#}"),
-    };
-    ApiError::new(status, message)
 }
 
 /// The body of `POST /plugins/install-locked`.
@@ -513,7 +391,7 @@ struct LockedInstall {
     /// A lockfile's text (TOML); the server's own lockfile when absent.
     #[serde(default)]
     lockfile: Option<String>,
-    /// `http=PATTERN`, `kv`, `all` or `none` (see [`GrantFlags`]).
+    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none` (see [`GrantFlags`]).
     #[serde(default)]
     grants: Vec<String>,
     /// Trust a publisher's current key if the server trusts none of its keys yet.
@@ -538,48 +416,16 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
     };
     // In a task of its own, as an install: a client that gives up does not stop it.
     let install = tokio::spawn(async move {
-        // The server's own lockfile is read under the lock, as an upgrade's.
-        let _one_at_a_time = state.registry_lock.lock().await;
-        let lock = match sent {
-            Some(lock) => lock,
-            None => Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?,
-        };
-        if lock.plugins.is_empty() {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the lockfile locks no plugins"));
-        }
-        let mut installed: Vec<Value> = Vec::with_capacity(lock.plugins.len());
-        for entry in &lock.plugins {
-            let from = RegistrySource { url: &entry.registry, trust_on_first_use: request.trust_on_first_use };
-            match install_and_load(&state, &entry.name, &entry.exact(), from, &flags, Some(entry)).await {
-                Ok(answer) => installed.push(answer),
-                Err(mut e) => {
-                    let before: Vec<String> = installed
-                        .iter()
-                        .map(|i| {
-                            format!("{}@{}", i["name"].as_str().unwrap_or("?"), i["version"].as_str().unwrap_or("?"))
-                        })
-                        .collect();
-                    // What the kept installs would have told (a registry
-                    // pinned, a key trusted) is not lost with the answer.
-                    let notes: Vec<&str> = installed
-                        .iter()
-                        .flat_map(|i| i["notes"].as_array().into_iter().flatten().filter_map(Value::as_str))
-                        .collect();
-                    let before = match (before.is_empty(), notes.is_empty()) {
-                        (true, _) => String::new(),
-                        (false, true) => format!(" (installed before it, and kept: {})", before.join(", ")),
-                        (false, false) => format!(
-                            " (installed before it, and kept: {}; their notes: {})",
-                            before.join(", "),
-                            notes.join("; ")
-                        ),
-                    };
-                    e.message = format!("{}@{}: {}{before}", entry.name, entry.version, e.message);
-                    return Err(e);
-                }
+        let mut decide = server_decide(&flags);
+        match state.manager.install_locked(sent, request.trust_on_first_use, &mut decide).await {
+            Ok(installed) => Ok(installed.iter().map(|i| installed_answer(&state, i)).collect::<Vec<_>>()),
+            Err(failure) => {
+                let message = failure.to_string();
+                let mut answer = install_refusal(&state, failure.error);
+                answer.message = message;
+                Err(answer)
             }
         }
-        Ok(installed)
     });
     let installed =
         install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??;
@@ -593,8 +439,8 @@ struct RegistryUpgrade {
     /// Only these plugins (`publisher/name`); every plugin in the lockfile when empty.
     #[serde(default)]
     plugins: Vec<String>,
-    /// `http=PATTERN`, `kv`, `all` or `none`, for what a newer version
-    /// requests beyond its plugin's grant (see [`GrantFlags`]).
+    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none`, for what
+    /// a newer version requests beyond its plugin's grant (see [`GrantFlags`]).
     #[serde(default)]
     grants: Vec<String>,
 }
@@ -611,79 +457,40 @@ async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     // In a task of its own, as an install: a client that gives up does not stop it.
     let upgrade = tokio::spawn(async move {
-        // The lockfile is read under the lock: after an upgrade that ran
-        // meanwhile, its plugins are current.
-        let _one_at_a_time = state.registry_lock.lock().await;
-        let lock = Lockfile::load(&lockfile_path(&state.data_dir)).map_err(ApiError::internal)?;
-        let newest: Vec<Locked> = match lock.newest(&request.plugins) {
-            Ok(newest) => newest.into_values().cloned().collect(),
-            Err(name) => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{name} was not installed from a registry (not in the server's lockfile)"),
-                ))
-            }
-        };
-        let mut outcomes = Vec::with_capacity(newest.len());
-        for entry in &newest {
-            outcomes.push(upgrade_one(&state, entry, &flags).await);
-        }
-        Ok(outcomes)
+        let upgrades = state.manager.upgrade(&request.plugins, &mut server_decide(&flags)).await?;
+        Ok::<_, ApiError>(upgrades.into_iter().map(|u| upgrade_answer(&state, u)).collect::<Vec<_>>())
     });
     let outcomes =
         upgrade.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the upgrade task stopped: {e}")))??;
     ok(json!({ "plugins": outcomes }))
 }
 
-/// Upgrade the plugin of `entry` (its newest locked version) to the newest
-/// version in its range, if there is a newer one; its outcome as answered
-/// by `POST /plugins/upgrade`.
-async fn upgrade_one(state: &AppState, entry: &Locked, flags: &GrantFlags) -> Value {
-    let mut outcome = json!({
-        "name": entry.name,
-        "from": entry.version,
-        "range": entry.range,
-        "registry": entry.registry,
-    });
-    let failed = |mut outcome: Value, e: ApiError| {
-        outcome["outcome"] = json!("failed");
-        outcome["status"] = json!(e.status.as_u16());
-        outcome["error"] = json!(e.message);
-        outcome
-    };
-    let range = match semver::VersionReq::parse(&entry.range) {
-        Ok(range) => range,
-        Err(e) => {
-            let message = format!("the lockfile's range `{}` is not a version range: {e}", entry.range);
-            return failed(outcome, ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
-        }
-    };
-    let newer = match newer_in_range(&state.home, entry, &range).await {
-        Ok(newer) => newer,
-        Err(e) => return failed(outcome, registry_refusal(state, e)),
-    };
-    if newer.is_none() {
-        outcome["outcome"] = json!("current");
-        return outcome;
-    }
-    let from = RegistrySource { url: &entry.registry, trust_on_first_use: false };
-    match install_and_load(state, &entry.name, &range, from, flags, None).await {
-        Ok(installed) => {
+/// One plugin's outcome, as answered by `POST /plugins/upgrade`.
+fn upgrade_answer(state: &AppState, upgrade: Upgrade) -> Value {
+    let from = &upgrade.from;
+    let mut outcome = json!({"name": from.name, "from": from.version, "range": from.range, "registry": from.registry});
+    match upgrade.outcome {
+        Ok(None) => outcome["outcome"] = json!("current"),
+        Ok(Some(installed)) => {
             outcome["outcome"] = json!("upgraded");
+            let answer = installed_answer(state, &installed);
             for field in ["version", "digest", "requested", "grants", "not_granted", "notes"] {
-                outcome[field] = installed[field].clone();
+                outcome[field] = answer[field].clone();
             }
-            let to = installed["version"].as_str().unwrap_or("?");
-            tracing::info!(plugin = %entry.name, from = %entry.version, to, "upgraded");
-            outcome
         }
-        Err(e) => failed(outcome, e),
+        Err(e) => {
+            let e = install_refusal(state, e);
+            outcome["outcome"] = json!("failed");
+            outcome["status"] = json!(e.status.as_u16());
+            outcome["error"] = json!(e.message);
+        }
     }
+    outcome
 }
 
 /// `POST /plugins/refresh`: fetch the registries' revocation lists now.
 async fn refresh_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
-    let (revocations, failures) = super::refresh_revocations(&state).await.map_err(ApiError::internal)?;
+    let (revocations, failures) = state.manager.refresh().await?;
     ok(json!({"revocations": revocations, "unreachable": failures}))
 }
 
@@ -700,48 +507,12 @@ async fn remove_plugin(
 ) -> ApiResult {
     let name = format!("{publisher}/{name}");
     let version = Version::parse(&version).map_err(|e| ApiError::bad_request(format!("`{version}`: {e}")))?;
-    let _guard = state.plugin_lock.lock().await;
-    if state.plugins.requested(&name, &version).is_none() {
-        return Err(ApiError::not_found(format!("{name} {version} is not installed")));
-    }
-    if !query.force {
-        let users = state.engine.workflows_using(&name, &version).map_err(ApiError::internal)?;
-        if !users.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "{name} {version} is used by workflow(s) {} (force=true removes it anyway; `--force` in the CLI)",
-                    users.join(", ")
-                ),
-            ));
-        }
-    }
-    let path = package_path(&plugins_dir(&state.data_dir), &name, &version);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(ApiError::internal(e)),
-    }
-    state.plugins.forget(&name, &version);
-    Lockfile::update(&lockfile_path(&state.data_dir), |lock| lock.remove(&name, &version))
-        .map_err(ApiError::internal)?;
-    tracing::info!(plugin = %name, %version, "removed");
+    state.manager.remove(&name, &version, query.force).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `publisher/name`, if some version of it is installed.
-fn installed_name(state: &AppState, publisher: &str, name: &str) -> Result<String, ApiError> {
-    let name = format!("{publisher}/{name}");
-    if !state.plugins.list().iter().any(|p| p.name == name) {
-        return Err(ApiError::not_found(format!("{name} is not installed")));
-    }
-    Ok(name)
-}
-
 async fn get_grants(State(state): State<Arc<AppState>>, Path((publisher, name)): Path<(String, String)>) -> ApiResult {
-    let name = installed_name(&state, &publisher, &name)?;
-    let grants = read_grants(&plugins_dir(&state.data_dir)).map_err(ApiError::internal)?;
-    ok(grants.get(&name).cloned().unwrap_or_default())
+    ok(state.manager.grant(&format!("{publisher}/{name}"))?)
 }
 
 async fn set_grants(
@@ -750,28 +521,7 @@ async fn set_grants(
     body: Bytes,
 ) -> ApiResult {
     let grant: GrantEntry = parse_json(&body)?;
-    let _guard = state.plugin_lock.lock().await;
-    let name = installed_name(&state, &publisher, &name)?;
-    write_grant(&plugins_dir(&state.data_dir), &name, grant.clone()).map_err(ApiError::internal)?;
-    reload_with(&state, &name, &grant, None).await?;
-    ok(grant)
-}
-
-/// Reload every installed version of `name` (but `except`) with `grant`.
-async fn reload_with(
-    state: &AppState,
-    name: &str,
-    grant: &GrantEntry,
-    except: Option<&Version>,
-) -> Result<(), ApiError> {
-    let dir = plugins_dir(&state.data_dir);
-    let trust = trust(state)?;
-    let versions = state.plugins.list().into_iter().filter(|p| p.name == name && Some(&p.version) != except);
-    for plugin in versions {
-        let package = Package::read(&package_path(&dir, name, &plugin.version)).map_err(ApiError::internal)?;
-        state.plugins.load_package(package, &trust, grant).await.map_err(ApiError::internal)?;
-    }
-    Ok(())
+    ok(state.manager.set_grant(&format!("{publisher}/{name}"), grant).await?)
 }
 
 // ---- credentials ----

@@ -114,7 +114,7 @@ impl ServeConfig {
             data_dir: overrides
                 .data_dir
                 .or(from_file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(crate::instance::DEFAULT_DATA_DIR)),
+                .unwrap_or_else(|| PathBuf::from(crate::data_dir::DEFAULT_DATA_DIR)),
             max_body_bytes: overrides.max_body_bytes.or(from_file.max_body_bytes).unwrap_or(1024 * 1024),
             sync_timeout: Duration::from_millis(
                 overrides.sync_timeout_ms.or(from_file.sync_timeout_ms).unwrap_or(10_000),

@@ -183,6 +183,11 @@ impl Answer {
     }
 }
 
+/// 1 to 255 visible ASCII characters (no space, no TAB), as docs/server.md says.
+fn valid_idempotency_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn idempotency_key(route: &HookRoute, path: &str, key: &str) -> Vec<u8> {
     format!("ik/{}\u{0}{}\u{0}{key}", route.workflow, normalise(path)).into_bytes()
 }
@@ -223,7 +228,7 @@ pub async fn handle(
     };
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(idempotency_key(&route, &path, k)),
+        Some(Ok(k)) if valid_idempotency_key(k) => Some(idempotency_key(&route, &path, k)),
         Some(_) => {
             let message = "Idempotency-Key must be 1 to 255 visible ASCII characters";
             return ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
@@ -355,8 +360,7 @@ fn sync_answer(state: &AppState, id: &str, status: Status) -> Result<Answer, Api
             ));
         }
         other => {
-            let status = format!("{other:?}").to_lowercase();
-            return Ok(Answer::json(StatusCode::ACCEPTED, &json!({"execution_id": id, "status": status})));
+            return Ok(Answer::json(StatusCode::ACCEPTED, &json!({"execution_id": id, "status": other.as_str()})));
         }
     }
     let steps = state.engine.steps(id).map_err(ApiError::internal)?;

@@ -23,42 +23,37 @@ pub mod secrets;
 
 pub use config::ServeConfig;
 
+use crate::data_dir::DataDir;
 use crate::engine::{Credentials, EngineConfig, EngineError, Invalid};
 use crate::home::Home;
 use crate::instance::Instance;
 use crate::metrics::Metrics;
-use crate::plugins::InstalledPlugins;
+use crate::plugins::{InstalledPlugins, PluginError, PluginManager};
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use serde_json::json;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What every handler shares.
 pub(crate) struct AppState {
     engine: crate::engine::Engine,
+    /// What is loaded: webhooks call their trigger nodes through it.
     plugins: Arc<InstalledPlugins>,
-    data_dir: PathBuf,
-    home: Home,
+    /// Every change to the installed plugins.
+    manager: PluginManager,
     tokens: auth::Tokens,
     secrets: Arc<secrets::SecretStore>,
     hooks: hooks::HookTable,
     metrics: Arc<Metrics>,
     config: ServeConfig,
     ready: AtomicBool,
-    /// Serialises plugin installs, removals and grant changes.
-    plugin_lock: tokio::sync::Mutex<()>,
-    /// Serialises installs and upgrades from registries, taken before the
-    /// registry is asked (so before `plugin_lock`): a second upgrade waits for
-    /// the first and then finds its plugins current, instead of downloading
-    /// and installing the same versions again.
-    registry_lock: tokio::sync::Mutex<()>,
 }
 
 /// An error answer: `{"error": ..., "problems": [...]}`.
@@ -93,6 +88,20 @@ impl ApiError {
         let e = e.into();
         tracing::error!("internal error: {e:#}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (the server's log has the cause)")
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> ApiError {
+        let status = match &e {
+            PluginError::Invalid(_) => StatusCode::BAD_REQUEST,
+            PluginError::NotFound(_) => StatusCode::NOT_FOUND,
+            PluginError::Conflict(_) => StatusCode::CONFLICT,
+            PluginError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PluginError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+            PluginError::Internal(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, e.to_string())
     }
 }
 
@@ -131,7 +140,8 @@ impl Server {
     pub async fn open(config: ServeConfig, home: Home) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let key_file = config.secret_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
+        let data_dir = DataDir::at(&config.data_dir);
+        let key_file = config.secret_key_file.clone().unwrap_or_else(|| data_dir.secret_key());
         let key = secrets::load_key(config.secret_key_hex.as_deref(), &key_file)?;
         let mut secret_store = None;
         let engine_config = EngineConfig { retention: config.retention, ..Default::default() };
@@ -152,16 +162,18 @@ impl Server {
         let state = Arc::new(AppState {
             engine: instance.engine.clone(),
             plugins: instance.plugins.clone(),
-            data_dir: config.data_dir.clone(),
-            home,
+            manager: PluginManager::serving(
+                data_dir,
+                home,
+                instance.plugins.clone(),
+                Arc::new(instance.engine.clone()),
+            ),
             tokens,
             secrets,
             hooks: hooks::HookTable::default(),
             metrics: instance.engine.metrics().clone(),
             config,
             ready: AtomicBool::new(false),
-            plugin_lock: tokio::sync::Mutex::new(()),
-            registry_lock: tokio::sync::Mutex::new(()),
         });
         state.hooks.refresh(&state.engine)?;
         Ok(Server { state, instance, listener })
@@ -180,7 +192,7 @@ impl Server {
         let app = router(state.clone());
         state.ready.store(true, Ordering::SeqCst);
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data_dir = %state.data_dir.display(), "serving");
+        tracing::info!(%addr, data_dir = %state.manager.data_dir().root().display(), "serving");
         println!("listening on http://{addr}");
         let pruning = state.engine.store().clone();
         let pruner = tokio::spawn(async move {
@@ -194,7 +206,7 @@ impl Server {
         let refreshing = state.clone();
         let refresher = tokio::spawn(async move {
             loop {
-                if let Err(e) = refresh_revocations(&refreshing).await {
+                if let Err(e) = refreshing.manager.refresh().await {
                     tracing::warn!("refreshing revocations: {e:#}");
                 }
                 match refreshing.config.registry_refresh {
@@ -204,13 +216,23 @@ impl Server {
             }
         });
         let stopping = state.clone();
+        let draining = state.clone();
         let limits =
             http::HttpLimits { header_read_timeout: state.config.request_timeout, drain: state.config.shutdown_grace };
-        let cut = http::serve(listener, app, limits, async move {
-            shutdown.await;
-            stopping.ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: no new requests");
-        })
+        let cut = http::serve(
+            listener,
+            app,
+            limits,
+            async move {
+                shutdown.await;
+                stopping.ready.store(false, Ordering::SeqCst);
+                tracing::info!("shutting down: new requests are answered 503 while running steps finish");
+            },
+            // The listener stays open (answering 503) until running steps are done.
+            async move {
+                draining.engine.shutdown(draining.config.shutdown_grace).await;
+            },
+        )
         .await;
         if cut > 0 {
             tracing::warn!(connections = cut, grace = ?limits.drain, "requests still open after the grace period were cut off");
@@ -231,19 +253,6 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Fetch the revocation lists of the registries in the lockfile and make
-/// the plugins check against the whole list from now on; what is revoked.
-pub(crate) async fn refresh_revocations(
-    state: &AppState,
-) -> anyhow::Result<(wirework_registry::log::Revocations, Vec<String>)> {
-    let (revocations, failures) = crate::plugins::registry::sync_revocations(&state.home, &state.data_dir).await?;
-    for failure in &failures {
-        tracing::warn!("revocations not refreshed: {failure}");
-    }
-    state.plugins.set_revocations(revocations.clone());
-    Ok((revocations, failures))
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.
@@ -268,6 +277,24 @@ pub async fn stop_signal() {
     }
 }
 
+/// How long a client is told to wait before trying again while the server
+/// stops (another host behind the load balancer will answer sooner).
+const RETRY_AFTER_STOPPING_SECS: &str = "5";
+
+/// While the server stops, refuse every request but the probes and metrics
+/// with 503 and `Retry-After`: requests already being answered finish, new
+/// ones go elsewhere.
+async fn refuse_while_stopping(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    if probe || state.ready.load(Ordering::SeqCst) {
+        return next.run(request).await;
+    }
+    let mut response =
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping: try again shortly").into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_STOPPING_SECS));
+    response
+}
+
 fn router(state: Arc<AppState>) -> Router {
     let hooks = Router::new()
         .route("/hooks/{workflow}/{*path}", any(hooks::handle))
@@ -282,6 +309,7 @@ fn router(state: Arc<AppState>) -> Router {
         // After every route: it applies to the routes already added. axum
         // still sets the `Allow` header.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_while_stopping))
         .with_state(state)
 }
 

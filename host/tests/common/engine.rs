@@ -9,9 +9,10 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wirework::data_dir::DataDir;
 use wirework::engine::{EngineConfig, ExecutionRecord, MemoryCredentials, Status};
-use wirework::instance::{plugins_dir, Instance};
-use wirework::plugins::{install_file, GrantEntry};
+use wirework::instance::Instance;
+use wirework::plugins::{GrantEntry, PluginManager};
 
 /// One request the recorder received.
 #[derive(Debug, Clone)]
@@ -105,12 +106,27 @@ async fn record(
 /// Install the fixture packages into `data_dir`, granting HTTP to `grant_http`.
 pub fn install_fixtures(data_dir: &std::path::Path, grant_http: &str) {
     let f = fixtures();
-    let dir = plugins_dir(data_dir);
-    let trust = f.trust();
-    install_file(&dir, &f.core, &trust, GrantEntry::default()).unwrap();
-    let http = GrantEntry { http: vec![grant_http.to_string()], kv: false };
-    install_file(&dir, &f.http, &trust, http.clone()).unwrap();
-    install_file(&dir, &f.hostile, &trust, GrantEntry { kv: true, ..http }).unwrap();
+    let http = GrantEntry { http: vec![grant_http.to_string()], ..Default::default() };
+    let packages =
+        [(&f.core, GrantEntry::default()), (&f.http, http.clone()), (&f.hostile, GrantEntry { kv: true, ..http })];
+    for (package, grant) in packages {
+        install_package(data_dir, package, grant);
+    }
+}
+
+/// Install one package file into `data_dir` with `grant`, as `wirework
+/// plugin add` does (its own thread and runtime: callers may be inside tokio).
+pub fn install_package(data_dir: &std::path::Path, package: &std::path::Path, grant: GrantEntry) {
+    let (dir, package) = (DataDir::at(data_dir), package.to_path_buf());
+    std::thread::spawn(move || {
+        let manager = PluginManager::for_data_dir(dir, fixtures().home.clone());
+        let bytes = std::fs::read(&package).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(manager.add(bytes, grant, false))
+            .unwrap_or_else(|e| panic!("installing {}: {e}", package.display()));
+    })
+    .join()
+    .unwrap();
 }
 
 /// Open an instance on `data_dir` with the fixtures' trust store.

@@ -93,9 +93,16 @@ impl TestServer {
         self.api(method, path).header("content-type", "application/json").body(body.to_string())
     }
 
+    /// Begin a graceful stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Stop gracefully and wait until the data directory is released.
     pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
+        self.begin_stop();
         self.task.take().unwrap().await.unwrap().unwrap();
     }
 }

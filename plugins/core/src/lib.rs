@@ -63,7 +63,13 @@ impl Node for Webhook {
 
     fn handle_request(config: WebhookConfig, req: Request) -> Result<TriggerResult, NodeError> {
         if !config.methods.iter().any(|m| m.eq_ignore_ascii_case(&req.method)) {
-            return Ok(reject(405, &format!("method {} not allowed", req.method)));
+            // RFC 9110: a 405 says which methods the resource takes.
+            let allowed: Vec<String> = config.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            let mut answer = reject(405, &format!("method {} not allowed: {}", req.method, allowed.join(", ")));
+            if let Some(response) = answer.response.as_mut() {
+                response.headers.push(("allow".into(), allowed.join(", ")));
+            }
+            return Ok(answer);
         }
         let body = match parse_body(&req) {
             Ok(body) => body,
