@@ -13,6 +13,15 @@ use std::path::Path;
 use std::sync::Arc;
 use wirework_registry::TrustStore;
 
+/// How to open an instance.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceOptions {
+    /// The engine's settings.
+    pub engine: EngineConfig,
+    /// Where precompiled components are kept (`None`: the data directory's `cache/`).
+    pub component_cache: Option<std::path::PathBuf>,
+}
+
 /// A running instance.
 pub struct Instance {
     /// The engine.
@@ -32,7 +41,8 @@ impl Instance {
         credentials: Arc<dyn Credentials>,
         engine_config: EngineConfig,
     ) -> anyhow::Result<Instance> {
-        Self::open_with(data_dir, home, engine_config, |_| Ok(credentials)).await
+        let options = InstanceOptions { engine: engine_config, ..Default::default() };
+        Self::open_with(data_dir, home, options, |_| Ok(credentials)).await
     }
 
     /// [`open`](Self::open), with credentials made from the store (the
@@ -40,7 +50,7 @@ impl Instance {
     pub async fn open_with(
         data_dir: &Path,
         home: &Home,
-        engine_config: EngineConfig,
+        options: InstanceOptions,
         credentials: impl FnOnce(&Store) -> anyhow::Result<Arc<dyn Credentials>>,
     ) -> anyhow::Result<Instance> {
         let dir = DataDir::at(data_dir);
@@ -48,7 +58,8 @@ impl Instance {
         // Before anything reads or writes the records in it.
         crate::engine::records::check_format(&store).with_context(|| format!("opening {}", dir.store().display()))?;
         let credentials = credentials(&store)?;
-        let runtime_config = RuntimeConfig { cache_dir: Some(dir.cache()), ..Default::default() };
+        let cache_dir = options.component_cache.unwrap_or_else(|| dir.cache());
+        let runtime_config = RuntimeConfig { cache_dir: Some(cache_dir), ..Default::default() };
         let max_calls = runtime_config.max_instances as usize;
         let runtime = Runtime::new(runtime_config, Arc::new(StoreKv::new(store.clone())))?;
         let plugins = Arc::new(InstalledPlugins::new(runtime, max_calls));
@@ -56,7 +67,7 @@ impl Instance {
         for plugin in plugins.load_dir(&dir.plugins(), &trust).await? {
             tracing::info!(plugin = %plugin.name, version = %plugin.version, "loaded");
         }
-        let engine = Engine::open(store, plugins.clone(), credentials, engine_config).await?;
+        let engine = Engine::open(store, plugins.clone(), credentials, options.engine).await?;
         Ok(Instance { engine, plugins, data_dir: dir })
     }
 }

@@ -132,7 +132,8 @@ async fn published(name: &str, hosts: &[&str]) -> Published {
 }
 
 async fn get_json(url: &str) -> Value {
-    serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap()
+    let client = wirework_registry::client::http_client_builder().build().unwrap();
+    serde_json::from_slice(&client.get(url).send().await.unwrap().bytes().await.unwrap()).unwrap()
 }
 
 fn strs(args: &[String]) -> Vec<&str> {

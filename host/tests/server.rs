@@ -696,7 +696,7 @@ async fn a_stopping_server_answers_503_until_its_running_steps_finish() {
 
     server.begin_stop();
     // Fresh connections each time, as a load balancer's probes make them.
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let fresh = wirework_registry::client::http_client_builder().pool_max_idle_per_host(0).build().unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let readyz = loop {
         let answer = fresh.get(format!("{}/readyz", server.url)).send().await.expect("the listener stays open");

@@ -25,6 +25,27 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+/// A `reqwest` client builder with Wirework's TLS: rustls on the `ring`
+/// provider, trusting Mozilla's roots (`webpki-roots`). Every HTTP client of
+/// the host and the registry starts here: reqwest is built without a crypto
+/// provider of its own (`Cargo.toml` says why), so a plain
+/// `reqwest::Client::new()` would panic for want of one.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports rustls's default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        // What reqwest offers itself when built with HTTP/1 only.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tls
+    });
+    reqwest::Client::builder().tls_backend_preconfigured(TLS.clone())
+}
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +215,7 @@ impl RegistryClient {
     /// A client of the registry at `url` (`http://host:port`), remembering
     /// what it verified in the JSON file `memory`.
     pub fn new(url: &str, memory: impl Into<PathBuf>) -> RegistryClient {
-        let http = reqwest::Client::builder()
+        let http = http_client_builder()
             .timeout(std::time::Duration::from_secs(120))
             .build()
             .expect("an HTTP client with default TLS builds");
@@ -446,5 +467,13 @@ mod tests {
         let a: serde_json::Value = serde_json::from_str(&text).unwrap();
         let b: serde_json::Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn http_clients_build_with_the_ring_tls_config() {
+        // reqwest takes the ready-made rustls config only when its rustls is
+        // the very version this crate names; otherwise `build` fails here.
+        super::http_client_builder().build().unwrap();
+        super::http_client_builder().build().unwrap();
     }
 }

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
@@ -551,17 +551,17 @@ async fn not_granted(client: &Client, name: &str, version: &str) -> Option<Strin
     (!missing.is_empty()).then(|| missing.join(", "))
 }
 
-/// Read a secret's value from stdin: one line from a terminal, everything from
-/// a pipe or file; either way without one trailing newline.
+/// Read a secret's value from stdin: one line typed at a terminal, which is
+/// not echoed (`rpassword` turns echo off on the terminal and back on),
+/// everything from a pipe or file; either way without one trailing newline.
 fn read_secret_value(name: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
-    let mut value = String::new();
     if stdin.is_terminal() {
-        eprint!("value for secret `{name}` (one line, shown as typed): ");
-        stdin.lock().read_line(&mut value).context("reading the value from stdin")?;
-    } else {
-        stdin.lock().read_to_string(&mut value).context("reading the value from stdin")?;
+        return rpassword::prompt_password(format!("value for secret `{name}` (one line, not shown): "))
+            .context("reading the value from the terminal");
     }
+    let mut value = String::new();
+    stdin.lock().read_to_string(&mut value).context("reading the value from stdin")?;
     Ok(trim_one_newline(value))
 }
 
@@ -641,7 +641,7 @@ impl Client {
     /// A client for the server `args` name.
     fn new(args: ServerArgs) -> anyhow::Result<Self> {
         let base = parse_server(&args.server)?;
-        let http = reqwest::Client::builder()
+        let http = wirework_registry::client::http_client_builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("wirework-cli/", env!("CARGO_PKG_VERSION")))
             .build()

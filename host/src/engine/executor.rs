@@ -11,7 +11,7 @@ use super::outbox::{self, Action};
 use super::records::{
     keys, Activation, ExecState, ExecutionError, ExecutionRecord, Parked, Resume, Status, StepOutcome, StepRecord,
 };
-use super::validate::{Plan, Source};
+use super::validate::{Plan, PlanNode, Source};
 use super::{decode, encode, now_ms, EngineError, Inner};
 use crate::runtime::{Invocation, Json, LogLine, NodeFailure, Outcome};
 use crate::store::Batch;
@@ -41,7 +41,7 @@ pub(crate) enum Wake {
 
 /// Hand `wake` to the execution's driver, starting one if none is in memory.
 pub(crate) fn ensure_driver(inner: &Arc<Inner>, id: &str, wake: Option<Wake>) {
-    let mut drivers = inner.drivers.lock().expect("drivers lock");
+    let mut drivers = inner.drivers.lock();
     if let Some(tx) = drivers.get(id) {
         match wake {
             None => return,
@@ -65,7 +65,7 @@ pub(crate) struct PendingStart {
 /// Start the driver of an execution just created (its record in hand);
 /// with `pending`, its record is not stored yet (see [`PendingStart`]).
 pub(crate) fn start_driver(inner: &Arc<Inner>, record: ExecutionRecord, pending: Option<PendingStart>) {
-    let mut drivers = inner.drivers.lock().expect("drivers lock");
+    let mut drivers = inner.drivers.lock();
     let id = record.id.clone();
     spawn(inner, &mut drivers, &id, None, Some((record, pending)));
 }
@@ -93,18 +93,14 @@ fn spawn(
             // The store failed under this execution: it stays as last
             // committed (continued at the next open). Timers it had taken
             // are handed out again; whoever waits on it is told.
-            inner
-                .fired
-                .lock()
-                .expect("fired lock")
-                .retain(|key| keys::parse_timer(key).is_none_or(|(_, id, _)| id != driver_id));
-            inner.watchers.lock().expect("watchers lock").remove(&driver_id);
+            inner.fired.lock().retain(|key| keys::parse_timer(key).is_none_or(|(_, id, _)| id != driver_id));
+            inner.watchers.lock().remove(&driver_id);
         }
         // Normally the driver deregisters itself. Remove the entry only if it
         // is still this driver's (its receiver is gone, so its sender is
         // closed): a new driver may have registered since.
         {
-            let mut drivers = inner.drivers.lock().expect("drivers lock");
+            let mut drivers = inner.drivers.lock();
             if drivers.get(&driver_id).is_some_and(|tx| tx.is_closed()) {
                 drivers.remove(&driver_id);
             }
@@ -232,6 +228,9 @@ struct Driver {
 /// then costs one commit instead of two.
 const PURE_STEPS_BEFORE_START: usize = 8;
 
+/// Run execution `id` until nothing is left to do now: load it, then launch
+/// ready steps, apply their results and the wakes that arrive, and commit,
+/// until it finishes, waits, or the engine stops.
 async fn drive(
     inner: Arc<Inner>,
     id: String,
@@ -239,7 +238,7 @@ async fn drive(
     record: Option<(ExecutionRecord, Option<PendingStart>)>,
 ) -> anyhow::Result<()> {
     let (record, pending) = match record {
-        Some((record, pending)) => (record, pending),
+        Some(loaded) => loaded,
         None => match inner.store.get(&keys::execution(&id))? {
             Some(bytes) => (decode(&bytes, "execution")?, None),
             None => {
@@ -250,133 +249,179 @@ async fn drive(
             }
         },
     };
-    // The state must name only nodes of its version (else it was not written
-    // by this engine): checked once here, so lookups below cannot fail.
-    let plan = inner.plan(&record.workflow_id, record.workflow_version).and_then(|plan| {
-        let state = &record.state;
-        let named = state.ready.iter().chain(state.parked.iter().map(|p| &p.activation)).chain(&state.failed);
-        match named.map(|a| &a.node).chain(state.inbox.keys()).find(|n| !plan.node_index.contains_key(*n)) {
-            Some(node) => {
-                Err(format!("the stored state names node `{node}`, which this workflow version does not have"))
-            }
-            None => Ok(plan),
-        }
-    });
     let stored_status = if pending.is_some() { None } else { Some(record.status) };
     let (held, pending_start) = match pending {
         Some(PendingStart { writes, durable }) => (writes, Some(durable)),
         None => (Batch::default(), None),
     };
-    let plan = match plan {
+    let plan = match runnable_plan(&inner, &record) {
         Ok(plan) => plan,
         Err(message) => {
-            // The version cannot run (a pinned plugin was removed): fail it visibly.
-            let mut record = record;
-            if !record.status.is_finished() {
-                record.status = Status::Failed;
-                record.finished_ms = Some(now_ms());
-                record.error = Some(ExecutionError { node: None, step: None, message, failure: None });
-                // A new execution's own writes (idempotency answer, schedule slot) go with it.
-                let mut batch = held;
-                disarm(&record, &mut batch);
-                batch.put(keys::execution(&id), encode(&record));
-                keys::restatus(&mut batch, &id, stored_status, record.status);
-                inner.store.commit(batch).await?;
-                inner.metrics.record_finished(record.status.as_str());
-                let watchers = inner.watchers.lock().expect("watchers lock").remove(&id);
-                for watcher in watchers.into_iter().flatten() {
-                    let _ = watcher.send(record.status);
-                }
-                if let Some(durable) = pending_start {
-                    let _ = durable.send(());
-                }
-            }
+            let start = Unrunnable { held, stored_status, pending_start };
+            fail_unrunnable(&inner, record, message, start).await?;
             return answer_missing(&inner, &id, &mut rx).await;
         }
     };
-    let mut driver = Driver {
-        inner: inner.clone(),
-        record,
-        plan,
-        outputs: HashMap::new(),
-        needs_outputs: false,
-        running: FuturesUnordered::new(),
-        launched: HashSet::new(),
-        fired: Vec::new(),
-        replies: Vec::new(),
-        outbox: Vec::new(),
-        new_timer: false,
-        changed: false,
-        must_commit: false,
-        held,
-        steps: Vec::new(),
-        stored_status,
-        pending_start,
-    };
-    driver.needs_outputs = driver.plan.nodes.iter().any(|n| n.config.uses(Root::Node));
-    if driver.needs_outputs {
-        let first = driver.record.first_steps.clone();
-        for step in super::read_steps(&driver.inner.store, &id, first)? {
-            if let StepOutcome::Emitted { ports } = step.outcome {
-                driver.outputs.insert(step.node, ports.into_iter().flat_map(|(_, items)| items).collect());
-            }
-        }
+    let mut driver = Driver::new(inner, record, plan, held, stored_status, pending_start)?;
+    driver.run(&id, rx).await
+}
+
+/// The plan of `record`'s version, if its stored state names only nodes of
+/// it (else this engine did not write it). Checked once, so lookups while
+/// driving cannot fail.
+fn runnable_plan(inner: &Inner, record: &ExecutionRecord) -> Result<Arc<Plan>, String> {
+    let plan = inner.plan(&record.workflow_id, record.workflow_version)?;
+    let state = &record.state;
+    let named = state.ready.iter().chain(state.parked.iter().map(|p| &p.activation)).chain(&state.failed);
+    match named.map(|a| &a.node).chain(state.inbox.keys()).find(|n| !plan.node_index.contains_key(*n)) {
+        Some(node) => Err(format!("the stored state names node `{node}`, which this workflow version does not have")),
+        None => Ok(plan),
     }
-    loop {
-        let mut batch = Batch::default();
-        let stopping = inner.stopping.load(std::sync::atomic::Ordering::SeqCst);
-        if driver.record.status == Status::Running && !stopping {
-            driver.launch(&mut batch);
-        }
-        if driver.running.is_empty() && stopping {
-            // Shutting down: make what is held durable and leave; the
-            // execution continues from here at the next open.
-            driver.must_commit = true;
-            driver.commit(batch).await?;
-            inner.drivers.lock().expect("drivers lock").remove(&id);
-            return Ok(());
-        }
-        if driver.running.is_empty() {
-            let mut changed = false;
-            if driver.record.status == Status::Running && driver.record.state.ready.is_empty() {
-                driver.settle_status();
-                changed = true;
+}
+
+/// A new execution's start that its driver has not committed yet.
+struct Unrunnable {
+    /// Its own writes (idempotency answer, schedule slot).
+    held: Batch,
+    stored_status: Option<Status>,
+    pending_start: Option<oneshot::Sender<()>>,
+}
+
+/// Fail an execution whose version cannot run (a pinned plugin was
+/// removed) visibly, with its start's own writes.
+async fn fail_unrunnable(
+    inner: &Arc<Inner>,
+    mut record: ExecutionRecord,
+    message: String,
+    start: Unrunnable,
+) -> anyhow::Result<()> {
+    if record.status.is_finished() {
+        return Ok(());
+    }
+    record.status = Status::Failed;
+    record.finished_ms = Some(now_ms());
+    record.error = Some(ExecutionError { node: None, step: None, message, failure: None });
+    let mut batch = start.held;
+    disarm(&record, &mut batch);
+    batch.put(keys::execution(&record.id), encode(&record));
+    keys::restatus(&mut batch, &record.id, start.stored_status, record.status);
+    inner.store.commit(batch).await?;
+    inner.metrics.record_finished(record.status.as_str());
+    let watchers = inner.watchers.lock().remove(&record.id);
+    for watcher in watchers.into_iter().flatten() {
+        let _ = watcher.send(record.status);
+    }
+    if let Some(durable) = start.pending_start {
+        let _ = durable.send(());
+    }
+    Ok(())
+}
+
+impl Driver {
+    /// A driver for `record` on `plan`, with the outputs `$node` reads.
+    fn new(
+        inner: Arc<Inner>,
+        record: ExecutionRecord,
+        plan: Arc<Plan>,
+        held: Batch,
+        stored_status: Option<Status>,
+        pending_start: Option<oneshot::Sender<()>>,
+    ) -> anyhow::Result<Driver> {
+        let needs_outputs = plan.nodes.iter().any(|n| n.config.uses(Root::Node));
+        let mut driver = Driver {
+            inner,
+            record,
+            plan,
+            outputs: HashMap::new(),
+            needs_outputs,
+            running: FuturesUnordered::new(),
+            launched: HashSet::new(),
+            fired: Vec::new(),
+            replies: Vec::new(),
+            outbox: Vec::new(),
+            new_timer: false,
+            changed: false,
+            must_commit: false,
+            held,
+            steps: Vec::new(),
+            stored_status,
+            pending_start,
+        };
+        if needs_outputs {
+            let first = driver.record.first_steps.clone();
+            for step in super::read_steps(&driver.inner.store, &driver.record.id, first)? {
+                if let StepOutcome::Emitted { ports } = step.outcome {
+                    driver.outputs.insert(step.node, ports.into_iter().flat_map(|(_, items)| items).collect());
+                }
             }
-            if changed || !batch.is_empty() || driver.dirty() {
-                driver.commit(batch).await?;
+        }
+        Ok(driver)
+    }
+
+    /// The driving loop (see [`drive`]).
+    async fn run(&mut self, id: &str, mut rx: mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<()> {
+        loop {
+            let mut batch = Batch::default();
+            let stopping = self.inner.stopping.load(std::sync::atomic::Ordering::SeqCst);
+            if self.record.status == Status::Running && !stopping {
+                self.launch(&mut batch);
+            }
+            if self.running.is_empty() && stopping {
+                // Shutting down: make what is held durable and leave; the
+                // execution continues from here at the next open.
+                self.must_commit = true;
+                self.commit(batch).await?;
+                self.inner.drivers.lock().remove(id);
+                return Ok(());
+            }
+            if self.running.is_empty() {
+                if !self.idle(id, batch, &mut rx).await? {
+                    return Ok(());
+                }
                 continue;
             }
-            // Nothing in flight: leave, unless a wake slipped in (checked under
-            // the lock wakes are sent under, so none is lost).
-            let wake = {
-                let mut drivers = inner.drivers.lock().expect("drivers lock");
-                match rx.try_recv() {
-                    Ok(wake) => Some(wake),
-                    Err(_) => {
-                        drivers.remove(&id);
-                        None
-                    }
-                }
+            let event = tokio::select! {
+                Some(done) = self.running.next() => Ok(done),
+                Some(wake) = rx.recv() => Err(wake),
             };
-            match wake {
-                Some(wake) => {
-                    let mut batch = Batch::default();
-                    driver.apply_wake(wake, &mut batch);
-                    driver.commit(batch).await?;
-                    continue;
-                }
-                None => return Ok(()),
+            match event {
+                Ok(done) => self.apply_done(done, &mut batch),
+                Err(wake) => self.apply_wake(wake, &mut batch),
             }
+            self.commit(batch).await?;
         }
-        let event = tokio::select! {
-            Some(done) = driver.running.next() => Ok(done),
-            Some(wake) = rx.recv() => Err(wake),
+    }
+
+    /// Nothing is running: settle and commit what changed, or take a wake
+    /// that slipped in. `false`: nothing is left, and the driver is gone
+    /// from the engine's list.
+    async fn idle(&mut self, id: &str, batch: Batch, rx: &mut mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<bool> {
+        let mut changed = false;
+        if self.record.status == Status::Running && self.record.state.ready.is_empty() {
+            self.settle_status();
+            changed = true;
+        }
+        if changed || !batch.is_empty() || self.dirty() {
+            self.commit(batch).await?;
+            return Ok(true);
+        }
+        // Leave, unless a wake slipped in (checked under the lock wakes are
+        // sent under, so none is lost).
+        let wake = {
+            let mut drivers = self.inner.drivers.lock();
+            match rx.try_recv() {
+                Ok(wake) => Some(wake),
+                Err(_) => {
+                    drivers.remove(id);
+                    None
+                }
+            }
         };
-        match event {
-            Ok(done) => driver.apply_done(done, &mut batch),
-            Err(wake) => driver.apply_wake(wake, &mut batch),
-        }
-        driver.commit(batch).await?;
+        let Some(wake) = wake else { return Ok(false) };
+        let mut batch = Batch::default();
+        self.apply_wake(wake, &mut batch);
+        self.commit(batch).await?;
+        Ok(true)
     }
 }
 
@@ -420,7 +465,7 @@ async fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedRe
         let mut batch = Batch::default();
         let mut fired = Vec::new();
         let done = {
-            let mut drivers = inner.drivers.lock().expect("drivers lock");
+            let mut drivers = inner.drivers.lock();
             while let Ok(wake) = rx.try_recv() {
                 match wake {
                     Wake::Retry { reply } | Wake::Cancel { reply } => {
@@ -442,7 +487,7 @@ async fn answer_missing(inner: &Arc<Inner>, id: &str, rx: &mut mpsc::UnboundedRe
             return Ok(());
         }
         inner.store.commit(batch).await?;
-        let mut set = inner.fired.lock().expect("fired lock");
+        let mut set = inner.fired.lock();
         for key in fired {
             set.remove(&key);
         }
@@ -505,7 +550,7 @@ impl Driver {
         }
         self.must_commit = false;
         {
-            let mut fired = self.inner.fired.lock().expect("fired lock");
+            let mut fired = self.inner.fired.lock();
             for key in self.fired.drain(..) {
                 fired.remove(&key);
             }
@@ -517,7 +562,7 @@ impl Driver {
             let _ = reply.send(result);
         }
         if self.record.status != Status::Running {
-            let watchers = self.inner.watchers.lock().expect("watchers lock").remove(id);
+            let watchers = self.inner.watchers.lock().remove(id);
             for watcher in watchers.into_iter().flatten() {
                 let _ = watcher.send(self.record.status);
             }
@@ -563,136 +608,104 @@ impl Driver {
         let step = activation.step;
         let node = &self.plan.nodes[self.plan.node_index[&activation.node]];
         let setup_failed = move |message: String| -> BoxFuture<'static, StepDone> {
-            Box::pin(std::future::ready(StepDone {
-                step,
-                result: Err(NodeFailure::Setup { message }),
-                fuel: 0,
-                started_ms,
-                duration_us: 0,
-                logs: Vec::new(),
-                denials: Vec::new(),
-            }))
+            let result = Err(NodeFailure::Setup { message });
+            let (logs, denials) = (Vec::new(), Vec::new());
+            Box::pin(std::future::ready(StepDone { step, result, fuel: 0, started_ms, duration_us: 0, logs, denials }))
         };
-        let items: Vec<String> = activation.resume.as_ref().map_or_else(
-            || activation.items.iter().map(|i| i.get().to_string()).collect(),
-            |r| r.event.iter().map(|e| e.get().to_string()).collect(),
-        );
-        // (config, items) per call.
-        let calls: Vec<(String, Vec<String>)> = match &node.static_config {
-            Some(config) => vec![(config.clone(), items)],
-            None => {
-                let parsed: Vec<Value> = items.iter().map(|i| serde_json::from_str(i).unwrap_or(Value::Null)).collect();
-                let items_value = Value::Array(parsed.clone());
-                let trigger: Value = self
-                    .record
-                    .trigger
-                    .items
-                    .first()
-                    .and_then(|i| serde_json::from_str(i.get()).ok())
-                    .unwrap_or_else(|| json!({}));
-                let execution = json!({
-                    "id": self.record.id,
-                    "workflow_id": self.record.workflow_id,
-                    "workflow_version": self.record.workflow_version,
-                });
-                let outputs = &self.outputs;
-                let node_value = || node_outputs(outputs);
-                let scope = |json| Scope {
-                    json,
-                    items: &items_value,
-                    node: &node_value,
-                    trigger: &trigger,
-                    execution: &execution,
-                    now_ms: started_ms,
-                };
-                let per_item = node.config.uses(Root::Json) && activation.resume.is_none() && parsed.len() > 1;
-                let result: Result<Vec<(String, Vec<String>)>, String> = if per_item {
-                    parsed
-                        .iter()
-                        .zip(&items)
-                        .map(|(value, text)| {
-                            Ok((node.config.render(&scope(Some(value)))?.to_string(), vec![text.clone()]))
-                        })
-                        .collect()
-                } else {
-                    node.config.render(&scope(parsed.first())).map(|c| vec![(c.to_string(), items.clone())])
-                };
-                match result {
-                    Ok(calls) => calls,
-                    Err(message) => return setup_failed(format!("expression error in config at {message}")),
-                }
-            }
+        let calls = match self.calls(node, activation, started_ms) {
+            Ok(calls) => calls,
+            Err(message) => return setup_failed(format!("expression error in config at {message}")),
         };
-        let mut secrets = BTreeMap::new();
-        for (secret, credential) in &node.spec.credentials {
-            match self.inner.credentials.get(credential) {
-                Some(value) => secrets.insert(secret.clone(), value),
-                None => return setup_failed(format!("credential `{credential}` (bound to {secret}) is not set")),
-            };
-        }
-        let limits = node.limits;
+        let secrets = match self.bound_secrets(node) {
+            Ok(secrets) => secrets,
+            Err(message) => return setup_failed(message),
+        };
         // Values a plugin could echo into what is recorded.
         let secret_values: Vec<String> = secrets.values().cloned().collect();
-        let secrets = (!secrets.is_empty()).then(|| Arc::new(secrets));
-        let base_key = format!("{}:{}", self.record.id, step);
         let template = Invocation {
             node: node.spec.node.clone(),
             execution_id: self.record.id.clone(),
             attempt: activation.attempt,
             resume_state: activation.resume.as_ref().map(|r| r.state.get().to_string()),
             kv_scope: self.record.workflow_id.clone(),
-            limits: Some(limits),
-            secrets,
+            limits: Some(node.limits),
+            secrets: (!secrets.is_empty()).then(|| Arc::new(secrets)),
             ..Default::default()
         };
-        let nodes = self.inner.nodes.clone();
-        let (name, version) = (node.plugin.clone(), node.version.clone());
-        Box::pin(async move {
-            let clock = Instant::now();
-            let (mut fuel, mut logs, mut denials) = (0, Vec::new(), Vec::new());
-            let mut ports: Vec<(String, Vec<Json>)> = Vec::new();
-            let several = calls.len() > 1;
-            let mut result = Ok(());
-            let mut wait = None;
-            for (i, (config, items)) in calls.into_iter().enumerate() {
-                let idempotency_key = if several { format!("{base_key}.{i}") } else { base_key.clone() };
-                let invocation = Invocation { config, items, idempotency_key, ..template.clone() };
-                let report = nodes.invoke(&name, &version, invocation).await;
-                fuel += report.fuel;
-                logs.extend(report.logs);
-                denials.extend(report.denials);
-                match report.result {
-                    Ok(Outcome::Emit { ports: emitted }) => {
-                        for p in emitted {
-                            match ports.iter_mut().find(|(port, _)| *port == p.port) {
-                                Some((_, items)) => items.extend(p.items),
-                                None => ports.push((p.port, p.items)),
-                            }
-                        }
-                    }
-                    Ok(outcome @ Outcome::Wait { .. }) if !several => wait = Some(outcome),
-                    Ok(Outcome::Wait { .. }) => {
-                        result = Err(NodeFailure::Setup {
-                            message: "a node evaluated per item (its config reads $json) cannot wait".into(),
-                        });
-                        break;
-                    }
-                    Err(failure) => {
-                        result = Err(failure);
-                        break;
-                    }
-                }
-            }
-            if !secret_values.is_empty() {
-                redact_results(&secret_values, &mut logs, &mut ports, &mut result);
-            }
-            let result = result.map(|()| {
-                wait.unwrap_or_else(|| Outcome::Emit {
-                    ports: ports.into_iter().map(|(port, items)| crate::runtime::PortItems { port, items }).collect(),
-                })
-            });
-            StepDone { step, result, fuel, started_ms, duration_us: clock.elapsed().as_micros() as u64, logs, denials }
-        })
+        let step_calls = StepCalls {
+            nodes: self.inner.nodes.clone(),
+            plugin: node.plugin.clone(),
+            version: node.version.clone(),
+            template,
+            calls,
+            base_key: format!("{}:{}", self.record.id, step),
+            secret_values,
+        };
+        Box::pin(step_calls.run(step, started_ms))
+    }
+
+    /// The (config, items) of each call a step makes: one call with every
+    /// item, or one per item when the config reads `$json`. `Err` names the
+    /// expression that failed.
+    fn calls(
+        &self,
+        node: &PlanNode,
+        activation: &Activation,
+        started_ms: u64,
+    ) -> Result<Vec<(String, Vec<String>)>, String> {
+        let items: Vec<String> = activation.resume.as_ref().map_or_else(
+            || activation.items.iter().map(|i| i.get().to_string()).collect(),
+            |r| r.event.iter().map(|e| e.get().to_string()).collect(),
+        );
+        if let Some(config) = &node.static_config {
+            return Ok(vec![(config.clone(), items)]);
+        }
+        let parsed: Vec<Value> = items.iter().map(|i| serde_json::from_str(i).unwrap_or(Value::Null)).collect();
+        let items_value = Value::Array(parsed.clone());
+        let trigger: Value = self
+            .record
+            .trigger
+            .items
+            .first()
+            .and_then(|i| serde_json::from_str(i.get()).ok())
+            .unwrap_or_else(|| json!({}));
+        let execution = json!({
+            "id": self.record.id,
+            "workflow_id": self.record.workflow_id,
+            "workflow_version": self.record.workflow_version,
+        });
+        let outputs = &self.outputs;
+        let node_value = || node_outputs(outputs);
+        let scope = |json| Scope {
+            json,
+            items: &items_value,
+            node: &node_value,
+            trigger: &trigger,
+            execution: &execution,
+            now_ms: started_ms,
+        };
+        let per_item = node.config.uses(Root::Json) && activation.resume.is_none() && parsed.len() > 1;
+        if !per_item {
+            return node.config.render(&scope(parsed.first())).map(|c| vec![(c.to_string(), items.clone())]);
+        }
+        parsed
+            .iter()
+            .zip(&items)
+            .map(|(value, text)| Ok((node.config.render(&scope(Some(value)))?.to_string(), vec![text.clone()])))
+            .collect()
+    }
+
+    /// The values of the credentials bound to the node's secrets. `Err`
+    /// names one that is not set.
+    fn bound_secrets(&self, node: &PlanNode) -> Result<BTreeMap<String, String>, String> {
+        let mut secrets = BTreeMap::new();
+        for (secret, credential) in &node.spec.credentials {
+            match self.inner.credentials.get(credential) {
+                Some(value) => secrets.insert(secret.clone(), value),
+                None => return Err(format!("credential `{credential}` (bound to {secret}) is not set")),
+            };
+        }
+        Ok(secrets)
     }
 
     /// Record a finished call and move the execution on.
@@ -700,10 +713,63 @@ impl Driver {
         self.launched.remove(&done.step);
         let Some(pos) = self.record.state.ready.iter().position(|a| a.step == done.step) else { return };
         let activation = self.record.state.ready.remove(pos);
-        let node_index = self.plan.node_index[&activation.node];
-        let node = &self.plan.nodes[node_index];
-        let spec = node.spec.clone();
-        let mut record = StepRecord {
+        let plan = self.plan.clone();
+        let node_index = plan.node_index[&activation.node];
+        let node = &plan.nodes[node_index];
+        let (result, mut record) = self.step_record(node, &activation, done);
+        self.inner.metrics.record_step(&record.plugin, &node.spec.node, record.duration_us, record.fuel);
+        // An effectful call happened: its result is durable before anything
+        // else starts, so it never runs again once it has finished.
+        self.must_commit |= node.side_effects;
+        let route = match result {
+            Ok(Outcome::Emit { ports }) => {
+                let ports: Vec<(String, Vec<Json>)> = ports.into_iter().map(|p| (p.port, p.items)).collect();
+                self.emit_events(node, &ports, batch);
+                if self.needs_outputs {
+                    let items = ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect();
+                    self.outputs.insert(activation.node.clone(), items);
+                }
+                record.outcome = StepOutcome::Emitted { ports: ports.clone() };
+                Some(ports)
+            }
+            Ok(Outcome::Wait { until_unix_ms, event, state }) if until_unix_ms.is_some() || event.is_some() => {
+                record.outcome = StepOutcome::Waiting { until_ms: until_unix_ms, event: event.clone() };
+                self.park(&activation, until_unix_ms, event, state, batch);
+                None
+            }
+            Ok(Outcome::Wait { .. }) => {
+                let failure = NodeFailure::Plugin {
+                    message: "the node asked to wait for neither a time nor an event".into(),
+                    code: Some("bad_wait".into()),
+                    retryable: false,
+                };
+                record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
+                let message = format!("node `{}` failed: {failure}", node.spec.id);
+                self.fail(Some(&activation), message, Some(failure), batch);
+                None
+            }
+            Err(failure) => {
+                let (outcome, route) = self.after_failure(node, &activation, failure, batch);
+                record.outcome = outcome;
+                route
+            }
+        };
+        self.record.state.next_record += 1;
+        self.steps.push(record);
+        if let Some(ports) = route {
+            self.route_from(node_index, &activation, &ports, batch);
+        }
+    }
+
+    /// The record of a finished call (its outcome still to be set), and the
+    /// call's result.
+    fn step_record(
+        &self,
+        node: &PlanNode,
+        activation: &Activation,
+        done: StepDone,
+    ) -> (Result<Outcome, NodeFailure>, StepRecord) {
+        let record = StepRecord {
             step: activation.step,
             node: activation.node.clone(),
             plugin: format!("{}@{}", node.plugin, node.version),
@@ -718,135 +784,113 @@ impl Driver {
             logs: done.logs,
             denials: done.denials,
         };
-        self.inner.metrics.record_step(&record.plugin, &spec.node, record.duration_us, record.fuel);
-        let id = self.record.id.clone();
-        // An effectful call happened: its result is durable before anything
-        // else starts, so it never runs again once it has finished.
-        self.must_commit |= node.side_effects;
-        let mut route: Option<Vec<(String, Vec<Json>)>> = None;
-        match done.result {
-            Ok(Outcome::Emit { ports }) => {
-                let ports: Vec<(String, Vec<Json>)> = ports.into_iter().map(|p| (p.port, p.items)).collect();
-                if let Some(template) = node.emit_event.clone() {
-                    let items = ports.iter().find(|(port, _)| *port == node.first_port).map(|(_, i)| i.as_slice());
-                    for item in items.unwrap_or_default() {
-                        let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
-                        let no_node = || Value::Null;
-                        let scope = Scope {
-                            json: Some(&value),
-                            items: &Value::Null,
-                            node: &no_node,
-                            trigger: &Value::Null,
-                            execution: &Value::Null,
-                            now_ms: now_ms(),
-                        };
-                        match template.render(&scope) {
-                            Ok(Value::String(event)) if !event.is_empty() => {
-                                self.push_action(Action::EmitEvent { event, payload: item.clone() }, batch)
-                            }
-                            other => tracing::warn!(node = %spec.id, "emit_event gave no event name: {other:?}"),
-                        }
-                    }
+        (done.result, record)
+    }
+
+    /// The node's `emit_event`, once per item on its first port.
+    fn emit_events(&mut self, node: &PlanNode, ports: &[(String, Vec<Json>)], batch: &mut Batch) {
+        let Some(template) = &node.emit_event else { return };
+        let items = ports.iter().find(|(port, _)| *port == node.first_port).map(|(_, i)| i.as_slice());
+        for item in items.unwrap_or_default() {
+            let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
+            let no_node = || Value::Null;
+            let scope = Scope {
+                json: Some(&value),
+                items: &Value::Null,
+                node: &no_node,
+                trigger: &Value::Null,
+                execution: &Value::Null,
+                now_ms: now_ms(),
+            };
+            match template.render(&scope) {
+                Ok(Value::String(event)) if !event.is_empty() => {
+                    self.push_action(Action::EmitEvent { event, payload: item.clone() }, batch)
                 }
-                if self.needs_outputs {
-                    let items = ports.iter().flat_map(|(_, i)| i.iter().cloned()).collect();
-                    self.outputs.insert(activation.node.clone(), items);
-                }
-                record.outcome = StepOutcome::Emitted { ports: ports.clone() };
-                route = Some(ports);
-            }
-            Ok(Outcome::Wait { until_unix_ms, event, state }) if until_unix_ms.is_some() || event.is_some() => {
-                record.outcome = StepOutcome::Waiting { until_ms: until_unix_ms, event: event.clone() };
-                if let Some(until) = until_unix_ms {
-                    batch.put(keys::timer(until, &id, activation.step), Vec::new());
-                    self.new_timer = true;
-                }
-                if let Some(event) = &event {
-                    batch.put(keys::subscription(event, &id, activation.step), Vec::new());
-                    self.must_commit = true;
-                }
-                let activation = Activation { resume: None, ..activation.clone() };
-                self.record.state.parked.push(Parked {
-                    activation,
-                    until_ms: until_unix_ms,
-                    event,
-                    wait_state: Some(state),
-                });
-            }
-            Ok(Outcome::Wait { .. }) => {
-                let failure = NodeFailure::Plugin {
-                    message: "the node asked to wait for neither a time nor an event".into(),
-                    code: Some("bad_wait".into()),
-                    retryable: false,
-                };
-                record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
-                self.fail(Some(&activation), format!("node `{}` failed: {failure}", spec.id), Some(failure), batch);
-            }
-            Err(failure) => {
-                let retry = spec.retry.as_ref().filter(|r| failure.retryable() && activation.attempt < r.max_attempts);
-                if let Some(policy) = retry {
-                    let mut delay = policy.delay_ms(activation.attempt + 1);
-                    if policy.jitter && delay > 1 {
-                        delay = rand::thread_rng().gen_range(delay / 2..=delay);
-                    }
-                    let due = now_ms().saturating_add(delay);
-                    record.outcome = StepOutcome::Failed { failure, then: "retry".into() };
-                    batch.put(keys::timer(due, &id, activation.step), Vec::new());
-                    self.new_timer = true;
-                    self.record.state.parked.push(Parked {
-                        activation: activation.clone(),
-                        until_ms: Some(due),
-                        event: None,
-                        wait_state: None,
-                    });
-                } else {
-                    match spec.on_error {
-                        super::model::OnError::Stop => {
-                            record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
-                            let message = format!("node `{}` failed: {failure}", spec.id);
-                            self.fail(Some(&activation), message, Some(failure), batch);
-                        }
-                        super::model::OnError::Continue => {
-                            record.outcome = StepOutcome::Failed { failure, then: "continue".into() };
-                            route = Some(vec![(node.first_port.clone(), activation.items.clone())]);
-                        }
-                        super::model::OnError::ErrorPort => {
-                            let error = json!({
-                                "message": failure.to_string(),
-                                "failure": failure,
-                                "node": spec.id,
-                                "attempt": activation.attempt,
-                            });
-                            let items = activation
-                                .items
-                                .iter()
-                                .map(|item| {
-                                    let mut value: Value =
-                                        serde_json::from_str(item.get()).unwrap_or_else(|_| json!({}));
-                                    value["error"] = error.clone();
-                                    serde_json::value::to_raw_value(&value).expect("JSON values serialise")
-                                })
-                                .collect();
-                            record.outcome = StepOutcome::Failed { failure, then: "error_port".into() };
-                            route = Some(vec![("error".into(), items)]);
-                        }
-                    }
-                }
+                other => tracing::warn!(node = %node.spec.id, "emit_event gave no event name: {other:?}"),
             }
         }
-        self.record.state.next_record += 1;
-        self.steps.push(record);
-        if let Some(ports) = route {
-            // Routing can fail half way (a loop bound): then the state goes
-            // back to before it, and the node is the failed step to retry.
-            let before = self.plan.edges.iter().any(|e| e.bound.is_some()).then(|| self.record.state.clone());
-            let mut router = Router { plan: &self.plan, state: &mut self.record.state };
-            if let Err(message) = router.route(Source::Node(node_index), &ports) {
-                if let Some(before) = before {
-                    self.record.state = before;
-                }
-                self.fail(Some(&activation), message, None, batch);
+    }
+
+    /// Park a step that waits for a time or an event (or both).
+    fn park(
+        &mut self,
+        activation: &Activation,
+        until_ms: Option<u64>,
+        event: Option<String>,
+        state: Json,
+        batch: &mut Batch,
+    ) {
+        let id = &self.record.id;
+        if let Some(until) = until_ms {
+            batch.put(keys::timer(until, id, activation.step), Vec::new());
+            self.new_timer = true;
+        }
+        if let Some(event) = &event {
+            batch.put(keys::subscription(event, id, activation.step), Vec::new());
+            self.must_commit = true;
+        }
+        let activation = Activation { resume: None, ..activation.clone() };
+        self.record.state.parked.push(Parked { activation, until_ms, event, wait_state: Some(state) });
+    }
+
+    /// What a failed call leads to: a retry (parked until its backoff is
+    /// due), else what the node's `on_error` says. The step's outcome, and
+    /// the items to route when the execution goes on.
+    fn after_failure(
+        &mut self,
+        node: &PlanNode,
+        activation: &Activation,
+        failure: NodeFailure,
+        batch: &mut Batch,
+    ) -> (StepOutcome, Option<PortOutput>) {
+        let spec = &node.spec;
+        let retry = spec.retry.as_ref().filter(|r| failure.retryable() && activation.attempt < r.max_attempts);
+        if let Some(policy) = retry {
+            let mut delay = policy.delay_ms(activation.attempt + 1);
+            if policy.jitter && delay > 1 {
+                delay = rand::thread_rng().gen_range(delay / 2..=delay);
             }
+            let due = now_ms().saturating_add(delay);
+            batch.put(keys::timer(due, &self.record.id, activation.step), Vec::new());
+            self.new_timer = true;
+            let parked = Parked { activation: activation.clone(), until_ms: Some(due), event: None, wait_state: None };
+            self.record.state.parked.push(parked);
+            return (StepOutcome::Failed { failure, then: "retry".into() }, None);
+        }
+        match spec.on_error {
+            super::model::OnError::Stop => {
+                let message = format!("node `{}` failed: {failure}", spec.id);
+                self.fail(Some(activation), message, Some(failure.clone()), batch);
+                (StepOutcome::Failed { failure, then: "stop".into() }, None)
+            }
+            super::model::OnError::Continue => {
+                let route = vec![(node.first_port.clone(), activation.items.clone())];
+                (StepOutcome::Failed { failure, then: "continue".into() }, Some(route))
+            }
+            super::model::OnError::ErrorPort => {
+                let items = error_port_items(spec, activation, &failure);
+                (StepOutcome::Failed { failure, then: "error_port".into() }, Some(vec![("error".into(), items)]))
+            }
+        }
+    }
+
+    /// Route a step's output on. Routing can fail half way (a loop bound):
+    /// then the state goes back to before it, and the node is the failed
+    /// step to retry.
+    fn route_from(
+        &mut self,
+        node_index: usize,
+        activation: &Activation,
+        ports: &[(String, Vec<Json>)],
+        batch: &mut Batch,
+    ) {
+        let before = self.plan.edges.iter().any(|e| e.bound.is_some()).then(|| self.record.state.clone());
+        let mut router = Router { plan: &self.plan, state: &mut self.record.state };
+        if let Err(message) = router.route(Source::Node(node_index), ports) {
+            if let Some(before) = before {
+                self.record.state = before;
+            }
+            self.fail(Some(activation), message, None, batch);
         }
     }
 
@@ -1019,6 +1063,93 @@ impl Driver {
             }
         }
     }
+}
+
+/// Items by output port, as a step emitted them.
+type PortOutput = Vec<(String, Vec<Json>)>;
+
+/// The node calls of one step, run in its task.
+struct StepCalls {
+    nodes: Arc<dyn super::NodeHost>,
+    plugin: String,
+    version: semver::Version,
+    /// Every call's invocation but config, items and idempotency key.
+    template: Invocation,
+    /// (config, items) per call.
+    calls: Vec<(String, Vec<String>)>,
+    /// The step's idempotency key (a call's, with `.N` when there are several).
+    base_key: String,
+    /// Credential values to keep out of what is recorded.
+    secret_values: Vec<String>,
+}
+
+impl StepCalls {
+    /// Make the calls in order, stopping at the first failure; their output
+    /// merged by port.
+    async fn run(self, step: u64, started_ms: u64) -> StepDone {
+        let clock = Instant::now();
+        let (mut fuel, mut logs, mut denials) = (0, Vec::new(), Vec::new());
+        let mut ports: Vec<(String, Vec<Json>)> = Vec::new();
+        let several = self.calls.len() > 1;
+        let mut result = Ok(());
+        let mut wait = None;
+        for (i, (config, items)) in self.calls.into_iter().enumerate() {
+            let idempotency_key = if several { format!("{}.{i}", self.base_key) } else { self.base_key.clone() };
+            let invocation = Invocation { config, items, idempotency_key, ..self.template.clone() };
+            let report = self.nodes.invoke(&self.plugin, &self.version, invocation).await;
+            fuel += report.fuel;
+            logs.extend(report.logs);
+            denials.extend(report.denials);
+            match report.result {
+                Ok(Outcome::Emit { ports: emitted }) => {
+                    for p in emitted {
+                        match ports.iter_mut().find(|(port, _)| *port == p.port) {
+                            Some((_, items)) => items.extend(p.items),
+                            None => ports.push((p.port, p.items)),
+                        }
+                    }
+                }
+                Ok(outcome @ Outcome::Wait { .. }) if !several => wait = Some(outcome),
+                Ok(Outcome::Wait { .. }) => {
+                    let message = "a node evaluated per item (its config reads $json) cannot wait".into();
+                    result = Err(NodeFailure::Setup { message });
+                    break;
+                }
+                Err(failure) => {
+                    result = Err(failure);
+                    break;
+                }
+            }
+        }
+        if !self.secret_values.is_empty() {
+            redact_results(&self.secret_values, &mut logs, &mut ports, &mut result);
+        }
+        let result = result.map(|()| {
+            wait.unwrap_or_else(|| Outcome::Emit {
+                ports: ports.into_iter().map(|(port, items)| crate::runtime::PortItems { port, items }).collect(),
+            })
+        });
+        StepDone { step, result, fuel, started_ms, duration_us: clock.elapsed().as_micros() as u64, logs, denials }
+    }
+}
+
+/// A failed step's items for its `error` port: each with `error` set.
+fn error_port_items(spec: &super::model::NodeSpec, activation: &Activation, failure: &NodeFailure) -> Vec<Json> {
+    let error = json!({
+        "message": failure.to_string(),
+        "failure": failure,
+        "node": spec.id,
+        "attempt": activation.attempt,
+    });
+    activation
+        .items
+        .iter()
+        .map(|item| {
+            let mut value: Value = serde_json::from_str(item.get()).unwrap_or_else(|_| json!({}));
+            value["error"] = error.clone();
+            serde_json::value::to_raw_value(&value).expect("JSON values serialise")
+        })
+        .collect()
 }
 
 /// Delete the timers and subscriptions of every parked activation of `record`.

@@ -26,23 +26,26 @@ mod outbox;
 pub mod records;
 pub mod schedule;
 mod scheduler;
+pub mod triggers;
 pub mod validate;
 
 pub use model::Workflow;
 pub use nodes::{Credentials, MemoryCredentials, NodeHost, PluginVersion};
 pub use records::{ExecutionRecord, Status, StepRecord, WorkflowHead, WorkflowVersion};
+pub use triggers::Webhook;
 pub use validate::{Invalid, Problem};
 
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store};
 use anyhow::Context;
 use executor::{Router, Wake};
+use parking_lot::{Mutex, RwLock};
 use records::keys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 use validate::{Plan, Source};
@@ -172,10 +175,9 @@ pub(crate) struct Inner {
     /// Timer keys handed to a driver and not yet deleted by it.
     fired: Mutex<HashSet<Vec<u8>>>,
     timers_changed: Arc<Notify>,
-    /// Each workflow's current version.
-    current: Mutex<HashMap<String, u32>>,
-    /// Active workflows' event triggers: event name to (workflow, trigger).
-    event_triggers: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// What starts executions: current versions, event triggers, webhooks.
+    /// Replaced whole when the workflow heads change.
+    triggers: RwLock<Arc<triggers::TriggerIndex>>,
     /// Callers of [`Engine::wait_settled`], by execution.
     watchers: Mutex<HashMap<String, Vec<oneshot::Sender<Status>>>>,
     /// Serialises deploys, rollbacks and activation changes.
@@ -239,8 +241,7 @@ impl Engine {
             drivers: Mutex::default(),
             fired: Mutex::default(),
             timers_changed: Arc::new(Notify::new()),
-            event_triggers: Mutex::default(),
-            current: Mutex::default(),
+            triggers: RwLock::default(),
             watchers: Mutex::default(),
             deploy_lock: tokio::sync::Mutex::new(()),
             schedules: Mutex::default(),
@@ -319,7 +320,7 @@ impl Engine {
         batch.put(keys::head(&id), encode(&head));
         store.commit(batch).await?;
         let pins = plan.pins.clone();
-        self.inner.plans.lock().expect("plans lock").insert((id.clone(), version), Arc::new(plan));
+        self.inner.plans.lock().insert((id.clone(), version), Arc::new(plan));
         self.refresh_heads()?;
         tracing::info!(workflow = %id, version, "deployed");
         Ok(Deployed { id, version, pins })
@@ -383,58 +384,44 @@ impl Engine {
         Ok(head)
     }
 
-    /// Rebuild what is kept in memory from the workflow heads: each
-    /// workflow's current version, and the active event triggers.
+    /// Rebuild the trigger index from the workflow heads (see [`triggers`]).
     fn refresh_heads(&self) -> anyhow::Result<()> {
         self.refresh_heads_at(false)
     }
 
     fn refresh_heads_at(&self, at_open: bool) -> anyhow::Result<()> {
-        let mut index: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        let mut schedules = Vec::new();
-        let mut current = HashMap::new();
+        let mut workflows = Vec::new();
         for head in self.workflows()? {
-            current.insert(head.id.clone(), head.current);
-            if !head.active {
-                continue;
-            }
-            let version: WorkflowVersion = match self.workflow(&head.id, Some(head.current)) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(workflow = %head.id, "skipping event triggers: {e}");
-                    continue;
+            let version = match head.active.then(|| self.workflow(&head.id, Some(head.current))) {
+                Some(Ok(version)) => Some(version),
+                Some(Err(e)) => {
+                    tracing::warn!(workflow = %head.id, "skipping its triggers: {e}");
+                    None
                 }
+                None => None,
             };
-            for trigger in &version.workflow.triggers {
-                if let (model::TriggerType::Event, Some(event)) = (trigger.kind, &trigger.event) {
-                    index.entry(event.clone()).or_default().push((head.id.clone(), trigger.id.clone()));
-                }
-                if let (model::TriggerType::Schedule, Some(cron)) = (trigger.kind, &trigger.cron) {
-                    match schedule::CronSchedule::parse(cron, trigger.timezone.as_deref()) {
-                        Ok(parsed) => schedules.push(schedule::Scheduled {
-                            workflow: head.id.clone(),
-                            version: head.current,
-                            trigger: trigger.id.clone(),
-                            schedule: parsed,
-                            since_ms: None,
-                        }),
-                        Err(e) => tracing::warn!(workflow = %head.id, "skipping schedule: {e}"),
-                    }
-                }
-            }
+            workflows.push((head, version));
         }
-        *self.inner.event_triggers.lock().expect("event index lock") = index;
-        *self.inner.current.lock().expect("current versions lock") = current;
+        let (index, schedules) = triggers::TriggerIndex::build(workflows);
+        *self.inner.triggers.write() = Arc::new(index);
         schedule::set_active(&self.inner, schedules, at_open);
         Ok(())
+    }
+
+    /// The active webhook of `workflow` at `path` (surrounding slashes ignored).
+    pub fn webhook(&self, workflow: &str, path: &str) -> Option<Arc<Webhook>> {
+        self.inner.triggers().webhook(workflow, path)
     }
 
     /// Start an execution of the workflow's current version. `trigger` names
     /// the trigger (default: the first `manual` trigger, else the first).
     /// Returns once the execution is durable.
     pub async fn start(&self, workflow: &str, trigger: Option<&str>, items: Vec<Value>) -> Result<String, EngineError> {
-        let current = self.inner.current.lock().expect("current versions lock").get(workflow).copied();
-        let version = current.ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
+        let version = self
+            .inner
+            .triggers()
+            .current(workflow)
+            .ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
         self.refuse_when_stopping()?;
         self.inner.start(workflow, version, trigger, raw_items(items)?, None, None).await
     }
@@ -473,7 +460,7 @@ impl Engine {
 
     /// Executions with a driver in memory: running now, or about to.
     pub fn executions_in_memory(&self) -> usize {
-        self.inner.drivers.lock().expect("drivers lock").len()
+        self.inner.drivers.lock().len()
     }
 
     /// Stop gracefully: no new step starts; steps already running finish and
@@ -628,10 +615,10 @@ impl Engine {
     pub async fn wait_settled(&self, id: &str) -> Result<Status, EngineError> {
         let (tx, rx) = oneshot::channel();
         // Register before looking, so a change in between is not missed.
-        self.inner.watchers.lock().expect("watchers lock").entry(id.to_string()).or_default().push(tx);
+        self.inner.watchers.lock().entry(id.to_string()).or_default().push(tx);
         let forget = |rx: oneshot::Receiver<Status>| {
             drop(rx);
-            let mut watchers = self.inner.watchers.lock().expect("watchers lock");
+            let mut watchers = self.inner.watchers.lock();
             if let Some(list) = watchers.get_mut(id) {
                 list.retain(|tx| !tx.is_closed());
                 if list.is_empty() {
@@ -663,7 +650,7 @@ impl Engine {
     /// is due (executions waiting for later or for an event may remain).
     pub async fn idle(&self) {
         loop {
-            let drivers = self.inner.drivers.lock().expect("drivers lock").len();
+            let drivers = self.inner.drivers.lock().len();
             let running = self.inner.store.scan_prefix(keys::ACTIVE).next().is_some();
             let due = match self.inner.store.scan_prefix(b"tm/").next() {
                 Some(Ok((key, _))) => keys::parse_timer(&key).is_some_and(|(due, _, _)| due <= now_ms()),
@@ -683,6 +670,11 @@ impl Engine {
 }
 
 impl Inner {
+    /// The trigger index as it stands.
+    fn triggers(&self) -> Arc<triggers::TriggerIndex> {
+        self.triggers.read().clone()
+    }
+
     /// Emit an event: start the active workflows whose event trigger listens
     /// for it, and end the waits on it. Durable when this returns.
     pub(crate) async fn emit_event(self: &Arc<Self>, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
@@ -714,11 +706,11 @@ impl Inner {
         }
         // Then start the workflows listening for it; one that cannot start
         // does not keep the event from the others.
-        let starts = self.event_triggers.lock().expect("event index lock").get(name).cloned().unwrap_or_default();
-        for (workflow, trigger) in starts {
-            let version = self.current.lock().expect("current versions lock").get(&workflow).copied();
+        let index = self.triggers();
+        for (workflow, trigger) in index.event_starts(name) {
+            let version = index.current(workflow);
             let started = match version {
-                Some(version) => self.start(&workflow, version, Some(&trigger), vec![raw.clone()], None, None).await,
+                Some(version) => self.start(workflow, version, Some(trigger), vec![raw.clone()], None, None).await,
                 None => Err(EngineError::NotFound(format!("no workflow `{workflow}`"))),
             };
             match started {
@@ -734,7 +726,7 @@ impl Inner {
 
     /// The plan of a stored version, from the cache or rebuilt from its pins.
     pub(crate) fn plan(&self, workflow: &str, version: u32) -> Result<Arc<Plan>, String> {
-        if let Some(plan) = self.plans.lock().expect("plans lock").get(&(workflow.to_string(), version)) {
+        if let Some(plan) = self.plans.lock().get(&(workflow.to_string(), version)) {
             return Ok(plan.clone());
         }
         let record: WorkflowVersion = match self.store.get(&keys::version(workflow, version)) {
@@ -752,7 +744,7 @@ impl Inner {
         };
         let plan = validate::plan(record.workflow, &resolve, &|_| Some(true)).map_err(|e| e.to_string())?;
         let plan = Arc::new(plan);
-        self.plans.lock().expect("plans lock").insert((workflow.to_string(), version), plan.clone());
+        self.plans.lock().insert((workflow.to_string(), version), plan.clone());
         Ok(plan)
     }
 

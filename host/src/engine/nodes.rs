@@ -4,9 +4,9 @@
 
 use crate::runtime::{Invocation, InvokeReport, NodeSummary, Outcome};
 use futures_util::future::BoxFuture;
+use parking_lot::Mutex;
 use semver::{Version, VersionReq};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 /// An installed plugin version, as validation and execution see it.
 #[derive(Debug, Clone)]
@@ -68,12 +68,12 @@ pub struct MemoryCredentials {
 impl MemoryCredentials {
     /// Set credential `name`.
     pub fn set(&self, name: &str, value: &str) {
-        self.values.lock().expect("credentials lock").insert(name.into(), value.into());
+        self.values.lock().insert(name.into(), value.into());
     }
 }
 
 impl Credentials for MemoryCredentials {
     fn get(&self, name: &str) -> Option<String> {
-        self.values.lock().expect("credentials lock").get(name).cloned()
+        self.values.lock().get(name).cloned()
     }
 }

@@ -66,11 +66,8 @@ async fn run(inner: &Arc<Inner>, action: &Action) -> anyhow::Result<()> {
     match action {
         Action::StartErrorWorkflow { workflow, item } => {
             let version = inner
-                .current
-                .lock()
-                .expect("current versions lock")
-                .get(workflow)
-                .copied()
+                .triggers()
+                .current(workflow)
                 .ok_or_else(|| anyhow::anyhow!("error workflow `{workflow}` is not deployed"))?;
             let plan = inner.plan(workflow, version).map_err(anyhow::Error::msg)?;
             let trigger = plan

@@ -95,7 +95,7 @@ struct LastSlot {
 /// Replace the active schedules; triggers new since the last call (other
 /// than at open) count from now.
 pub(crate) fn set_active(inner: &Inner, mut found: Vec<Scheduled>, at_open: bool) {
-    let mut active = inner.schedules.lock().expect("schedules lock");
+    let mut active = inner.schedules.lock();
     let now = now_ms();
     for entry in &mut found {
         entry.since_ms = match active.iter().find(|old| old.same_trigger(entry)) {
@@ -141,7 +141,7 @@ async fn run(weak: Weak<Inner>) {
 /// Start an execution for every schedule whose slot has come; the time of the
 /// next slot.
 async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
-    let active = inner.schedules.lock().expect("schedules lock").clone();
+    let active = inner.schedules.lock().clone();
     let mut next_due: Option<u64> = None;
     for entry in active {
         if inner.stopping.load(std::sync::atomic::Ordering::SeqCst) {

@@ -49,11 +49,11 @@ fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
             return Ok(Some(due));
         }
         // Fired once; the driver deletes the key, then forgets it here.
-        if inner.fired.lock().expect("fired lock").insert(key.clone()) {
+        if inner.fired.lock().insert(key.clone()) {
             // The scan is no snapshot: the key may have been deleted (and
             // forgotten) since it was read.
             if inner.store.get(&key)?.is_none() {
-                inner.fired.lock().expect("fired lock").remove(&key);
+                inner.fired.lock().remove(&key);
                 continue;
             }
             ensure_driver(inner, &id, Some(Wake::Timer { step, key }));
@@ -89,7 +89,7 @@ pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
             break;
         }
         // A finished execution may still have a driver (a retry just began).
-        if !record.status.is_finished() || inner.drivers.lock().expect("drivers lock").contains_key(&record.id) {
+        if !record.status.is_finished() || inner.drivers.lock().contains_key(&record.id) {
             continue;
         }
         for step in inner.store.scan_prefix(&keys::steps(&record.id)) {

@@ -202,6 +202,7 @@ impl Checker<'_> {
 /// Check `workflow`; resolve plugin references with `resolve`. `error_trigger`
 /// answers for the workflow this one names as its error workflow: `None` if it
 /// is not deployed, else whether its current version has an `error` trigger.
+/// Every problem is reported, not only the first.
 pub(crate) fn plan(
     workflow: Workflow,
     resolve: &Resolver<'_>,
@@ -209,6 +210,26 @@ pub(crate) fn plan(
 ) -> Result<Plan, Invalid> {
     let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new() };
     let wf = &workflow;
+    check_settings(&mut c, wf, error_trigger);
+    // Ids are unique across triggers and nodes.
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    let trigger_index = check_triggers(&mut c, wf, &mut ids);
+    let checked = check_nodes(&mut c, wf, &mut ids);
+    let edges = check_connections(&mut c, wf, &trigger_index, &checked);
+    let graph = Graph::new(&edges, wf.nodes.len(), wf.triggers.len());
+    check_no_unbounded_cycle(&mut c, wf, &edges, &graph);
+    check_bounds_close_loops(&mut c, wf, &edges, &graph);
+    check_reachable(&mut c, wf, &edges, &graph);
+    if !c.problems.is_empty() {
+        return Err(Invalid { problems: c.problems });
+    }
+    let Graph { incoming, outgoing, trigger_edges } = graph;
+    let (pins, nodes, node_index) = (c.pins, checked.nodes, checked.node_index);
+    Ok(Plan { workflow, pins, nodes, node_index, trigger_index, edges, incoming, outgoing, trigger_edges })
+}
+
+/// The workflow's id, its triggers' existence and its settings.
+fn check_settings(c: &mut Checker<'_>, wf: &Workflow, error_trigger: &dyn Fn(&str) -> Option<bool>) {
     if !valid_id(&wf.id) {
         c.problem("id", format!("`{}` is not a valid id: 1-{ID_MAX} of a-z, 0-9, `-`, `_`", wf.id));
     }
@@ -227,99 +248,152 @@ pub(crate) fn plan(
         },
         _ => {}
     }
+}
 
-    // Ids: unique across triggers and nodes.
-    let mut seen: HashMap<&str, String> = HashMap::new();
+/// Record `id` (at `at`) as used, reporting an invalid or repeated one.
+fn claim_id<'w>(c: &mut Checker<'_>, ids: &mut HashMap<&'w str, String>, at: &str, id: &'w str) {
+    if !valid_id(id) {
+        c.problem(at, format!("`{id}` is not a valid id"));
+    } else if let Some(first) = ids.insert(id, at.to_string()) {
+        c.problem(at, format!("id `{id}` is already used by {first}"));
+    }
+}
+
+/// Each trigger; the index of each trigger by id.
+fn check_triggers<'w>(
+    c: &mut Checker<'_>,
+    wf: &'w Workflow,
+    ids: &mut HashMap<&'w str, String>,
+) -> HashMap<String, usize> {
     let mut trigger_index = HashMap::new();
     let mut webhook_paths = HashSet::new();
     for (i, trigger) in wf.triggers.iter().enumerate() {
         let at = format!("triggers[{i}]({})", trigger.id);
-        if !valid_id(&trigger.id) {
-            c.problem(&at, format!("`{}` is not a valid id", trigger.id));
-        } else if let Some(first) = seen.insert(&trigger.id, at.clone()) {
-            c.problem(&at, format!("id `{}` is already used by {first}", trigger.id));
-        }
+        claim_id(c, ids, &at, &trigger.id);
         trigger_index.insert(trigger.id.clone(), i);
-        check_trigger(&mut c, &at, trigger, &mut webhook_paths);
+        check_trigger(c, &at, trigger, &mut webhook_paths);
     }
-    let mut nodes = Vec::new();
-    let mut node_index = HashMap::new();
-    let mut node_ports: Vec<Option<Vec<String>>> = Vec::new();
+    trigger_index
+}
+
+/// What checking the nodes found: the planned nodes, each node's index by
+/// id, and each node's declared ports (`None` when its type did not resolve).
+struct CheckedNodes {
+    nodes: Vec<PlanNode>,
+    node_index: HashMap<String, usize>,
+    ports: Vec<Option<Vec<String>>>,
+}
+
+/// Each node: id, retry and timeout settings, its node type, credentials,
+/// event and configuration.
+fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w str, String>) -> CheckedNodes {
+    let mut checked = CheckedNodes { nodes: Vec::new(), node_index: HashMap::new(), ports: Vec::new() };
     for (i, spec) in wf.nodes.iter().enumerate() {
         let at = format!("nodes[{i}]({})", spec.id);
-        if !valid_id(&spec.id) {
-            c.problem(&at, format!("`{}` is not a valid id", spec.id));
-        } else if let Some(first) = seen.insert(&spec.id, at.clone()) {
-            c.problem(&at, format!("id `{}` is already used by {first}", spec.id));
-        }
-        node_index.insert(spec.id.clone(), i);
-        if let Some(retry) = &spec.retry {
-            if !(1..=100).contains(&retry.max_attempts) {
-                c.problem(format!("{at}.retry.max_attempts"), "must be between 1 and 100");
-            }
-            if !(retry.multiplier.is_finite() && retry.multiplier >= 1.0) {
-                c.problem(format!("{at}.retry.multiplier"), "must be a number of at least 1");
-            }
-            const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
-            if retry.initial_delay_ms > MAX_DELAY_MS || retry.max_delay_ms > MAX_DELAY_MS {
-                c.problem(format!("{at}.retry"), "delays are at most 30 days (2592000000 ms)");
-            }
-        }
-        if spec.timeout_ms == Some(0) {
-            c.problem(format!("{at}.timeout_ms"), "must be at least 1");
-        }
+        claim_id(c, ids, &at, &spec.id);
+        checked.node_index.insert(spec.id.clone(), i);
+        check_node_settings(c, &at, spec);
         let Some((plugin, summary)) = c.node_type(&at, &spec.uses, &spec.node, NodeKind::Action) else {
-            node_ports.push(None);
+            checked.ports.push(None);
             continue;
         };
-        for name in spec.credentials.keys() {
-            if !plugin.secrets.contains(name) {
-                c.problem(
-                    format!("{at}.credentials.{name}"),
-                    format!(
-                        "{} does not request a secret `{name}` (it requests: {})",
-                        plugin.name,
-                        plugin.secrets.join(", ")
-                    ),
-                );
-            }
-        }
-        node_ports.push(Some(summary.ports.clone()));
-        let emit_event = match spec.emit_event.as_deref().map(|e| ConfigTemplate::compile(&e.into())) {
-            None => None,
-            Some(Ok(template)) => Some(template),
-            Some(Err(errors)) => {
-                for (_, message) in errors {
-                    c.problem(format!("{at}.emit_event"), format!("expression error: {message}"));
-                }
-                None
-            }
-        };
-        if spec.emit_event.as_deref().is_some_and(|e| e.trim().is_empty()) {
-            c.problem(format!("{at}.emit_event"), "an event needs a name");
-        }
+        check_credentials(c, &at, spec, &plugin);
+        checked.ports.push(Some(summary.ports.clone()));
+        let emit_event = check_emit_event(c, &at, spec);
         if let Some(config) = c.config(&at, &spec.config, &summary) {
-            let first_port = summary.ports.first().cloned().unwrap_or_else(|| "main".into());
-            let static_config = config.is_static().then(|| spec.config.to_string());
-            let mut limits = plugin.limits;
-            if let Some(ms) = spec.timeout_ms {
-                limits.wall_ms = ms;
-            }
-            nodes.push(PlanNode {
-                emit_event,
-                limits,
-                side_effects: plugin.side_effects,
-                spec: spec.clone(),
-                plugin: plugin.name.clone(),
-                version: plugin.version.clone(),
-                config,
-                static_config,
-                first_port,
-            });
+            checked.nodes.push(plan_node(spec, &plugin, &summary, config, emit_event));
         }
     }
+    checked
+}
 
-    // Connections.
+/// A node's retry policy and timeout.
+fn check_node_settings(c: &mut Checker<'_>, at: &str, spec: &NodeSpec) {
+    if let Some(retry) = &spec.retry {
+        if !(1..=100).contains(&retry.max_attempts) {
+            c.problem(format!("{at}.retry.max_attempts"), "must be between 1 and 100");
+        }
+        if !(retry.multiplier.is_finite() && retry.multiplier >= 1.0) {
+            c.problem(format!("{at}.retry.multiplier"), "must be a number of at least 1");
+        }
+        const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
+        if retry.initial_delay_ms > MAX_DELAY_MS || retry.max_delay_ms > MAX_DELAY_MS {
+            c.problem(format!("{at}.retry"), "delays are at most 30 days (2592000000 ms)");
+        }
+    }
+    if spec.timeout_ms == Some(0) {
+        c.problem(format!("{at}.timeout_ms"), "must be at least 1");
+    }
+}
+
+/// Credentials bound to secrets the plugin requests.
+fn check_credentials(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, plugin: &PluginVersion) {
+    for name in spec.credentials.keys() {
+        if !plugin.secrets.contains(name) {
+            c.problem(
+                format!("{at}.credentials.{name}"),
+                format!(
+                    "{} does not request a secret `{name}` (it requests: {})",
+                    plugin.name,
+                    plugin.secrets.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// The node's `emit_event`, compiled.
+fn check_emit_event(c: &mut Checker<'_>, at: &str, spec: &NodeSpec) -> Option<ConfigTemplate> {
+    if spec.emit_event.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        c.problem(format!("{at}.emit_event"), "an event needs a name");
+    }
+    match spec.emit_event.as_deref().map(|e| ConfigTemplate::compile(&e.into())) {
+        None => None,
+        Some(Ok(template)) => Some(template),
+        Some(Err(errors)) => {
+            for (_, message) in errors {
+                c.problem(format!("{at}.emit_event"), format!("expression error: {message}"));
+            }
+            None
+        }
+    }
+}
+
+/// A checked node as the executor runs it.
+fn plan_node(
+    spec: &NodeSpec,
+    plugin: &PluginVersion,
+    summary: &NodeSummary,
+    config: ConfigTemplate,
+    emit_event: Option<ConfigTemplate>,
+) -> PlanNode {
+    let first_port = summary.ports.first().cloned().unwrap_or_else(|| "main".into());
+    let static_config = config.is_static().then(|| spec.config.to_string());
+    let mut limits = plugin.limits;
+    if let Some(ms) = spec.timeout_ms {
+        limits.wall_ms = ms;
+    }
+    PlanNode {
+        emit_event,
+        limits,
+        side_effects: plugin.side_effects,
+        spec: spec.clone(),
+        plugin: plugin.name.clone(),
+        version: plugin.version.clone(),
+        config,
+        static_config,
+        first_port,
+    }
+}
+
+/// Each connection: its source and port exist, its target is a node, no
+/// duplicates. The edges of the ones that pass.
+fn check_connections(
+    c: &mut Checker<'_>,
+    wf: &Workflow,
+    trigger_index: &HashMap<String, usize>,
+    checked: &CheckedNodes,
+) -> Vec<Edge> {
     let mut edges = Vec::new();
     let mut pairs = HashSet::new();
     for (i, conn) in wf.connections.iter().enumerate() {
@@ -329,36 +403,8 @@ pub(crate) fn plan(
             c.problem(&at, "duplicate connection");
             continue;
         }
-        let source = match (trigger_index.get(from), node_index.get(from)) {
-            (Some(&t), _) => {
-                if port != "main" {
-                    c.problem(&at, format!("trigger `{from}` has only the port `main`"));
-                    continue;
-                }
-                Source::Trigger(t)
-            }
-            (None, Some(&n)) => {
-                let spec = &wf.nodes[n];
-                let declared = node_ports[n].as_ref().is_some_and(|ports| ports.iter().any(|p| p == port));
-                let ok = match &node_ports[n] {
-                    _ if port == "error" && !declared => spec.on_error == OnError::ErrorPort,
-                    Some(ports) if !ports.is_empty() => declared,
-                    _ => true, // ports named by the node's configuration
-                };
-                if !ok {
-                    let ports = node_ports[n].clone().unwrap_or_default().join(", ");
-                    let hint = if port == "error" { " (set `on_error: error_port` to use `error`)" } else { "" };
-                    c.problem(&at, format!("node `{from}` has no port `{port}` (its ports: {ports}){hint}"));
-                    continue;
-                }
-                Source::Node(n)
-            }
-            (None, None) => {
-                c.problem(&at, format!("`{from}` is not a trigger or node of this workflow"));
-                continue;
-            }
-        };
-        let Some(&to) = node_index.get(conn.to.trim()) else {
+        let Some(source) = connection_source(c, wf, &at, (from, port), trigger_index, checked) else { continue };
+        let Some(&to) = checked.node_index.get(conn.to.trim()) else {
             let what = if trigger_index.contains_key(conn.to.trim()) { "a trigger, which" } else { "unknown, it" };
             c.problem(&at, format!("target `{}` is {what} cannot receive items", conn.to));
             continue;
@@ -368,29 +414,91 @@ pub(crate) fn plan(
         }
         edges.push(Edge { from: source, port: port.to_string(), to, bound: conn.max_iterations });
     }
+    edges
+}
 
-    let n = wf.nodes.len();
-    let mut incoming = vec![Vec::new(); n];
-    let mut outgoing = vec![Vec::new(); n];
-    let mut trigger_edges = vec![Vec::new(); wf.triggers.len()];
-    for (e, edge) in edges.iter().enumerate() {
-        match edge.from {
-            Source::Trigger(t) => trigger_edges[t].push(e),
-            Source::Node(from) => outgoing[from].push(e),
+/// Where a connection starts: a trigger (port `main` only) or a node with
+/// that port; `None` (reported) otherwise.
+fn connection_source(
+    c: &mut Checker<'_>,
+    wf: &Workflow,
+    at: &str,
+    (from, port): (&str, &str),
+    trigger_index: &HashMap<String, usize>,
+    checked: &CheckedNodes,
+) -> Option<Source> {
+    match (trigger_index.get(from), checked.node_index.get(from)) {
+        (Some(&t), _) => {
+            if port != "main" {
+                c.problem(at, format!("trigger `{from}` has only the port `main`"));
+                return None;
+            }
+            Some(Source::Trigger(t))
         }
-        if edge.bound.is_none() {
-            incoming[edge.to].push(e);
+        (None, Some(&n)) => {
+            let spec = &wf.nodes[n];
+            let ports = &checked.ports[n];
+            let declared = ports.as_ref().is_some_and(|ports| ports.iter().any(|p| p == port));
+            let ok = match ports {
+                _ if port == "error" && !declared => spec.on_error == OnError::ErrorPort,
+                Some(ports) if !ports.is_empty() => declared,
+                _ => true, // ports named by the node's configuration
+            };
+            if !ok {
+                let ports = ports.clone().unwrap_or_default().join(", ");
+                let hint = if port == "error" { " (set `on_error: error_port` to use `error`)" } else { "" };
+                c.problem(at, format!("node `{from}` has no port `{port}` (its ports: {ports}){hint}"));
+                return None;
+            }
+            Some(Source::Node(n))
+        }
+        (None, None) => {
+            c.problem(at, format!("`{from}` is not a trigger or node of this workflow"));
+            None
         }
     }
+}
 
-    // Cycles: forward edges must form a DAG (Kahn's algorithm).
-    let mut indegree: Vec<usize> =
-        (0..n).map(|i| incoming[i].iter().filter(|&&e| matches!(edges[e].from, Source::Node(_))).count()).collect();
+/// The edges by node and trigger.
+struct Graph {
+    /// Per node, the unbounded edges into it (what a join waits for).
+    incoming: Vec<Vec<usize>>,
+    /// Per node, the edges out of it.
+    outgoing: Vec<Vec<usize>>,
+    /// Per trigger, the edges out of it.
+    trigger_edges: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    fn new(edges: &[Edge], nodes: usize, triggers: usize) -> Graph {
+        let mut graph = Graph {
+            incoming: vec![Vec::new(); nodes],
+            outgoing: vec![Vec::new(); nodes],
+            trigger_edges: vec![Vec::new(); triggers],
+        };
+        for (e, edge) in edges.iter().enumerate() {
+            match edge.from {
+                Source::Trigger(t) => graph.trigger_edges[t].push(e),
+                Source::Node(from) => graph.outgoing[from].push(e),
+            }
+            if edge.bound.is_none() {
+                graph.incoming[edge.to].push(e);
+            }
+        }
+        graph
+    }
+}
+
+/// Unbounded edges form a DAG (Kahn's algorithm): a loop needs a bound.
+fn check_no_unbounded_cycle(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], graph: &Graph) {
+    let n = wf.nodes.len();
+    let from_node = |e: &usize| matches!(edges[*e].from, Source::Node(_));
+    let mut indegree: Vec<usize> = (0..n).map(|i| graph.incoming[i].iter().filter(|e| from_node(e)).count()).collect();
     let mut queue: VecDeque<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut sorted = 0;
     while let Some(i) = queue.pop_front() {
         sorted += 1;
-        for &e in &outgoing[i] {
+        for &e in &graph.outgoing[i] {
             if edges[e].bound.is_none() {
                 indegree[edges[e].to] -= 1;
                 if indegree[edges[e].to] == 0 {
@@ -409,12 +517,14 @@ pub(crate) fn plan(
             ),
         );
     }
+}
 
-    // A bound marks the connection that closes a loop: its target must lead
-    // back to its source, else the bound hides a plain edge from joins.
+/// A bound marks the connection that closes a loop: its target must lead
+/// back to its source, else the bound hides a plain edge from joins.
+fn check_bounds_close_loops(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], graph: &Graph) {
     for (e, edge) in edges.iter().enumerate() {
         let (Some(_), Source::Node(from)) = (edge.bound, edge.from) else { continue };
-        let mut seen = vec![false; n];
+        let mut seen = vec![false; wf.nodes.len()];
         let mut queue = VecDeque::from([edge.to]);
         let mut closes = false;
         while let Some(i) = queue.pop_front() {
@@ -425,39 +535,33 @@ pub(crate) fn plan(
             if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
-            queue.extend(outgoing[i].iter().filter(|&&o| o != e).map(|&o| edges[o].to));
+            queue.extend(graph.outgoing[i].iter().filter(|&&o| o != e).map(|&o| edges[o].to));
         }
         if !closes {
+            let (source, target) = (&wf.nodes[from].id, &wf.nodes[edge.to].id);
             c.problem(
                 "connections",
-                format!(
-                    "`max_iterations` on {} -> {} marks a loop, but {} does not lead back to {}",
-                    wf.nodes[from].id, wf.nodes[edge.to].id, wf.nodes[edge.to].id, wf.nodes[from].id
-                ),
+                format!("`max_iterations` on {source} -> {target} marks a loop, but {target} does not lead back to {source}"),
             );
         }
     }
+}
 
-    // Reachability from the triggers, over all edges.
-    let mut reached = vec![false; n];
-    let mut queue: VecDeque<usize> = trigger_edges.iter().flatten().map(|&e| edges[e].to).collect();
+/// Every node is reachable from a trigger, over all edges.
+fn check_reachable(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], graph: &Graph) {
+    let mut reached = vec![false; wf.nodes.len()];
+    let mut queue: VecDeque<usize> = graph.trigger_edges.iter().flatten().map(|&e| edges[e].to).collect();
     while let Some(i) = queue.pop_front() {
         if std::mem::replace(&mut reached[i], true) {
             continue;
         }
-        queue.extend(outgoing[i].iter().map(|&e| edges[e].to));
+        queue.extend(graph.outgoing[i].iter().map(|&e| edges[e].to));
     }
     for (i, spec) in wf.nodes.iter().enumerate() {
         if !reached[i] {
             c.problem(format!("nodes[{i}]({})", spec.id), "unreachable: no path leads here from a trigger");
         }
     }
-
-    if !c.problems.is_empty() {
-        return Err(Invalid { problems: c.problems });
-    }
-    let pins = c.pins;
-    Ok(Plan { workflow, pins, nodes, node_index, trigger_index, edges, incoming, outgoing, trigger_edges })
 }
 
 fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut HashSet<String>) {

@@ -35,11 +35,12 @@ use crate::runtime::{
 };
 use anyhow::Context;
 use futures_util::future::BoxFuture;
+use parking_lot::RwLock;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tokio::sync::Semaphore;
 use wirework_registry::log::Revocations;
 use wirework_registry::package::sha256_hex;
@@ -99,12 +100,12 @@ impl InstalledPlugins {
 
     /// Replace the revocation list checked before every instantiation.
     pub fn set_revocations(&self, revocations: Revocations) {
-        *self.revocations.write().expect("revocations lock") = revocations;
+        *self.revocations.write() = revocations;
     }
 
     /// An installed version that may run now (installed and not revoked).
     fn runnable(&self, name: &str, version: &Version) -> Result<Arc<LoadedPlugin>, NodeFailure> {
-        let plugin = self.plugins.read().expect("plugins lock").get(name).and_then(|v| v.get(version)).cloned();
+        let plugin = self.plugins.read().get(name).and_then(|v| v.get(version)).cloned();
         let plugin =
             plugin.ok_or_else(|| NodeFailure::Setup { message: format!("{name} {version} is not installed") })?;
         match Self::revoked(&self.revocations, &plugin) {
@@ -121,39 +122,39 @@ impl InstalledPlugins {
     /// Make a loaded plugin available (replacing the same version).
     pub fn add(&self, plugin: LoadedPlugin) -> PluginVersion {
         let info = describe(&plugin);
-        let mut plugins = self.plugins.write().expect("plugins lock");
+        let mut plugins = self.plugins.write();
         plugins.entry(info.name.clone()).or_default().insert(info.version.clone(), Arc::new(plugin));
         info
     }
 
     /// The component digest of a loaded version.
     pub fn component_digest(&self, name: &str, version: &Version) -> Option<String> {
-        let plugins = self.plugins.read().expect("plugins lock");
+        let plugins = self.plugins.read();
         Some(plugins.get(name)?.get(version)?.digest().to_string())
     }
 
     /// Every installed version.
     pub fn list(&self) -> Vec<PluginVersion> {
-        let plugins = self.plugins.read().expect("plugins lock");
+        let plugins = self.plugins.read();
         plugins.values().flat_map(|versions| versions.values().map(|p| describe(p))).collect()
     }
 
     /// The id of the key that signed a loaded version.
     pub fn key_id(&self, name: &str, version: &Version) -> Option<String> {
-        let plugins = self.plugins.read().expect("plugins lock");
+        let plugins = self.plugins.read();
         Some(plugins.get(name)?.get(version)?.key_id().to_string())
     }
 
     /// The capabilities an installed version's manifest requests.
     pub fn requested(&self, name: &str, version: &Version) -> Option<wirework_registry::manifest::Capabilities> {
-        let plugins = self.plugins.read().expect("plugins lock");
+        let plugins = self.plugins.read();
         Some(plugins.get(name)?.get(version)?.manifest().capabilities.clone())
     }
 
     /// Forget one version (its package file is the caller's to delete).
     /// Whether it was loaded.
     pub fn forget(&self, name: &str, version: &Version) -> bool {
-        let mut plugins = self.plugins.write().expect("plugins lock");
+        let mut plugins = self.plugins.write();
         let Some(versions) = plugins.get_mut(name) else { return false };
         let removed = versions.remove(version).is_some();
         if versions.is_empty() {
@@ -365,7 +366,7 @@ impl<'a> Build<'a> {
 
 /// Why `build` must not run, if it was revoked.
 fn revocation_failure(revocations: &RwLock<Revocations>, build: &Build<'_>) -> Option<NodeFailure> {
-    let reason = revocations.read().expect("revocations lock").reason(build.name, build.digest, build.key_id)?;
+    let reason = revocations.read().reason(build.name, build.digest, build.key_id)?;
     Some(NodeFailure::Setup { message: format!("{} {} is revoked: {reason}", build.name, build.version) })
 }
 
@@ -403,7 +404,7 @@ fn describe(plugin: &LoadedPlugin) -> PluginVersion {
 
 impl NodeHost for InstalledPlugins {
     fn resolve(&self, name: &str, range: &VersionReq) -> Result<PluginVersion, String> {
-        let plugins = self.plugins.read().expect("plugins lock");
+        let plugins = self.plugins.read();
         let Some(versions) = plugins.get(name) else {
             return Err(format!("plugin {name} is not installed"));
         };
@@ -422,7 +423,7 @@ impl NodeHost for InstalledPlugins {
     }
 
     fn get(&self, name: &str, version: &Version) -> Option<PluginVersion> {
-        self.plugins.read().expect("plugins lock").get(name)?.get(version).map(|p| describe(p))
+        self.plugins.read().get(name)?.get(version).map(|p| describe(p))
     }
 
     fn invoke(
@@ -462,7 +463,7 @@ mod tests {
         let mut waiting = std::pin::pin!(slot_for(&slots, &revocations, &build));
         assert!(futures_util::poll!(&mut waiting).is_pending(), "every slot is taken");
         let revoked = BTreeMap::from([("d1".to_string(), BTreeSet::from(["k1".to_string()]))]);
-        revocations.write().unwrap().digests.insert("acme/crm".into(), revoked);
+        revocations.write().digests.insert("acme/crm".into(), revoked);
         drop(busy);
         let failure = waiting.await.unwrap_err();
         assert!(failure.to_string().contains("acme/crm 1.0.0 is revoked"), "{failure}");

@@ -135,7 +135,7 @@ impl Resolve for VettingResolver {
 impl PluginHttp {
     pub(crate) fn new(policy: Arc<Policy>, limits: HttpLimits, lookup: Resolver) -> anyhow::Result<PluginHttp> {
         let redirect_policy = policy.clone();
-        let client = reqwest::Client::builder()
+        let client = wirework_registry::client::http_client_builder()
             .no_proxy()
             .dns_resolver(Arc::new(VettingResolver { policy: policy.clone(), lookup }))
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {

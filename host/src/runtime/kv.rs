@@ -1,7 +1,7 @@
 //! Key-value state for plugins, behind a trait so the engine's store can back it.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// Largest key a plugin may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -25,12 +25,12 @@ pub struct MemoryKv {
 
 impl KvStore for MemoryKv {
     fn get(&self, scope: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let map = self.map.lock().expect("kv lock");
+        let map = self.map.lock();
         Ok(map.get(&(scope.to_string(), key.to_string())).cloned())
     }
 
     fn set(&self, scope: &str, key: &str, value: Vec<u8>) -> anyhow::Result<()> {
-        let mut map = self.map.lock().expect("kv lock");
+        let mut map = self.map.lock();
         map.insert((scope.to_string(), key.to_string()), value);
         Ok(())
     }

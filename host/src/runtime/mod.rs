@@ -452,7 +452,7 @@ impl Runtime {
         let digest = verified.component_digest().to_string();
         let key_id = verified.statement.key_id.clone();
         let (component, from_cache) = match &self.inner.cache {
-            Some(cache) => cache.load_or_compile(&self.inner.engine, &digest, &verified.component),
+            Some(cache) => cache.load_or_compile(&self.inner.engine, &verified.component),
             None => Component::new(&self.inner.engine, &verified.component).map(|c| (c, false)).map_err(Into::into),
         }
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;

@@ -96,10 +96,6 @@ fn created(value: impl serde::Serialize) -> ApiResult {
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }
 
-fn refresh_hooks(state: &AppState) -> Result<(), ApiError> {
-    state.hooks.refresh(&state.engine).map_err(ApiError::internal)
-}
-
 // ---- workflows ----
 
 async fn list_workflows(State(state): State<Arc<AppState>>) -> ApiResult {
@@ -109,7 +105,6 @@ async fn list_workflows(State(state): State<Arc<AppState>>) -> ApiResult {
 async fn deploy(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the definition is not UTF-8"))?;
     let deployed = state.engine.deploy_text(text).await?;
-    refresh_hooks(&state)?;
     created(deployed)
 }
 
@@ -125,13 +120,11 @@ async fn get_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>
 
 async fn activate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     let head = state.engine.set_active(&id, true).await?;
-    refresh_hooks(&state)?;
     ok(head)
 }
 
 async fn deactivate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     let head = state.engine.set_active(&id, false).await?;
-    refresh_hooks(&state)?;
     ok(head)
 }
 
@@ -152,7 +145,6 @@ struct RollbackBody {
 async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let RollbackBody { version } = parse_json(&body)?;
     let head = state.engine.rollback(&id, version).await?;
-    refresh_hooks(&state)?;
     ok(head)
 }
 

@@ -45,6 +45,10 @@ pub struct Settings {
     /// `POST /api/v1/plugins/refresh`).
     #[arg(long, env = "WIREWORK_REGISTRY_REFRESH_SECS")]
     pub registry_refresh_secs: Option<u64>,
+    /// Where precompiled components are kept (default: cache/ in the data
+    /// directory); hosts of one version may share one.
+    #[arg(long, env = "WIREWORK_COMPONENT_CACHE")]
+    pub component_cache: Option<PathBuf>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -72,6 +76,8 @@ pub struct ServeConfig {
     /// Revocation lists are fetched this often (default 5 min; `None`: only
     /// at start and on request).
     pub registry_refresh: Option<Duration>,
+    /// Where precompiled components are kept (`None`: `cache/` in the data directory).
+    pub component_cache: Option<PathBuf>,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -91,6 +97,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("secret_key_file", &self.secret_key_file)
             .field("retention", &self.retention)
             .field("registry_refresh", &self.registry_refresh)
+            .field("component_cache", &self.component_cache)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -133,6 +140,7 @@ impl ServeConfig {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
             },
+            component_cache: overrides.component_cache.or(from_file.component_cache),
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })

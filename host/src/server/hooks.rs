@@ -19,108 +19,48 @@
 
 use super::{ApiError, AppState};
 use crate::engine::records::StepOutcome;
-use crate::engine::Status;
+use crate::engine::triggers::normalise_path;
+use crate::engine::{Status, Webhook};
 use crate::metrics::WebhookLabels;
 use crate::runtime::{NodeFailure, TriggerRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use semver::Version;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Where one webhook goes.
-#[derive(Debug)]
-pub struct HookRoute {
-    workflow: String,
-    version: u32,
-    trigger: String,
-    plugin: String,
-    plugin_version: Version,
-    node: String,
-    config: String,
-    sync: bool,
-}
-
-/// The active webhooks, by workflow and path; rebuilt when workflows change.
+/// Idempotency keys being answered now, so that repeats racing the first
+/// request wait for it. (Webhooks themselves are routed by the engine's
+/// trigger index: [`crate::engine::Engine::webhook`].)
 #[derive(Default)]
-pub struct HookTable {
-    routes: RwLock<HashMap<(String, String), Arc<HookRoute>>>,
-    /// Serialises rebuilds: each reads the heads after its caller's change,
-    /// so the last to run sees every change.
-    refreshing: Mutex<()>,
-    /// Idempotency keys being answered now.
+pub struct KeyLocks {
     in_progress: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-fn normalise(path: &str) -> String {
-    path.trim_matches('/').to_string()
-}
-
-impl HookTable {
-    /// Rebuild from the engine's active workflows.
-    pub fn refresh(&self, engine: &crate::engine::Engine) -> anyhow::Result<()> {
-        let _one_at_a_time = self.refreshing.lock().expect("refresh lock");
-        let mut routes = HashMap::new();
-        for head in engine.workflows()? {
-            if !head.active {
-                continue;
-            }
-            let version = match engine.workflow(&head.id, Some(head.current)) {
-                Ok(version) => version,
-                Err(e) => {
-                    tracing::warn!(workflow = %head.id, "no webhooks: {e}");
-                    continue;
-                }
-            };
-            for trigger in &version.workflow.triggers {
-                let (Some(path), Some(uses)) = (&trigger.path, &trigger.uses) else { continue };
-                let Ok((plugin, _)) = crate::engine::validate::parse_uses(uses) else { continue };
-                let Some(plugin_version) = version.pins.get(&plugin).cloned() else { continue };
-                let config = if trigger.config.is_null() { json!({}) } else { trigger.config.clone() };
-                let route = HookRoute {
-                    workflow: head.id.clone(),
-                    version: head.current,
-                    trigger: trigger.id.clone(),
-                    plugin,
-                    plugin_version,
-                    node: trigger.node.clone().unwrap_or_else(|| "webhook".into()),
-                    config: config.to_string(),
-                    sync: trigger.mode.as_deref() == Some("sync"),
-                };
-                routes.insert((head.id.clone(), normalise(path)), Arc::new(route));
-            }
-        }
-        *self.routes.write().expect("hooks lock") = routes;
-        Ok(())
-    }
-
-    fn get(&self, workflow: &str, path: &str) -> Option<Arc<HookRoute>> {
-        self.routes.read().expect("hooks lock").get(&(workflow.to_string(), normalise(path))).cloned()
-    }
-
+impl KeyLocks {
     /// The lock for one idempotency key; the entry is forgotten when the
     /// last holder drops it (a client hanging up included).
     fn key_lock<'a>(&'a self, key: &[u8]) -> KeyLock<'a> {
-        let lock = self.in_progress.lock().expect("idempotency lock").entry(key.to_vec()).or_default().clone();
+        let lock = self.in_progress.lock().entry(key.to_vec()).or_default().clone();
         KeyLock { table: self, key: key.to_vec(), lock }
     }
 }
 
-/// A handle on one idempotency key's lock (see [`HookTable::key_lock`]).
+/// A handle on one idempotency key's lock (see [`KeyLocks::key_lock`]).
 struct KeyLock<'a> {
-    table: &'a HookTable,
+    table: &'a KeyLocks,
     key: Vec<u8>,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Drop for KeyLock<'_> {
     fn drop(&mut self) {
-        let mut map = self.table.in_progress.lock().expect("idempotency lock");
+        let mut map = self.table.in_progress.lock();
         // Two references: the map's and this one; nobody else waits.
         if Arc::strong_count(&self.lock) <= 2 {
             map.remove(&self.key);
@@ -188,8 +128,8 @@ fn valid_idempotency_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn idempotency_key(route: &HookRoute, path: &str, key: &str) -> Vec<u8> {
-    format!("ik/{}\u{0}{}\u{0}{key}", route.workflow, normalise(path)).into_bytes()
+fn idempotency_key(route: &Webhook, path: &str, key: &str) -> Vec<u8> {
+    format!("ik/{}\u{0}{}\u{0}{key}", route.workflow, normalise_path(path)).into_bytes()
 }
 
 /// `ANY /hooks/{workflow}/{*path}`.
@@ -202,7 +142,7 @@ pub async fn handle(
     body: axum::body::Body,
 ) -> Response {
     let started = Instant::now();
-    let Some(route) = state.hooks.get(&workflow, &path) else {
+    let Some(route) = state.engine.webhook(&workflow, &path) else {
         let message = format!("no active webhook at /hooks/{workflow}/{path}");
         return ApiError::new(StatusCode::NOT_FOUND, message).into_response();
     };
@@ -237,7 +177,7 @@ pub async fn handle(
     let answer = match &key {
         None => answer(&state, &route, &path, method, uri, headers, body, None).await,
         Some(key) => {
-            let entry = state.hooks.key_lock(key);
+            let entry = state.idempotency.key_lock(key);
             let _turn = entry.lock.lock().await;
             {
                 match state.engine.store().get(key) {
@@ -267,7 +207,7 @@ pub async fn handle(
 #[allow(clippy::too_many_arguments)]
 async fn answer(
     state: &Arc<AppState>,
-    route: &HookRoute,
+    route: &Webhook,
     path: &str,
     method: Method,
     uri: Uri,

@@ -14,13 +14,18 @@
 //!   hold the shutdown up.
 
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt;
 
 /// Deadlines for clients.
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +122,10 @@ async fn accept(listener: &TcpListener) -> Option<TcpStream> {
     }
 }
 
-/// Serve one connection until it ends or `phase` says to close it.
+/// Serve one connection until it ends or `phase` says to close it. When the
+/// server starts draining, a connection finishes the request it is serving
+/// and closes; one that has not received a request yet answers its first
+/// one (its client may have sent it already) and closes then.
 fn spawn_connection(
     tcp: TcpStream,
     app: &Router,
@@ -127,20 +135,29 @@ fn spawn_connection(
 ) {
     // Answers go out at once, not held back by Nagle's algorithm.
     let _ = tcp.set_nodelay(true);
-    let service = TowerToHyperService::new(app.clone());
+    let first_request = Arc::new(Notify::new());
+    let served = Arc::new(AtomicBool::new(false));
+    let (started, seen) = (first_request.clone(), served.clone());
+    let service = TowerToHyperService::new(app.clone().map_request(move |request: Request<Incoming>| {
+        if !seen.swap(true, Ordering::Relaxed) {
+            started.notify_one();
+        }
+        request
+    }));
     tokio::spawn(async move {
+        // Accepted before the drain began but started after it: one request.
+        let keep_alive = keep_alive && *phase.borrow_and_update() == Phase::Serving;
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(keep_alive);
         let mut conn = pin!(builder.serve_connection(TokioIo::new(tcp), service));
-        let mut draining = false;
-        // A late connection starts out draining: its receiver saw no change.
-        if *phase.borrow_and_update() == Phase::Draining && keep_alive {
-            draining = true;
-            conn.as_mut().graceful_shutdown();
-        }
+        let (mut draining, mut until_first) = (!keep_alive, false);
         loop {
             tokio::select! {
                 _ = conn.as_mut() => break,
+                () = first_request.notified(), if until_first => {
+                    until_first = false;
+                    conn.as_mut().graceful_shutdown();
+                }
                 changed = phase.changed() => {
                     let now = *phase.borrow_and_update();
                     if changed.is_err() || now == Phase::Closing {
@@ -148,7 +165,11 @@ fn spawn_connection(
                     }
                     if now == Phase::Draining && !draining {
                         draining = true;
-                        conn.as_mut().graceful_shutdown();
+                        if served.load(Ordering::Relaxed) {
+                            conn.as_mut().graceful_shutdown();
+                        } else {
+                            until_first = true;
+                        }
                     }
                 }
             }

@@ -26,7 +26,7 @@ pub use config::ServeConfig;
 use crate::data_dir::DataDir;
 use crate::engine::{Credentials, EngineConfig, EngineError, Invalid};
 use crate::home::Home;
-use crate::instance::Instance;
+use crate::instance::{Instance, InstanceOptions};
 use crate::metrics::Metrics;
 use crate::plugins::{InstalledPlugins, PluginError, PluginManager};
 use anyhow::Context;
@@ -50,7 +50,7 @@ pub(crate) struct AppState {
     manager: PluginManager,
     tokens: auth::Tokens,
     secrets: Arc<secrets::SecretStore>,
-    hooks: hooks::HookTable,
+    idempotency: hooks::KeyLocks,
     metrics: Arc<Metrics>,
     config: ServeConfig,
     ready: AtomicBool,
@@ -144,8 +144,11 @@ impl Server {
         let key_file = config.secret_key_file.clone().unwrap_or_else(|| data_dir.secret_key());
         let key = secrets::load_key(config.secret_key_hex.as_deref(), &key_file)?;
         let mut secret_store = None;
-        let engine_config = EngineConfig { retention: config.retention, ..Default::default() };
-        let instance = Instance::open_with(&config.data_dir, &home, engine_config, |store| {
+        let options = InstanceOptions {
+            engine: EngineConfig { retention: config.retention, ..Default::default() },
+            component_cache: config.component_cache.clone(),
+        };
+        let instance = Instance::open_with(&config.data_dir, &home, options, |store| {
             let secrets = Arc::new(secrets::SecretStore::new(store.clone(), key));
             secret_store = Some(secrets.clone());
             Ok(secrets as Arc<dyn Credentials>)
@@ -170,12 +173,11 @@ impl Server {
             ),
             tokens,
             secrets,
-            hooks: hooks::HookTable::default(),
+            idempotency: hooks::KeyLocks::default(),
             metrics: instance.engine.metrics().clone(),
             config,
             ready: AtomicBool::new(false),
         });
-        state.hooks.refresh(&state.engine)?;
         Ok(Server { state, instance, listener })
     }
 

@@ -98,13 +98,13 @@ struct StoreInner {
 }
 
 /// Whom the commit thread tells how long each flush took.
-type FlushObserver = std::sync::Mutex<Option<Arc<dyn Fn(std::time::Duration) + Send + Sync>>>;
+type FlushObserver = parking_lot::Mutex<Option<Arc<dyn Fn(std::time::Duration) + Send + Sync>>>;
 
 /// Flush `backend`, and tell `observer` how long it took.
 fn timed_flush(backend: &dyn Backend, observer: &FlushObserver) -> anyhow::Result<()> {
     let start = std::time::Instant::now();
     let result = backend.flush();
-    let observe = observer.lock().map(|o| o.clone()).unwrap_or_default();
+    let observe = observer.lock().clone();
     if let Some(observe) = observe {
         observe(start.elapsed());
     }
@@ -130,15 +130,13 @@ struct Stats {
     flush_micros: AtomicU64,
     /// Why the last commit round (or backstop flush) failed; cleared by the
     /// next one that succeeds.
-    failure: std::sync::Mutex<Option<String>>,
+    failure: parking_lot::Mutex<Option<String>>,
 }
 
 impl Stats {
     /// Remember how the latest write to the backend ended.
     fn record(&self, result: &Result<(), String>) {
-        if let Ok(mut failure) = self.failure.lock() {
-            *failure = result.as_ref().err().cloned();
-        }
+        *self.failure.lock() = result.as_ref().err().cloned();
     }
 }
 
@@ -239,9 +237,7 @@ impl Store {
     /// backend needs to make writes durable: mostly the disk's `fsync`).
     /// Replaces the observer set before, if any. For metrics.
     pub fn on_flush(&self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) {
-        if let Ok(mut observer) = self.inner.observer.lock() {
-            *observer = Some(Arc::new(observe));
-        }
+        *self.inner.observer.lock() = Some(Arc::new(observe));
     }
 
     /// Group-commit figures so far.
@@ -257,7 +253,7 @@ impl Store {
     /// later write succeeds (see [`Store::probe`]). sled keeps failing after
     /// an I/O error until it is opened again, i.e. until a restart.
     pub fn failure(&self) -> Option<String> {
-        self.inner.stats.failure.lock().ok().and_then(|f| f.clone())
+        self.inner.stats.failure.lock().clone()
     }
 
     /// Commit a small write (`key`, the time) to find out whether the store

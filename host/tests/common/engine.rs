@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wirework::data_dir::DataDir;
 use wirework::engine::{EngineConfig, ExecutionRecord, MemoryCredentials, Status};
-use wirework::instance::Instance;
+use wirework::instance::{Instance, InstanceOptions};
 use wirework::plugins::{GrantEntry, PluginManager};
 
 /// One request the recorder received.
@@ -141,7 +141,10 @@ pub async fn open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials
 pub async fn try_open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials>) -> anyhow::Result<Instance> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match Instance::open(data_dir, &fixtures().home, credentials.clone(), EngineConfig::default()).await {
+        let options =
+            InstanceOptions { engine: EngineConfig::default(), component_cache: Some(super::component_cache()) };
+        let credentials = credentials.clone();
+        match Instance::open_with(data_dir, &fixtures().home, options, |_| Ok(credentials as _)).await {
             Err(e) if tokio::time::Instant::now() < deadline && format!("{e:#}").contains("opening the store") => {
                 tokio::time::sleep(Duration::from_millis(50)).await
             }

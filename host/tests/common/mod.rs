@@ -39,35 +39,106 @@ impl Fixtures {
 }
 
 /// Build the fixtures on first use (on a thread of its own: tests run inside tokio).
+///
+/// Every test binary of a run shares one build: the packages, and the key
+/// that signed them, live in `target/test-fixtures/<digest>`, where the
+/// digest covers every source that goes into them (plugins, SDK, WIT, the
+/// build command and the package format). The first binary builds them under
+/// a file lock; the others find them ready. Each binary gets a home of its
+/// own that trusts that key, so what one binary's tests trust or change in
+/// their home stays theirs.
 pub fn fixtures() -> &'static Fixtures {
     static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
     FIXTURES.get_or_init(|| {
         std::thread::spawn(|| {
+            let shared = shared_fixtures();
             let dir = tempfile::Builder::new().prefix("wirework-test-home").tempdir().unwrap().keep();
             let home = Home::at(dir);
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            let build = |path: &str| {
-                let options = BuildOptions {
-                    crate_dir: repo().join(path),
-                    key: None,
-                    out_dir: Some(home.root().join("packages")),
-                    target_dir: Some(wasm_target_dir()),
-                };
-                rt.block_on(build_plugin(&home, &options)).unwrap_or_else(|e| panic!("building {path}: {e:#}")).package
-            };
-            let core = build("plugins/core");
-            let http = build("plugins/http");
-            let hostile = build("plugins/fixtures/hostile");
-            Fixtures { home, core, http, hostile }
+            std::fs::create_dir_all(home.root().join("keys")).unwrap();
+            for name in ["keys/default.key", "keys/default.key.pub", "trust.toml"] {
+                std::fs::copy(shared.home.root().join(name), home.root().join(name))
+                    .unwrap_or_else(|e| panic!("copying the fixtures' {name}: {e}"));
+            }
+            Fixtures { home, ..shared }
         })
         .join()
         .expect("building the plugin fixtures")
     })
 }
 
-/// A runtime with no artifact cache and in-memory kv.
+/// The packages of this run, built once for all test binaries (see [`fixtures`]).
+fn shared_fixtures() -> Fixtures {
+    let dir = repo().join("target").join("test-fixtures").join(sources_digest());
+    let home = Home::at(dir.join("home"));
+    let packages = dir.join("packages");
+    let package = |name: &str| packages.join(name);
+    let fixtures = Fixtures {
+        core: package("core.wwpkg"),
+        http: package("http.wwpkg"),
+        hostile: package("hostile.wwpkg"),
+        home: home.clone(),
+    };
+    let _one_builder = wirework_registry::lock_for_update(&dir.join("build")).unwrap();
+    if dir.join("ready").exists() {
+        return fixtures;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let build = |path: &str, to: &Path| {
+        let options = BuildOptions {
+            crate_dir: repo().join(path),
+            key: None,
+            out_dir: Some(dir.join("built")),
+            target_dir: Some(wasm_target_dir()),
+        };
+        let built = rt.block_on(build_plugin(&home, &options)).unwrap_or_else(|e| panic!("building {path}: {e:#}"));
+        std::fs::create_dir_all(&packages).unwrap();
+        std::fs::copy(&built.package, to).unwrap();
+    };
+    build("plugins/core", &fixtures.core);
+    build("plugins/http", &fixtures.http);
+    build("plugins/fixtures/hostile", &fixtures.hostile);
+    std::fs::write(dir.join("ready"), b"").unwrap();
+    fixtures
+}
+
+/// A digest of every source the fixtures are built from (and of the
+/// lockfile that fixes the build tools' versions).
+fn sources_digest() -> String {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut dirs: Vec<PathBuf> =
+        ["plugins", "sdk", "wit", "host/src/build", "registry/src"].map(|d| repo().join(d)).into();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+            let name = entry.file_name().unwrap().to_string_lossy();
+            if entry.is_dir() && name != "target" && !name.starts_with('.') {
+                dirs.push(entry);
+            } else if entry.is_file() {
+                files.push(entry);
+            }
+        }
+    }
+    // The host's lockfile too: it fixes the component encoder's version.
+    files.push(repo().join("Cargo.lock"));
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(file.strip_prefix(repo()).unwrap().to_string_lossy().as_bytes());
+        hash.update(std::fs::read(&file).unwrap());
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
+/// Where every test of a run keeps precompiled components: each fixture is
+/// compiled once, not once per runtime, server or engine a test opens.
+pub fn component_cache() -> PathBuf {
+    repo().join("target").join("test-fixtures").join("component-cache")
+}
+
+/// A runtime with the shared component cache and in-memory kv.
 pub fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig { max_instances: 64, ..Default::default() }, Arc::new(MemoryKv::default())).unwrap()
+    let config = RuntimeConfig { max_instances: 64, cache_dir: Some(component_cache()), ..Default::default() };
+    Runtime::new(config, Arc::new(MemoryKv::default())).unwrap()
 }
 
 /// Load a package with the given grants, trusting the fixtures' key.

@@ -34,6 +34,7 @@ pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestSer
     let mut config = ServeConfig::resolve(None, overrides).unwrap();
     config.admin_token = Some(ADMIN.into());
     config.secret_key_hex = None;
+    config.component_cache = Some(super::component_cache());
     tweak(&mut config);
     // A store just given up by an earlier server is released once that
     // server's last task ends: retry for a while.
@@ -52,7 +53,7 @@ pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestSer
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let client = wirework_registry::client::http_client_builder().timeout(Duration::from_secs(60)).build().unwrap();
     TestServer { url, client, stop: Some(stop), task: Some(task) }
 }
 

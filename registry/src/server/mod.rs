@@ -516,7 +516,7 @@ mod tests {
             };
             axum::serve(listener, router).with_graceful_shutdown(shutdown).await.unwrap();
         });
-        Running { server, url, http: reqwest::Client::new(), stop, task }
+        Running { server, url, http: crate::client::http_client_builder().build().unwrap(), stop, task }
     }
 
     impl Running {

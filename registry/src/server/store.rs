@@ -9,10 +9,11 @@
 use crate::keys::{PublicKey, SecretKey};
 use crate::log::{verify_chain, Entry, LogError, Operation, Record, RegistryState, SignedRequest, EMPTY_HEAD};
 use anyhow::{bail, Context};
+use parking_lot::RwLock;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// What the log says at one moment: what readers see.
 pub(crate) struct Snapshot {
@@ -76,7 +77,7 @@ impl Store {
 
     /// The committed state.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current.read().clone()
     }
 
     /// Apply `request` at `now_ms` and append it (with `blob`, for a publish),
@@ -109,7 +110,7 @@ impl Store {
         result.map_err(|e| AppendError::Storage(format!("writing entry {index}: {e:?}")))?;
         self.db.flush_async().await.map_err(|e| AppendError::Storage(format!("flushing entry {index}: {e}")))?;
         let next = Snapshot { state, length: index + 1, head: record.hash };
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        *self.current.write() = Arc::new(next);
         tracing::info!(index, "registry accepted: {}", super::describe(&operation));
         Ok(index)
     }
