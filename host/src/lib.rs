@@ -9,6 +9,7 @@
 //! - [`plugins`]: installed plugin versions, the engine's way into the runtime,
 //!   and [`plugins::PluginManager`], the one place that changes them.
 //! - [`data_dir`]: a data directory's layout, written down once.
+//! - [`dto`]: the management API's bodies, shared by the server and the CLI's client.
 //! - [`instance`]: store, runtime, plugins and engine on one data directory.
 //! - [`server`]: `wirework serve`: webhooks, schedules, the management API, metrics.
 //! - [`metrics`]: what the host counts, for `/metrics`.
@@ -31,6 +32,7 @@
 pub mod build;
 pub mod cli;
 pub mod data_dir;
+pub mod dto;
 pub mod engine;
 pub mod home;
 pub mod instance;

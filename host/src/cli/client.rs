@@ -6,12 +6,13 @@
 //! message, and a workflow's problems, go to stderr); anything that keeps the
 //! request from being answered at all is an error for `main` (exit 2).
 
+use crate::dto;
 use crate::plugins::registry::describe_capabilities;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub enum WorkflowCommand {
         /// The workflow's id.
         id: String,
         /// The version to make current.
-        version: u64,
+        version: u32,
     },
     /// Start an execution by hand (without its trigger firing); prints the
     /// execution's id last, once it is durable.
@@ -228,10 +229,9 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
         WorkflowCommand::Deploy { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let body = Body::Raw { content_type: definition_type(&file), bytes: text.into_bytes() };
-            let deployed = client.call(Method::POST, &["workflows"], &[], body).await?;
-            let id = answer_str(&deployed, "id")?;
-            eprintln!("deployed workflow `{id}` version {}", deployed.get("version").unwrap_or(&Value::Null));
-            println!("{id}");
+            let deployed: dto::Deployed = answer(client.call(Method::POST, &["workflows"], &[], body).await?)?;
+            eprintln!("deployed workflow `{}` version {}", deployed.id, deployed.version);
+            println!("{}", deployed.id);
             return Ok(0);
         }
         WorkflowCommand::List => client.call(Method::GET, &["workflows"], &[], Body::None).await?,
@@ -243,7 +243,7 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
             client.call(Method::POST, &["workflows", &id, "deactivate"], &[], Body::None).await?
         }
         WorkflowCommand::Rollback { id, version } => {
-            let body = Body::Json(json!({ "version": version }));
+            let body = Body::json(&dto::RollbackRequest { version })?;
             client.call(Method::POST, &["workflows", &id, "rollback"], &[], body).await?
         }
         WorkflowCommand::Start { id, input, trigger } => {
@@ -251,11 +251,11 @@ async fn workflow(client: &Client, command: WorkflowCommand) -> anyhow::Result<i
                 Value::Array(items) => items,
                 item => vec![item],
             };
-            let body = Body::Json(json!({ "trigger": trigger, "items": items }));
+            let body = Body::json(&dto::StartRequest { trigger, items })?;
             let started = client.call(Method::POST, &["workflows", &id, "executions"], &[], body).await?;
-            let execution = answer_str(&started, "execution_id")?;
+            let started: dto::ExecutionId = answer(started)?;
             eprintln!("started an execution of workflow `{id}`");
-            println!("{execution}");
+            println!("{}", started.execution_id);
             return Ok(0);
         }
     };
@@ -276,16 +276,17 @@ async fn execution(client: &Client, command: ExecutionCommand) -> anyhow::Result
         ExecutionCommand::Show { id } => client.call(Method::GET, &["executions", &id], &[], Body::None).await?,
         ExecutionCommand::Retry { id, from_start } => {
             let mode = if from_start { "from_start" } else { "from_failed" };
-            let body = Body::Json(json!({ "mode": mode }));
-            let retried = client.call(Method::POST, &["executions", &id, "retry"], &[], body).await?;
-            let new_id = answer_str(&retried, "execution_id")?;
+            let body = Body::json(&dto::RetryRequest { mode: Some(mode.into()) })?;
+            let retried: dto::ExecutionId =
+                answer(client.call(Method::POST, &["executions", &id, "retry"], &[], body).await?)?;
             eprintln!("retrying execution `{id}` ({mode}) as a new execution");
-            println!("{new_id}");
+            println!("{}", retried.execution_id);
             return Ok(0);
         }
         ExecutionCommand::Cancel { id } => {
-            let cancelled = client.call(Method::POST, &["executions", &id, "cancel"], &[], Body::None).await?;
-            println!("execution `{id}`: {}", cancelled.get("status").and_then(Value::as_str).unwrap_or("cancelled"));
+            let cancelled: dto::Cancelled =
+                answer(client.call(Method::POST, &["executions", &id, "cancel"], &[], Body::None).await?)?;
+            println!("execution `{id}`: {}", cancelled.status.map_or("cancelled", |s| s.as_str()));
             return Ok(0);
         }
     };
@@ -295,11 +296,10 @@ async fn execution(client: &Client, command: ExecutionCommand) -> anyhow::Result
 async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
     match command {
         TokenCommand::Create { name } => {
-            let body = Body::Json(json!({ "name": name }));
-            let created = client.call(Method::POST, &["tokens"], &[], body).await?;
-            let token = answer_str(&created, "token")?;
+            let body = Body::json(&dto::TokenRequest { name: name.clone() })?;
+            let created: dto::NewToken = answer(client.call(Method::POST, &["tokens"], &[], body).await?)?;
             eprintln!("created token `{name}`; it is shown only this once");
-            println!("{token}");
+            println!("{}", created.token);
             Ok(0)
         }
         TokenCommand::List => print_json(client.call(Method::GET, &["tokens"], &[], Body::None).await?),
@@ -321,7 +321,7 @@ async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> 
             if value.is_empty() {
                 bail!("the value for secret `{name}` is empty");
             }
-            let body = Body::Json(json!({ "value": value }));
+            let body = Body::json(&dto::CredentialRequest { value })?;
             client.call(Method::PUT, &["credentials", &name], &[], body).await?;
             println!("set secret `{name}`");
             Ok(0)
@@ -339,7 +339,7 @@ async fn event(client: &Client, command: EventCommand) -> anyhow::Result<i32> {
     match command {
         EventCommand::Emit { name, payload } => {
             let payload: Value = serde_json::from_str(&payload).context("--payload is not valid JSON")?;
-            let body = Body::Json(json!({ "name": name, "payload": payload }));
+            let body = Body::json(&dto::EventRequest { name, payload })?;
             print_json(client.call(Method::POST, &["events"], &[], body).await?)
         }
     }
@@ -443,8 +443,8 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
                 query.push(("grant_kv", "true".into()));
             }
             let body = Body::Raw { content_type: "application/octet-stream", bytes };
-            let installed = client.call(Method::POST, &["plugins"], &query, body).await?;
-            let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
+            let installed: dto::PluginAdded = answer(client.call(Method::POST, &["plugins"], &query, body).await?)?;
+            let (name, version) = (&installed.name, &installed.version);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             if let Some(missing) = not_granted(client, name, version).await {
                 eprintln!(
@@ -457,43 +457,42 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
             0
         }
         PluginRequest::Install { spec, registry, grants, trust_on_first_use } => {
-            let request = json!({
-                "plugin": spec, "registry": registry, "grants": grants, "trust_on_first_use": trust_on_first_use,
-            });
+            let request = dto::RegistryInstallRequest { plugin: spec, registry, grants, trust_on_first_use };
             let path = ["plugins", "install"];
-            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), INSTALL_TIMEOUT).await;
-            let installed = answer.map_err(|e| goes_on(e, "install", &client.server))?;
-            let (name, version) = (answer_str(&installed, "name")?, answer_str(&installed, "version")?);
-            print_install_notes(&installed);
+            let answered = client.call_within(Method::POST, &path, &[], Body::json(&request)?, INSTALL_TIMEOUT).await;
+            let installed: dto::PluginInstalled = answer(answered.map_err(|e| goes_on(e, "install", &client.server))?)?;
+            print_installed(&installed);
+            let (name, version) = (&installed.name, &installed.version);
             eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
             println!("{name}@{version}");
             0
         }
         PluginRequest::InstallLocked { lockfile, grants, trust_on_first_use } => {
-            let request = json!({ "lockfile": lockfile, "grants": grants, "trust_on_first_use": trust_on_first_use });
+            let request = dto::LockedInstallRequest { lockfile, grants, trust_on_first_use };
             let path = ["plugins", "install-locked"];
-            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
-            let answer = answer.map_err(|e| goes_on(e, "install", &client.server))?;
-            for installed in answer["plugins"].as_array().into_iter().flatten() {
-                let (name, version) = (answer_str(installed, "name")?, answer_str(installed, "version")?);
-                print_install_notes(installed);
+            let answered = client.call_within(Method::POST, &path, &[], Body::json(&request)?, UPGRADE_TIMEOUT).await;
+            let installed: dto::PluginsInstalled =
+                answer(answered.map_err(|e| goes_on(e, "install", &client.server))?)?;
+            for installed in &installed.plugins {
+                print_installed(installed);
+                let (name, version) = (&installed.name, &installed.version);
                 eprintln!("installed {name} {version} on {}; it runs from now on", client.server);
                 println!("{name}@{version}");
             }
             0
         }
         PluginRequest::Upgrade { names, grants } => {
-            let request = json!({ "plugins": names, "grants": grants });
+            let request = dto::UpgradeRequest { plugins: names, grants };
             let path = ["plugins", "upgrade"];
-            let answer = client.call_within(Method::POST, &path, &[], Body::Json(request), UPGRADE_TIMEOUT).await;
-            let answer = answer.map_err(|e| goes_on(e, "upgrade", &client.server))?;
+            let answered = client.call_within(Method::POST, &path, &[], Body::json(&request)?, UPGRADE_TIMEOUT).await;
+            let upgrades: dto::PluginUpgrades = answer(answered.map_err(|e| goes_on(e, "upgrade", &client.server))?)?;
             let mut failed = false;
-            for plugin in answer["plugins"].as_array().into_iter().flatten() {
-                let (name, from) = (answer_str(plugin, "name")?, answer_str(plugin, "from")?);
-                match plugin["outcome"].as_str() {
-                    Some("upgraded") => {
-                        let version = answer_str(plugin, "version")?;
-                        print_install_notes(plugin);
+            for plugin in &upgrades.plugins {
+                let (name, from) = (&plugin.name, &plugin.from);
+                match (plugin.outcome, &plugin.installed) {
+                    (dto::UpgradeOutcome::Upgraded, Some(to)) => {
+                        let version = &to.version;
+                        print_install_notes(name, version, &to.requested, &to.notes, &to.not_granted);
                         eprintln!(
                             "installed {name} {version} on {} beside {from}; it runs from now on \
                              (workflows move to it when deployed again; remove {from} with \
@@ -502,12 +501,10 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
                         );
                         println!("{name}@{version}");
                     }
-                    Some("current") => {
-                        println!("{name} {from} is the newest in `{}`", plugin["range"].as_str().unwrap_or("?"))
-                    }
+                    (dto::UpgradeOutcome::Current, _) => println!("{name} {from} is the newest in `{}`", plugin.range),
                     _ => {
                         failed = true;
-                        eprintln!("error: {name}: {}", plugin["error"].as_str().unwrap_or("failed"));
+                        eprintln!("error: {name}: {}", plugin.error.as_deref().unwrap_or("failed"));
                     }
                 }
             }
@@ -519,7 +516,7 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
             let path = ["plugins", publisher, short, "grants"];
             let answer = match set {
                 None => client.call(Method::GET, &path, &[], Body::None).await?,
-                Some(grant) => client.call(Method::PUT, &path, &[], Body::Json(serde_json::to_value(grant)?)).await?,
+                Some(grant) => client.call(Method::PUT, &path, &[], Body::json(&grant)?).await?,
             };
             print_json(answer)?
         }
@@ -542,12 +539,11 @@ fn publisher_and_name(name: &str) -> anyhow::Result<(&str, &str)> {
 
 /// What the server's `name` `version` requests and is not granted, if anything
 /// (`None` too when the list cannot be read: this only informs).
-async fn not_granted(client: &Client, name: &str, version: &str) -> Option<String> {
-    let list = client.call(Method::GET, &["plugins"], &[], Body::None).await.ok()?;
-    let plugin = list.as_array()?.iter().find(|p| p["name"] == name && p["version"] == version)?;
-    let requested: wirework_registry::Capabilities = serde_json::from_value(plugin["requested"].clone()).ok()?;
-    let granted: crate::plugins::GrantEntry = serde_json::from_value(plugin["grants"].clone()).ok()?;
-    let missing = crate::plugins::registry::not_granted(&requested, &granted);
+async fn not_granted(client: &Client, name: &str, version: &semver::Version) -> Option<String> {
+    let list: Vec<dto::PluginAnswer> =
+        answer(client.call(Method::GET, &["plugins"], &[], Body::None).await.ok()?).ok()?;
+    let plugin = list.into_iter().find(|p| p.name == name && p.version == *version)?;
+    let missing = crate::plugins::registry::not_granted(&plugin.requested, &plugin.grants);
     (!missing.is_empty()).then(|| missing.join(", "))
 }
 
@@ -605,9 +601,17 @@ fn exit_code(result: anyhow::Result<i32>) -> anyhow::Result<i32> {
     }
 }
 
-/// A string field the server's answer must have.
-fn answer_str<'a>(answer: &'a Value, field: &str) -> anyhow::Result<&'a str> {
-    answer.get(field).and_then(Value::as_str).with_context(|| format!("the server's answer has no `{field}`: {answer}"))
+/// The server's answer as the body type its route answers ([`dto`]).
+fn answer<T: serde::de::DeserializeOwned>(value: Value) -> anyhow::Result<T> {
+    let shown = value.to_string();
+    serde_json::from_value(value).with_context(|| format!("the server's answer is not the one expected: {shown}"))
+}
+
+impl Body {
+    /// A request type of [`dto`], as JSON.
+    fn json(body: &impl serde::Serialize) -> anyhow::Result<Body> {
+        Ok(Body::Json(serde_json::to_value(body)?))
+    }
 }
 
 /// A request body.
@@ -728,19 +732,19 @@ impl Refusal {
             };
             return Refusal { message: message.to_string(), problems: Vec::new() };
         }
-        let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let answer: Option<dto::ErrorAnswer> = serde_json::from_slice(body).ok();
         let problems: Vec<String> = answer
-            .get("problems")
-            .and_then(Value::as_array)
-            .map(|problems| problems.iter().map(problem_line).collect())
+            .as_ref()
+            .and_then(|a| a.problems.as_ref())
+            .map(|p| p.iter().map(problem_line).collect())
             .unwrap_or_default();
         if !problems.is_empty() {
             // The server's `error` repeats the problems on one line; list them instead.
             let message = format!("invalid workflow ({status}), {} problem(s):", problems.len());
             return Refusal { message, problems };
         }
-        let reason = match answer.get("error").and_then(Value::as_str) {
-            Some(error) => error.to_string(),
+        let reason = match answer {
+            Some(answer) => answer.error,
             None => {
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
@@ -758,15 +762,11 @@ impl Refusal {
 }
 
 /// A workflow problem as `location: message`.
-fn problem_line(problem: &Value) -> String {
-    let message = match problem.get("message") {
-        Some(Value::String(message)) => message.clone(),
-        Some(other) => other.to_string(),
-        None => problem.to_string(),
-    };
-    match problem.get("location").and_then(Value::as_str) {
-        Some(location) if !location.is_empty() => format!("{location}: {message}"),
-        _ => message,
+fn problem_line(problem: &dto::Problem) -> String {
+    if problem.location.is_empty() {
+        problem.message.clone()
+    } else {
+        format!("{}: {}", problem.location, problem.message)
     }
 }
 
@@ -798,30 +798,31 @@ fn api_url(base: &Url, segments: &[&str]) -> anyhow::Result<Url> {
     Ok(url)
 }
 
-/// What the installed version requests, and the `notes` and `not_granted`
+/// What an installed version requests, and the `notes` and `not_granted`
 /// of a server's answer to an install or an upgrade, on stderr.
-fn print_install_notes(installed: &Value) {
-    let strings = |field: &str| -> Vec<&str> {
-        installed[field].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
-    };
-    if let Ok(requested) = serde_json::from_value::<Capabilities>(installed["requested"].clone()) {
-        let name = installed["name"].as_str().unwrap_or("the plugin");
-        eprintln!(
-            "{name} {} requests: {}",
-            installed["version"].as_str().unwrap_or(""),
-            describe_capabilities(&requested)
-        );
-    }
-    for note in strings("notes") {
+fn print_install_notes(
+    name: &str,
+    version: &semver::Version,
+    requested: &Capabilities,
+    notes: &[String],
+    not_granted: &[String],
+) {
+    eprintln!("{name} {version} requests: {}", describe_capabilities(requested));
+    for note in notes {
         eprintln!("note: {note}");
     }
-    let missing = strings("not_granted");
-    if !missing.is_empty() {
+    if !not_granted.is_empty() {
         eprintln!(
             "not granted: {} (calls to them are refused; grant with `--grant` or `plugin grants --set`)",
-            missing.join(", ")
+            not_granted.join(", ")
         );
     }
+}
+
+/// [`print_install_notes`] of an install's answer.
+fn print_installed(installed: &dto::PluginInstalled) {
+    let i = installed;
+    print_install_notes(&i.name, &i.version, &i.requested, &i.notes, &i.not_granted);
 }
 
 /// `e`, and when it is the CLI's own timeout, that the server goes on with
@@ -842,6 +843,7 @@ mod tests {
     use super::*;
     use crate::cli::Cli;
     use clap::Parser;
+    use serde_json::json;
 
     fn url(server: &str, segments: &[&str]) -> String {
         api_url(&parse_server(server).unwrap(), segments).unwrap().to_string()

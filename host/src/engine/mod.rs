@@ -83,7 +83,7 @@ pub enum EngineError {
 }
 
 /// A deployed version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deployed {
     /// The workflow's id.
     pub id: String,
@@ -148,7 +148,7 @@ fn uuid_time_prefix(ms: u64) -> String {
 }
 
 /// What an emitted event did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EventOutcome {
     /// Executions it started (event triggers).
     pub started: Vec<String>,

@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use wirework_registry::NodeKind;
 
 /// One thing wrong with a workflow, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     /// Where: `nodes[2](send).config/url`, `connections[0]`, `triggers[1](form)`, ...
+    #[serde(default)]
     pub location: String,
     /// What.
     pub message: String,

@@ -5,6 +5,7 @@
 //! bodies, in `openapi.json` next to this file.
 
 use super::{ApiError, AppState};
+use crate::dto;
 use crate::engine::{ExecutionFilter, RetryMode, Status};
 use crate::plugins::manager::Upgrade;
 use crate::plugins::registry::{parse_spec, ungranted_refusal, GrantFlags, Installed, Lockfile};
@@ -112,10 +113,7 @@ async fn get_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>
     let head = state.engine.head(&id).map_err(ApiError::internal)?;
     let head = head.ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
     let version = state.engine.workflow(&id, Some(head.current))?;
-    ok(json!({
-        "id": head.id, "current": head.current, "latest": head.latest, "active": head.active,
-        "definition": version.workflow, "pins": version.pins,
-    }))
+    ok(dto::WorkflowAnswer { head, definition: version.workflow, pins: version.pins })
 }
 
 async fn activate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
@@ -136,36 +134,20 @@ async fn versions(State(state): State<Arc<AppState>>, Path(id): Path<String>) ->
     ok(versions)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackBody {
-    version: u32,
-}
-
 async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let RollbackBody { version } = parse_json(&body)?;
+    let dto::RollbackRequest { version } = parse_json(&body)?;
     let head = state.engine.rollback(&id, version).await?;
     ok(head)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StartBody {
-    #[serde(default)]
-    trigger: Option<String>,
-    #[serde(default)]
-    items: Vec<Value>,
-}
-
 async fn start(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let StartBody { trigger, items } =
-        if body.is_empty() { StartBody { trigger: None, items: Vec::new() } } else { parse_json(&body)? };
+    let dto::StartRequest { trigger, items } = if body.is_empty() { Default::default() } else { parse_json(&body)? };
     let items = if items.is_empty() { vec![json!({})] } else { items };
     if let Some(bad) = items.iter().find(|i| !i.is_object()) {
         return Err(ApiError::bad_request(format!("items must be JSON objects, not {bad}")));
     }
     let execution = state.engine.start(&id, trigger.as_deref(), items).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"execution_id": execution}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(dto::ExecutionId { execution_id: execution })).into_response())
 }
 
 // ---- executions ----
@@ -221,28 +203,21 @@ async fn get_execution(State(state): State<Arc<AppState>>, Path(id): Path<String
     ok(value)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RetryBody {
-    #[serde(default)]
-    mode: Option<String>,
-}
-
 async fn retry(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let RetryBody { mode } = if body.is_empty() { RetryBody { mode: None } } else { parse_json(&body)? };
+    let dto::RetryRequest { mode } = if body.is_empty() { Default::default() } else { parse_json(&body)? };
     let mode = match mode.as_deref() {
         None | Some("from_failed") => RetryMode::FromFailed,
         Some("from_start") => RetryMode::FromStart,
         Some(other) => return Err(ApiError::bad_request(format!("unknown mode `{other}`: from_failed or from_start"))),
     };
     let execution = state.engine.retry(&id, mode).await?;
-    ok(json!({"execution_id": execution}))
+    ok(dto::ExecutionId { execution_id: execution })
 }
 
 async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     state.engine.cancel(&id).await?;
     let status = state.engine.execution(&id).map_err(ApiError::internal)?.map(|r| r.status);
-    ok(json!({"execution_id": id, "status": status}))
+    ok(dto::Cancelled { execution_id: id, status })
 }
 
 // ---- plugins ----
@@ -252,19 +227,20 @@ async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> A
 
 async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
     let (listed, _) = state.manager.list()?;
-    let plugins: Vec<Value> = listed
+    let plugins: Vec<dto::PluginAnswer> = listed
         .into_iter()
-        .map(|p| {
-            let nodes: Vec<Value> = p
+        .map(|p| dto::PluginAnswer {
+            nodes: p
                 .loaded
                 .iter()
                 .flat_map(|l| &l.nodes)
-                .map(|n| json!({"name": n.name, "kind": n.kind, "title": n.title}))
-                .collect();
-            json!({
-                "name": p.name, "version": p.version, "digest": p.digest, "nodes": nodes,
-                "requested": p.requested, "grants": p.grant,
-            })
+                .map(|n| dto::NodeInfo { name: n.name.clone(), kind: n.kind, title: n.title.clone() })
+                .collect(),
+            name: p.name,
+            version: p.version,
+            digest: p.digest,
+            requested: p.requested,
+            grants: p.grant,
         })
         .collect();
     ok(plugins)
@@ -291,23 +267,7 @@ fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
 async fn install_plugin(State(state): State<Arc<AppState>>, uri: Uri, body: Bytes) -> ApiResult {
     let grant = grant_from_query(&uri)?;
     let added = state.manager.add(body.to_vec(), grant, false).await?;
-    created(json!({"name": added.name, "version": added.version, "digest": added.digest, "grants": added.grant}))
-}
-
-/// The body of `POST /plugins/install`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegistryInstall {
-    /// `publisher/name@RANGE`.
-    plugin: String,
-    /// The registry's URL.
-    registry: String,
-    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none` (see [`GrantFlags`]).
-    #[serde(default)]
-    grants: Vec<String>,
-    /// Trust the publisher's current key if the server trusts none of its keys yet.
-    #[serde(default)]
-    trust_on_first_use: bool,
+    created(dto::PluginAdded { name: added.name, version: added.version, digest: added.digest, grants: added.grant })
 }
 
 /// How the server decides an install's grant: from the request's grants
@@ -338,18 +298,17 @@ fn install_refusal(state: &AppState, e: PluginError) -> ApiError {
 }
 
 /// What an install from a registry answers.
-fn installed_answer(state: &AppState, installed: &Installed) -> Value {
-    let digest = &installed.locked.component_sha256;
-    json!({
-        "name": installed.name,
-        "version": installed.version,
-        "digest": digest,
-        "requested": state.plugins.requested(&installed.name, &installed.version).unwrap_or_default(),
-        "grants": installed.grant,
-        "not_granted": installed.not_granted,
-        "registry": installed.locked.registry,
-        "notes": installed.notes,
-    })
+fn installed_answer(state: &AppState, installed: Installed) -> dto::PluginInstalled {
+    dto::PluginInstalled {
+        requested: state.plugins.requested(&installed.name, &installed.version).unwrap_or_default(),
+        digest: installed.locked.component_sha256,
+        registry: installed.locked.registry,
+        name: installed.name,
+        version: installed.version,
+        grants: installed.grant,
+        not_granted: installed.not_granted,
+        notes: installed.notes,
+    }
 }
 
 /// `POST /plugins/install`: resolve, download, verify and install from a
@@ -358,7 +317,7 @@ fn installed_answer(state: &AppState, installed: &Installed) -> Value {
 /// Grants come from the body only; a package requesting capabilities
 /// without them is refused, as on a terminal-less CLI.
 async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let request: RegistryInstall = parse_json(&body)?;
+    let request: dto::RegistryInstallRequest = parse_json(&body)?;
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let registry = RegistryRequest {
@@ -371,24 +330,9 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     // In a task of its own: a client that gives up does not stop it half-way.
     let install = tokio::spawn(async move {
         let installed = state.manager.install(&registry, &mut server_decide(&flags)).await;
-        installed.map(|i| installed_answer(&state, &i)).map_err(|e| install_refusal(&state, e))
+        installed.map(|i| installed_answer(&state, i)).map_err(|e| install_refusal(&state, e))
     });
     created(install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??)
-}
-
-/// The body of `POST /plugins/install-locked`.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LockedInstall {
-    /// A lockfile's text (TOML); the server's own lockfile when absent.
-    #[serde(default)]
-    lockfile: Option<String>,
-    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none` (see [`GrantFlags`]).
-    #[serde(default)]
-    grants: Vec<String>,
-    /// Trust a publisher's current key if the server trusts none of its keys yet.
-    #[serde(default)]
-    trust_on_first_use: bool,
 }
 
 /// `POST /plugins/install-locked`: install exactly the versions and digests
@@ -398,7 +342,7 @@ struct LockedInstall {
 /// answered with the status its install would get, naming the entries
 /// installed before it (which stay).
 async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let request: LockedInstall = if body.is_empty() { LockedInstall::default() } else { parse_json(&body)? };
+    let request: dto::LockedInstallRequest = if body.is_empty() { Default::default() } else { parse_json(&body)? };
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let sent = match &request.lockfile {
         Some(text) => Some(
@@ -410,7 +354,7 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
     let install = tokio::spawn(async move {
         let mut decide = server_decide(&flags);
         match state.manager.install_locked(sent, request.trust_on_first_use, &mut decide).await {
-            Ok(installed) => Ok(installed.iter().map(|i| installed_answer(&state, i)).collect::<Vec<_>>()),
+            Ok(installed) => Ok(installed.into_iter().map(|i| installed_answer(&state, i)).collect::<Vec<_>>()),
             Err(failure) => {
                 let message = failure.to_string();
                 let mut answer = install_refusal(&state, failure.error);
@@ -421,20 +365,7 @@ async fn install_locked(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
     });
     let installed =
         install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??;
-    created(json!({ "plugins": installed }))
-}
-
-/// The body of `POST /plugins/upgrade`; an empty body upgrades every plugin.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegistryUpgrade {
-    /// Only these plugins (`publisher/name`); every plugin in the lockfile when empty.
-    #[serde(default)]
-    plugins: Vec<String>,
-    /// `http=PATTERN`, `http-internal=HOST`, `kv`, `all` or `none`, for what
-    /// a newer version requests beyond its plugin's grant (see [`GrantFlags`]).
-    #[serde(default)]
-    grants: Vec<String>,
+    created(dto::PluginsInstalled { plugins: installed })
 }
 
 /// `POST /plugins/upgrade`: for each plugin in the served data directory's
@@ -445,7 +376,7 @@ struct RegistryUpgrade {
 /// outcome (`upgraded`, `current` or `failed`); one that fails does not stop
 /// the others.
 async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let request: RegistryUpgrade = if body.is_empty() { RegistryUpgrade::default() } else { parse_json(&body)? };
+    let request: dto::UpgradeRequest = if body.is_empty() { Default::default() } else { parse_json(&body)? };
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     // In a task of its own, as an install: a client that gives up does not stop it.
     let upgrade = tokio::spawn(async move {
@@ -454,36 +385,50 @@ async fn upgrade_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
     });
     let outcomes =
         upgrade.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the upgrade task stopped: {e}")))??;
-    ok(json!({ "plugins": outcomes }))
+    ok(dto::PluginUpgrades { plugins: outcomes })
 }
 
 /// One plugin's outcome, as answered by `POST /plugins/upgrade`.
-fn upgrade_answer(state: &AppState, upgrade: Upgrade) -> Value {
-    let from = &upgrade.from;
-    let mut outcome = json!({"name": from.name, "from": from.version, "range": from.range, "registry": from.registry});
+fn upgrade_answer(state: &AppState, upgrade: Upgrade) -> dto::PluginUpgrade {
+    let from = upgrade.from;
+    let mut answer = dto::PluginUpgrade {
+        name: from.name,
+        from: from.version,
+        range: from.range,
+        registry: from.registry,
+        outcome: dto::UpgradeOutcome::Current,
+        installed: None,
+        status: None,
+        error: None,
+    };
     match upgrade.outcome {
-        Ok(None) => outcome["outcome"] = json!("current"),
+        Ok(None) => {}
         Ok(Some(installed)) => {
-            outcome["outcome"] = json!("upgraded");
-            let answer = installed_answer(state, &installed);
-            for field in ["version", "digest", "requested", "grants", "not_granted", "notes"] {
-                outcome[field] = answer[field].clone();
-            }
+            let installed = installed_answer(state, installed);
+            answer.outcome = dto::UpgradeOutcome::Upgraded;
+            answer.installed = Some(dto::UpgradedTo {
+                version: installed.version,
+                digest: installed.digest,
+                requested: installed.requested,
+                grants: installed.grants,
+                not_granted: installed.not_granted,
+                notes: installed.notes,
+            });
         }
         Err(e) => {
             let e = install_refusal(state, e);
-            outcome["outcome"] = json!("failed");
-            outcome["status"] = json!(e.status.as_u16());
-            outcome["error"] = json!(e.message);
+            answer.outcome = dto::UpgradeOutcome::Failed;
+            answer.status = Some(e.status.as_u16());
+            answer.error = Some(e.message);
         }
     }
-    outcome
+    answer
 }
 
 /// `POST /plugins/refresh`: fetch the registries' revocation lists now.
 async fn refresh_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
     let (revocations, failures) = state.manager.refresh().await?;
-    ok(json!({"revocations": revocations, "unreachable": failures}))
+    ok(dto::Refreshed { revocations, unreachable: failures })
 }
 
 #[derive(Deserialize)]
@@ -512,7 +457,7 @@ async fn set_grants(
     Path((publisher, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let grant: GrantEntry = parse_json(&body)?;
+    let grant: dto::Grants = parse_json(&body)?;
     ok(state.manager.set_grant(&format!("{publisher}/{name}"), grant).await?)
 }
 
@@ -520,12 +465,6 @@ async fn set_grants(
 
 async fn list_credentials(State(state): State<Arc<AppState>>) -> ApiResult {
     ok(state.secrets.list().map_err(ApiError::internal)?)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CredentialBody {
-    value: String,
 }
 
 fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
@@ -538,7 +477,7 @@ fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
 
 async fn set_credential(State(state): State<Arc<AppState>>, Path(name): Path<String>, body: Bytes) -> ApiResult {
     check_name(&name, "credential")?;
-    let CredentialBody { value } = parse_json(&body)?;
+    let dto::CredentialRequest { value } = parse_json(&body)?;
     state.secrets.set(&name, &value).await.map_err(ApiError::internal)?;
     tracing::info!(credential = %name, "credential set");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -553,20 +492,8 @@ async fn delete_credential(State(state): State<Arc<AppState>>, Path(name): Path<
 
 // ---- events ----
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventBody {
-    name: String,
-    #[serde(default = "empty_object")]
-    payload: Value,
-}
-
-fn empty_object() -> Value {
-    json!({})
-}
-
 async fn emit(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let EventBody { name, payload } = parse_json(&body)?;
+    let dto::EventRequest { name, payload } = parse_json(&body)?;
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("an event needs a name"));
     }
@@ -582,17 +509,11 @@ async fn list_tokens(State(state): State<Arc<AppState>>) -> ApiResult {
     ok(state.tokens.list().map_err(ApiError::internal)?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    name: String,
-}
-
 async fn create_token(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let TokenBody { name } = parse_json(&body)?;
+    let dto::TokenRequest { name } = parse_json(&body)?;
     check_name(&name, "token")?;
     let token = state.tokens.create(&name).await.map_err(ApiError::internal)?;
-    created(json!({"name": name, "token": token}))
+    created(dto::NewToken { name, token })
 }
 
 async fn revoke_token(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {

@@ -36,7 +36,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use serde_json::json;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -118,10 +117,7 @@ impl From<EngineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match self.problems {
-            Some(problems) => json!({"error": self.message, "problems": problems}),
-            None => json!({"error": self.message}),
-        };
+        let body = crate::dto::ErrorAnswer { error: self.message, problems: self.problems };
         (self.status, axum::Json(body)).into_response()
     }
 }
