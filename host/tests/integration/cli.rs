@@ -1,9 +1,7 @@
 //! The `wirework` binary as an author uses it: build a plugin from source to a
 //! signed package, then run one of its nodes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::process::Command;
 

@@ -1,8 +1,6 @@
 //! Every `wirework/core` node, built from source and called through the real runtime.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use wirework::runtime::{Grants, NodeFailure, Outcome, TriggerRequest};
 use wirework_registry::NodeKind;

@@ -1,9 +1,8 @@
 //! The durable engine end to end: real plugins built from source, a real sled
 //! store in a temporary directory, real HTTP to a loopback server.
 
-mod common;
-
-use common::engine::{install_fixtures, open, until, wait_for, Recorder};
+use crate::common;
+use crate::common::engine::{install_fixtures, open, until, wait_for, Recorder};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! Package trust at load time: tampering, unknown keys, manifests that lie,
 //! and the precompiled-artifact cache.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use wirework::runtime::{Grants, LoadError, MemoryKv, Runtime, RuntimeConfig};
 use wirework_registry::{Package, PackageError, SecretKey, TrustStore};

@@ -1,12 +1,13 @@
 //! `wirework serve` in-process on a loopback port picked by the OS, with the
-//! fixture plugins installed and a known admin token.
+//! fixture plugins installed, a known admin token and a home of its own.
 
 use super::engine::install_fixtures;
-use super::fixtures;
+use super::{fixtures, OwnHome};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
+use wirework::home::Home;
 use wirework::server::config::Settings;
 use wirework::server::{ServeConfig, Server};
 
@@ -16,6 +17,10 @@ pub const ADMIN: &str = "test-admin-token";
 pub struct TestServer {
     pub url: String,
     pub client: reqwest::Client,
+    /// The server's home: what it trusts, the registries it pinned.
+    pub home: Home,
+    /// The home [`serve`] made for it (none for [`serve_in`]).
+    _own_home: Option<OwnHome>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -27,8 +32,18 @@ pub fn data_dir(grant_http: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Serve `data_dir`; `tweak` adjusts the settings.
+/// Serve `data_dir` with a home of the server's own (a fresh copy of the
+/// fixtures' home, in [`TestServer::home`]); `tweak` adjusts the settings.
 pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestServer {
+    let home = fixtures().fresh_home();
+    let mut server = serve_in(&home, data_dir, tweak).await;
+    server._own_home = Some(home);
+    server
+}
+
+/// Serve `data_dir` with `home` (one the caller prepared, e.g. from
+/// [`super::Fixtures::fresh_home`]); `tweak` adjusts the settings.
+pub async fn serve_in(home: &Home, data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestServer {
     let overrides =
         Settings { listen: Some("127.0.0.1:0".into()), data_dir: Some(data_dir.to_path_buf()), ..Default::default() };
     let mut config = ServeConfig::resolve(None, overrides).unwrap();
@@ -40,7 +55,7 @@ pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestSer
     // server's last task ends: retry for a while.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let server = loop {
-        match Server::open(config.clone(), fixtures().home.clone()).await {
+        match Server::open(config.clone(), home.clone()).await {
             Ok(server) => break server,
             Err(e) if tokio::time::Instant::now() < deadline && format!("{e:#}").contains("opening the store") => {
                 tokio::time::sleep(Duration::from_millis(50)).await
@@ -54,7 +69,7 @@ pub async fn serve(data_dir: &Path, tweak: impl Fn(&mut ServeConfig)) -> TestSer
         let _ = stopped.await;
     }));
     let client = wirework_registry::client::http_client_builder().timeout(Duration::from_secs(60)).build().unwrap();
-    TestServer { url, client, stop: Some(stop), task: Some(task) }
+    TestServer { url, client, home: home.clone(), _own_home: None, stop: Some(stop), task: Some(task) }
 }
 
 impl TestServer {

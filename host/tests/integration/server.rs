@@ -2,11 +2,10 @@
 //! (async, sync, idempotent), credentials, schedules and plugins, against the
 //! plugins built from source and a sled store in a temporary directory.
 
-mod common;
-
-use common::engine::Recorder;
-use common::fixtures;
-use common::server::{data_dir, json, serve, ADMIN};
+use crate::common;
+use crate::common::engine::Recorder;
+use crate::common::fixtures;
+use crate::common::server::{data_dir, json, serve, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -576,8 +575,7 @@ async fn a_package_that_cannot_load_or_would_replace_an_installed_version_change
     unchanged().await;
     // So are the same contents signed by another trusted key.
     let second = wirework_registry::SecretKey::generate();
-    wirework_registry::TrustStore::add_to_file(&fixtures().home.trust_store_path(), "wirework", second.public())
-        .unwrap();
+    wirework_registry::TrustStore::add_to_file(&server.home.trust_store_path(), "wirework", second.public()).unwrap();
     let resigned = wirework_registry::Package::sign(&http_manifest(None), http_component, &second).unwrap();
     let again = server.api(Method::POST, "/plugins?grant_http=127.0.0.1:1").body(resigned.to_bytes());
     let (status, body) = json(again.send().await.unwrap()).await;

@@ -3,10 +3,8 @@
 //! manual starts, plugins changed on the running server, graceful shutdown
 //! on SIGTERM, and no secret value in the logs.
 
-mod common;
-
-use common::engine::{install_fixtures, install_package};
-use common::fixtures;
+use crate::common::engine::{install_fixtures, install_package};
+use crate::common::fixtures;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

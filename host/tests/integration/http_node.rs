@@ -1,12 +1,10 @@
 //! The `wirework/http` request node against a real HTTP server on loopback.
 
-mod common;
-
+use crate::common::*;
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
-use common::*;
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use std::collections::HashMap;

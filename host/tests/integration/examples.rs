@@ -3,10 +3,9 @@
 //! and events, with their days-long waits cut to seconds and their mail API
 //! a loopback recorder.
 
-mod common;
-
-use common::engine::Recorder;
-use common::server::{json, TestServer};
+use crate::common;
+use crate::common::engine::Recorder;
+use crate::common::server::{json, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;

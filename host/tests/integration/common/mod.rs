@@ -1,6 +1,6 @@
 //! Shared by the integration tests: the first-party plugins and the hostile
-//! fixture, built from source once per test binary by the project's own build
-//! command, signed with a fresh key, and loaded into a real runtime.
+//! fixture, built from source once by the project's own build command,
+//! signed with a fresh key, and loaded into a real runtime.
 
 #![allow(dead_code)]
 
@@ -26,27 +26,68 @@ pub fn wasm_target_dir() -> PathBuf {
 
 /// Built packages and the home whose key signed them.
 pub struct Fixtures {
+    /// A home that trusts the fixtures' key, shared by every test of the
+    /// process: read it, never change it (see [`Fixtures::fresh_home`]).
     pub home: Home,
     pub core: PathBuf,
     pub http: PathBuf,
     pub hostile: PathBuf,
+    /// The home the build signed with, in `target/test-fixtures`: copied,
+    /// never used or changed by a test.
+    pristine: Home,
 }
 
 impl Fixtures {
     pub fn trust(&self) -> TrustStore {
         TrustStore::load(&self.home.trust_store_path()).unwrap()
     }
+
+    /// A home of the caller's own, as the fixtures' home was before any test
+    /// ran: the same signing key, trusted for the same publishers, and
+    /// nothing else. A test that trusts a key, pins a registry or otherwise
+    /// changes a home uses one of these (every [`server::serve`] server
+    /// has one), so no test sees another's changes whatever the order.
+    pub fn fresh_home(&self) -> OwnHome {
+        let dir = tempfile::Builder::new().prefix("wirework-test-home").tempdir().unwrap();
+        let home = Home::at(dir.path());
+        copy_home(&self.pristine, &home);
+        OwnHome { home, _dir: dir }
+    }
+}
+
+/// A home in a temporary directory, removed when this is dropped.
+pub struct OwnHome {
+    home: Home,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for OwnHome {
+    type Target = Home;
+
+    fn deref(&self) -> &Home {
+        &self.home
+    }
+}
+
+/// Copy the signing key and trust store of `from` into `to`.
+fn copy_home(from: &Home, to: &Home) {
+    std::fs::create_dir_all(to.root().join("keys")).unwrap();
+    for name in ["keys/default.key", "keys/default.key.pub", "trust.toml"] {
+        std::fs::copy(from.root().join(name), to.root().join(name))
+            .unwrap_or_else(|e| panic!("copying the fixtures' {name}: {e}"));
+    }
 }
 
 /// Build the fixtures on first use (on a thread of its own: tests run inside tokio).
 ///
-/// Every test binary of a run shares one build: the packages, and the key
-/// that signed them, live in `target/test-fixtures/<digest>`, where the
-/// digest covers every source that goes into them (plugins, SDK, WIT, the
-/// build command and the package format). The first binary builds them under
-/// a file lock; the others find them ready. Each binary gets a home of its
-/// own that trusts that key, so what one binary's tests trust or change in
-/// their home stays theirs.
+/// Every test binary of a run (today: one, `tests/integration`) shares one
+/// build: the packages, and the key that signed them, live in
+/// `target/test-fixtures/<digest>`, where the digest covers every source
+/// that goes into them (plugins, SDK, WIT, the build command and the package
+/// format). The first binary builds them under a file lock; the others find
+/// them ready. The process gets a home of its own that trusts that key;
+/// all its tests share it, so they only read it, and a test that changes a
+/// home takes a [`Fixtures::fresh_home`] instead.
 pub fn fixtures() -> &'static Fixtures {
     static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
     FIXTURES.get_or_init(|| {
@@ -54,11 +95,7 @@ pub fn fixtures() -> &'static Fixtures {
             let shared = shared_fixtures();
             let dir = tempfile::Builder::new().prefix("wirework-test-home").tempdir().unwrap().keep();
             let home = Home::at(dir);
-            std::fs::create_dir_all(home.root().join("keys")).unwrap();
-            for name in ["keys/default.key", "keys/default.key.pub", "trust.toml"] {
-                std::fs::copy(shared.home.root().join(name), home.root().join(name))
-                    .unwrap_or_else(|e| panic!("copying the fixtures' {name}: {e}"));
-            }
+            copy_home(&shared.pristine, &home);
             Fixtures { home, ..shared }
         })
         .join()
@@ -77,6 +114,7 @@ fn shared_fixtures() -> Fixtures {
         http: package("http.wwpkg"),
         hostile: package("hostile.wwpkg"),
         home: home.clone(),
+        pristine: home.clone(),
     };
     let _one_builder = wirework_registry::lock_for_update(&dir.join("build")).unwrap();
     if dir.join("ready").exists() {

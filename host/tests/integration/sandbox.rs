@@ -1,10 +1,8 @@
 //! Hostile plugins: each misbehaviour ends in a clean, specific node error, and
 //! the same runtime then runs a well-behaved node correctly.
 
-mod common;
-
+use crate::common::*;
 use axum::routing::get;
-use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,9 +4,8 @@
 //! first-party `core` component built from source and re-signed as
 //! `acme/crm` at several versions.
 
-mod common;
-
-use common::fixtures;
+use crate::common;
+use crate::common::fixtures;
 use semver::Version;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -393,9 +392,10 @@ async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
     let Published { registry, author, key, .. } = published("acme/crm", &[]).await;
     let url = registry.url.as_str();
 
-    // The server's home is the fixtures' home: install into its data dir with it.
+    // The server's home (a copy of the fixtures', its own): install into its data dir with it.
     let data = common::server::data_dir("127.0.0.1");
-    let home = fixtures().home.root();
+    let served_home = fixtures().fresh_home();
+    let home = served_home.root();
     let run = |args: Vec<String>| {
         let home = home.to_path_buf();
         async move {
@@ -415,7 +415,7 @@ async fn a_revoked_digest_stops_a_loaded_plugin_at_the_next_refresh() {
     run(args(&["plugin", "install", "acme/crm@^1", "--registry", url, "--data-dir", &data_dir, "--grant", "none"]))
         .await;
 
-    let server = common::server::serve(data.path(), |_| {}).await;
+    let server = common::server::serve_in(&served_home, data.path(), |_| {}).await;
     server
         .deploy(
             "id: crm\ntriggers: [{id: hook, type: webhook, path: lead, uses: wirework/core@^0.1}]\nnodes:\n  - {id: tag, uses: acme/crm@^1, node: set, config: {fields: {stage: new}}}\nconnections: [{from: hook, to: tag}]\n",
@@ -485,7 +485,7 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
             .collect();
         files.sort();
-        let trust = TrustStore::load(&fixtures().home.trust_store_path()).unwrap();
+        let trust = TrustStore::load(&server.home.trust_store_path()).unwrap();
         let trusted = trust.entries().iter().any(|e| e.publishers.iter().any(|p| p == "globex"));
         (files, trusted)
     };
@@ -515,7 +515,7 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("requests capabilities"), "{body}");
     nothing_installed(&before);
-    served_trusts("globex", &key).await;
+    served_trusts(&server.home, "globex", &key).await;
     let trusted_before = snapshot();
     assert!(trusted_before.1);
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url})).await;
@@ -591,8 +591,8 @@ async fn a_running_server_upgrades_its_plugins_and_one_failure_stops_no_other() 
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    served_trusts("initech", &key).await;
-    served_trusts("hooli", &hooli_key).await;
+    served_trusts(&server.home, "initech", &key).await;
+    served_trusts(&server.home, "hooli", &hooli_key).await;
     for (spec, registry) in [("initech/crm@^1", url), ("hooli/crm@^1", hooli_registry.url.as_str())] {
         let body = json!({"plugin": spec, "registry": registry});
         let response = server.api_json(reqwest::Method::POST, "/plugins/install", &body).send().await.unwrap();
@@ -719,7 +719,7 @@ async fn a_running_server_installs_from_registries_one_at_a_time() {
     let saying = |what: &str| notes.iter().filter(|n| n.iter().any(|n| n.contains(what))).count();
     assert_eq!(saying("on first use"), 1, "one install trusted the key: {notes:?}");
     assert_eq!(saying("pinned registry"), 1, "one install pinned the registry: {notes:?}");
-    let trust = TrustStore::load(&fixtures().home.trust_store_path()).unwrap();
+    let trust = TrustStore::load(&server.home.trust_store_path()).unwrap();
     let umbrella = trust.entries().iter().filter(|e| e.publishers.iter().any(|p| p == "umbrella")).count();
     assert_eq!(umbrella, 1, "{:?}", trust.entries());
     assert_eq!(loaded_versions(server, "umbrella/crm").await, ["1.0.0"]);
@@ -752,7 +752,7 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     let data = common::server::data_dir("127.0.0.1");
     let served = common::server::serve(data.path(), |_| {}).await;
     let server = &served;
-    served_trusts("initech", &key).await;
+    served_trusts(&server.home, "initech", &key).await;
     let loaded = || loaded_versions(server, "initech/crm");
     let install_locked = |lockfile: &Path| {
         let lockfile = lockfile.to_str().unwrap().to_string();
@@ -809,11 +809,11 @@ async fn a_running_server_installs_exactly_what_a_lockfile_lists() {
     served.stop().await;
 }
 
-/// Make the test servers' home (`fixtures().home`) trust `key` for `publisher`.
-async fn served_trusts(publisher: &str, key: &SecretKey) {
+/// Make a test server's home (`TestServer::home`, its own) trust `key` for `publisher`.
+async fn served_trusts(home: &Home, publisher: &str, key: &SecretKey) {
     let trusted = Command::new(env!("CARGO_BIN_EXE_wirework"))
         .args(["trust", "add", publisher, &key.public().to_string()])
-        .env("WIREWORK_HOME", fixtures().home.root())
+        .env("WIREWORK_HOME", home.root())
         .output()
         .await
         .unwrap();
@@ -1148,9 +1148,10 @@ async fn an_installed_version_is_not_replaced_by_other_contents_from_another_reg
     assert!(!locked().contains("hooli/crm"), "{}", locked());
 
     // A running server: 409, and the version it runs stays as it was.
-    served_trusts("hooli", &key).await;
+    let served_home = fixtures().fresh_home();
+    served_trusts(&served_home, "hooli", &key).await;
     let served_data = common::server::data_dir("127.0.0.1");
-    let served = common::server::serve(served_data.path(), |_| {}).await;
+    let served = common::server::serve_in(&served_home, served_data.path(), |_| {}).await;
     let server_install = |url: &str| {
         let body = json!({"plugin": "hooli/crm@=1.0.0", "registry": url, "grants": ["all"]});
         served.api_json(reqwest::Method::POST, "/plugins/install", &body).send()

@@ -3,9 +3,8 @@
 //! complete; no step may run twice, except one that was running at the kill,
 //! and that one again with the same idempotency key.
 
-mod common;
-
-use common::engine::{install_fixtures, open, Recorder};
+use crate::common;
+use crate::common::engine::{install_fixtures, open, Recorder};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
