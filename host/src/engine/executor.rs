@@ -426,34 +426,47 @@ impl Driver {
 }
 
 /// Keep credential values out of what a step records: its log lines,
-/// failure message and emitted items (a plugin may echo what it was given).
+/// failure message and code, emitted items (a plugin may echo what it was
+/// given), and a wait's event name and state, which are stored and handed
+/// back to the plugin when the wait ends.
 fn redact_results(
     values: &[String],
     logs: &mut [crate::runtime::LogLine],
     ports: &mut [(String, Vec<Json>)],
     result: &mut Result<(), NodeFailure>,
+    wait: &mut Option<Outcome>,
 ) {
     let redact = |text: &str| crate::runtime::redact(text, values.iter().map(String::as_str));
+    let redact_json = |item: &mut Json| {
+        let text = redact(item.get());
+        if text != item.get() {
+            *item = serde_json::value::RawValue::from_string(text)
+                .unwrap_or_else(|_| serde_json::value::to_raw_value(&json!({"redacted": true})).expect("JSON"));
+        }
+    };
     for line in logs {
         line.message = redact(&line.message);
     }
-    for (_, items) in ports {
-        for item in items.iter_mut() {
-            let text = redact(item.get());
-            if text != item.get() {
-                *item = serde_json::value::RawValue::from_string(text)
-                    .unwrap_or_else(|_| serde_json::value::to_raw_value(&json!({"redacted": true})).expect("JSON"));
+    for item in ports.iter_mut().flat_map(|(_, items)| items.iter_mut()) {
+        redact_json(item);
+    }
+    match result {
+        Err(NodeFailure::Plugin { message, code, .. }) => {
+            *message = redact(message);
+            if let Some(code) = code {
+                *code = redact(code);
             }
         }
+        Err(NodeFailure::Trap { message } | NodeFailure::Setup { message } | NodeFailure::Host { message }) => {
+            *message = redact(message)
+        }
+        _ => {}
     }
-    if let Err(
-        NodeFailure::Plugin { message, .. }
-        | NodeFailure::Trap { message }
-        | NodeFailure::Setup { message }
-        | NodeFailure::Host { message },
-    ) = result
-    {
-        *message = redact(message);
+    if let Some(Outcome::Wait { event, state, .. }) = wait {
+        if let Some(event) = event {
+            *event = redact(event);
+        }
+        redact_json(state);
     }
 }
 
@@ -1122,7 +1135,7 @@ impl StepCalls {
             }
         }
         if !self.secret_values.is_empty() {
-            redact_results(&self.secret_values, &mut logs, &mut ports, &mut result);
+            redact_results(&self.secret_values, &mut logs, &mut ports, &mut result, &mut wait);
         }
         let result = result.map(|()| {
             wait.unwrap_or_else(|| Outcome::Emit {

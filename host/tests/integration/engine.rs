@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wirework::engine::records::StepOutcome;
 use wirework::engine::{EngineError, ExecutionFilter, MemoryCredentials, RetryMode, Status};
+use wirework::runtime::NodeFailure;
 
 fn creds() -> Arc<MemoryCredentials> {
     Arc::new(MemoryCredentials::default())
@@ -418,6 +419,37 @@ connections: [{from: go, to: bound}, {from: bound, to: unbound}, {from: unbound,
         }
     }
     assert_eq!(counts, [r#"{"count":1}"#, r#"{"count":2}"#], "kv state lives in the store, per workflow");
+
+    // A plugin that hands the value back, in a failure's code, a log line,
+    // or a wait's event name and state: none of it is recorded.
+    let leaks = r#"
+id: leaks
+triggers: [{id: go, type: manual}]
+nodes:
+  - {id: code, uses: wirework-tests/hostile@^0.1, node: leak, config: {name: API_TOKEN, into: code}, credentials: {API_TOKEN: crm-token}, on_error: continue}
+  - {id: log, uses: wirework-tests/hostile@^0.1, node: leak, config: {name: API_TOKEN, into: log}, credentials: {API_TOKEN: crm-token}}
+  - {id: wait, uses: wirework-tests/hostile@^0.1, node: leak, config: {name: API_TOKEN, into: wait}, credentials: {API_TOKEN: crm-token}}
+connections: [{from: go, to: code}, {from: code, to: log}, {from: log, to: wait}]
+"#;
+    engine.deploy_text(leaks).await.unwrap();
+    let id = engine.start("leaks", None, vec![json!({})]).await.unwrap();
+    let parked = wait_for(engine, &id, &[Status::Waiting, Status::Failed, Status::Succeeded]).await;
+    assert_eq!(parked.status, Status::Waiting, "{:?}", parked.error);
+    let steps = engine.steps(&id).unwrap();
+    match &steps[0].outcome {
+        StepOutcome::Failed { failure: NodeFailure::Plugin { code, .. }, .. } => {
+            assert_eq!(code.as_deref(), Some("***"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(steps[1].logs.iter().any(|l| l.message == "token is ***"), "{:?}", steps[1].logs);
+    match &steps[2].outcome {
+        StepOutcome::Waiting { event, .. } => assert_eq!(event.as_deref(), Some("reply.***")),
+        other => panic!("{other:?}"),
+    }
+    let record = serde_json::to_string(&(engine.execution(&id).unwrap(), steps)).unwrap();
+    assert!(record.contains(r#"{\"token\":\"***\"}"#) || record.contains(r#"{"token":"***"}"#), "{record}");
+    assert!(!record.contains("s3cret-value"), "secret values never reach the execution record: {record}");
 
     // A missing credential fails the step clearly.
     let workflow = workflow.replace("id: secrets", "id: secrets-2").replace("crm-token", "missing");
