@@ -184,6 +184,11 @@ fn compile_wasm(route: &Route, crate_dir: &Path, target_dir: &Path) -> anyhow::R
         .arg("--message-format=json-render-diagnostics")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        // A workspace wrapper (clippy-driver, as `cargo clippy` or the test
+        // command sets it) belongs to the build that runs this one, not to
+        // the plugin's.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
         .stdout(Stdio::piped())
