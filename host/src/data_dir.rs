@@ -22,6 +22,9 @@ pub const DEFAULT_DATA_DIR: &str = "wirework-data";
 /// The lockfile's name, in [`DataDir::plugins`].
 pub const LOCKFILE_NAME: &str = "wirework.lock";
 
+/// The grants file's name, in [`DataDir::plugins`].
+pub const GRANTS_FILE_NAME: &str = "grants.toml";
+
 /// One data directory (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDir {
@@ -56,7 +59,7 @@ impl DataDir {
 
     /// The operator's grants per plugin.
     pub fn grants(&self) -> PathBuf {
-        self.plugins().join("grants.toml")
+        self.plugins().join(GRANTS_FILE_NAME)
     }
 
     /// Versions installed from registries (`wirework plugin install --locked`).

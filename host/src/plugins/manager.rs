@@ -20,13 +20,13 @@
 //! the first and then finds its plugins current.
 
 use super::registry::{
-    add_revocations, newer_in_range, prepare, read_revocations, sync_revocations, Decide, Installed, Locked, Lockfile,
-    Source,
+    newer_in_range, prepare, read_revocations, sync_revocations, Decide, Installed, Locked, Lockfile, Source,
 };
 use super::{check_not_replacing, is_installed, read_grants, set_grant, GrantEntry, InstalledPlugins, VersionConflict};
 use crate::data_dir::DataDir;
 use crate::engine::PluginVersion;
 use crate::home::Home;
+use crate::runtime::LoadedPlugin;
 use semver::{Version, VersionReq};
 use std::sync::Arc;
 use wirework_registry::client::ClientError;
@@ -145,8 +145,6 @@ pub struct Added {
     pub digest: String,
     /// The grant it has now (every installed version of the plugin has it).
     pub grant: GrantEntry,
-    /// What its manifest requests.
-    pub requested: Capabilities,
     /// Requested and not granted, for humans (`http api.example.com`, `kv`).
     pub not_granted: Vec<String>,
     /// Where the package now is.
@@ -326,7 +324,7 @@ impl PluginManager {
         let trust = self.trust()?;
         let verified = package.clone().verify(&trust).map_err(|e| PluginError::Refused(format!("refused: {e}")))?;
         let (name, version) = (verified.manifest.plugin.name.clone(), verified.manifest.plugin.version.clone());
-        let requested = verified.manifest.capabilities.clone();
+        let not_granted = super::registry::not_granted(&verified.manifest.capabilities, &grant);
         let digest = verified.component_digest().to_string();
         if replace && self.live.is_some() {
             return Err(PluginError::Invalid(
@@ -346,14 +344,7 @@ impl PluginManager {
             }
             Err(e) => return Err(e),
         }
-        let loaded = match &self.live {
-            Some(live) => Some(
-                live.compile(package, &trust, &grant)
-                    .await
-                    .map_err(|e| PluginError::Refused(format!("cannot load {name} {version}: {e:#}")))?,
-            ),
-            None => None,
-        };
+        let loaded = self.compile_if_serving(package, &trust, &grant, &name, &version).await?;
         let path = self.dir.package(&name, &version);
         let existed = path.exists();
         let write = || -> anyhow::Result<()> {
@@ -378,9 +369,24 @@ impl PluginManager {
             // The grant is per plugin: versions installed before get it too.
             self.reload_with(&name, &grant, Some(&version)).await?;
         }
-        let not_granted = super::registry::not_granted(&requested, &grant);
         tracing::info!(plugin = %name, %version, "installed");
-        Ok(Added { name, version, digest, grant, requested, not_granted, path })
+        Ok(Added { name, version, digest, grant, not_granted, path })
+    }
+
+    /// On a running host, compile and link `package` with `grant` before
+    /// anything is written, so a package that cannot load leaves nothing
+    /// behind; `None` on a data directory, whose next start loads it.
+    async fn compile_if_serving(
+        &self,
+        package: Package,
+        trust: &TrustStore,
+        grant: &GrantEntry,
+        name: &str,
+        version: &Version,
+    ) -> Result<Option<LoadedPlugin>, PluginError> {
+        let Some(live) = &self.live else { return Ok(None) };
+        let plugin = live.compile(package, trust, grant).await;
+        plugin.map(Some).map_err(|e| PluginError::Refused(format!("cannot load {name} {version}: {e:#}")))
     }
 
     /// Refuse `package` as `name` `version` when that version is installed
@@ -431,14 +437,7 @@ impl PluginManager {
         let version = prepared.version.clone();
         let package = Package::from_bytes(&prepared.bytes).map_err(|e| PluginError::Internal(e.into()))?;
         self.check_not_replacing(name, &version, &package)?;
-        let loaded = match &self.live {
-            Some(live) => Some(
-                live.compile(package, &prepared.trust, &prepared.grant)
-                    .await
-                    .map_err(|e| PluginError::Refused(format!("cannot load {name} {version}: {e:#}")))?,
-            ),
-            None => None,
-        };
+        let loaded = self.compile_if_serving(package, &prepared.trust, &prepared.grant, name, &version).await?;
         let mut installed = prepared.commit(&self.home, self.dir.root()).map_err(PluginError::from_install)?;
         if let (Some(live), Some(plugin)) = (&self.live, loaded) {
             live.add(plugin);
@@ -631,11 +630,6 @@ impl PluginManager {
             live.set_revocations(revocations.clone());
         }
         Ok((revocations, failures))
-    }
-
-    /// Add revocations learnt elsewhere to the data directory's list.
-    pub fn add_revocations(&self, more: &Revocations) -> Result<Revocations, PluginError> {
-        Ok(add_revocations(self.dir.root(), more)?)
     }
 
     /// The installed versions, with their grants, sources and revocations:

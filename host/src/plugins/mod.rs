@@ -28,7 +28,7 @@ pub mod registry;
 
 pub use manager::{PluginError, PluginManager, PluginUsers, RegistryRequest};
 
-use crate::data_dir::{package_file_name, package_file_prefix};
+use crate::data_dir::{package_file_name, package_file_prefix, GRANTS_FILE_NAME};
 use crate::engine::{NodeHost, PluginVersion};
 use crate::runtime::{
     Grants, Invocation, InvokeReport, LoadedPlugin, NodeFailure, Outcome, Runtime, TriggerOutput, TriggerRequest,
@@ -305,7 +305,7 @@ pub fn set_grant(dir: &Path, name: &str, grant: Option<GrantEntry>) -> anyhow::R
     if let Some(grant) = &grant {
         grant.check().map_err(|e| anyhow::anyhow!("the grant of {name}: {e}"))?;
     }
-    let path = dir.join("grants.toml");
+    let path = dir.join(GRANTS_FILE_NAME);
     let _lock = wirework_registry::lock_for_update(&path).with_context(|| format!("locking {}", path.display()))?;
     let mut grants = read_grants(dir)?;
     match grant {
@@ -341,7 +341,7 @@ pub fn is_installed(dir: &Path, name: &str) -> bool {
 
 /// The grants kept in `dir` (see the module docs).
 pub fn read_grants(dir: &Path) -> anyhow::Result<BTreeMap<String, GrantEntry>> {
-    let path = dir.join("grants.toml");
+    let path = dir.join(GRANTS_FILE_NAME);
     match std::fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).with_context(|| format!("parsing {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),

@@ -29,8 +29,8 @@ use wirework_registry::manifest::Capabilities;
 /// a test checks every route below is in it).
 pub(super) const OPENAPI: &str = include_str!("openapi.json");
 
-/// Largest plugin package accepted for upload.
-const MAX_PACKAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest plugin package accepted for upload: the size a host loads.
+const MAX_PACKAGE_BYTES: usize = wirework_registry::package::MAX_PACKAGE_BYTES as usize;
 
 type ApiResult = Result<Response, ApiError>;
 
