@@ -4,6 +4,8 @@ that scripts/fuzz-api-state.py writes).
 - The fuzzer never revokes or replaces its own token, nor the one the
   restart check reads with: it is given real ids, and a token list answers
   their names, so it would otherwise lock itself out in the first seconds.
+  Nor the `admin` token: a restart puts back the one WIREWORK_ADMIN_TOKEN
+  configures (as documented), which the restart check would see as a change.
 - It never force-removes the seeded `wirework/*` plugins that the seeded
   workflows pin (`force=true` becomes `force=false` for them, so it gets the
   409 that protects them). Without that, wirework/core goes early in the run and the
@@ -20,7 +22,7 @@ import json
 import schemathesis
 from schemathesis.core.failures import ServerError
 
-PROTECTED_TOKENS = {"fuzzer", "checker"}
+PROTECTED_TOKENS = {"fuzzer", "checker", "admin"}
 PINNED_PLUGINS = {("wirework", "core"), ("wirework", "http")}
 
 
