@@ -42,7 +42,7 @@ use wirework_registry::{Package, TrustStore};
 /// Typed exports for the bare paths, synchronous; WIT types shared with `bare_async`.
 mod bare {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/0.2.0",
         world: "plugin",
         with: { "wirework:plugin/types": crate::bare_async::wirework::plugin::types },
     });
@@ -50,7 +50,7 @@ mod bare {
 
 /// Typed exports for the bare paths, async.
 mod bare_async {
-    wasmtime::component::bindgen!({ path: "../wit", world: "plugin", exports: { default: async } });
+    wasmtime::component::bindgen!({ path: "../wit/0.2.0", world: "plugin", exports: { default: async } });
 }
 
 const CONFIG: &str = r#"{"fields": {"tag": "engaged", "stage": "nurture"}}"#;

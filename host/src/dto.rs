@@ -279,12 +279,20 @@ pub struct UpgradeRequest {
     pub grants: Vec<String>,
 }
 
-/// `PUT /credentials/{name}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `PUT /credentials/{name}`: a plain value (`value`), or a typed
+/// credential (`type` and `fields`). Values are write-only: never answered back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialRequest {
-    /// The secret value (write-only: never answered back).
-    pub value: String,
+    /// A plain value, for a secret a plugin requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A credential type an installed plugin declares: `publisher/plugin:type`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The typed credential's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `POST /events`.
@@ -344,11 +352,21 @@ mod tests {
     }
 
     fn grants() -> Grants {
-        Grants { http: vec!["api.example.com".into()], http_internal: vec!["crm.corp.example".into()], kv: true }
+        Grants {
+            http: vec!["api.example.com".into()],
+            http_internal: vec!["crm.corp.example".into()],
+            kv: true,
+            credentials: vec!["bearer".into()],
+        }
     }
 
     fn requested() -> Capabilities {
-        Capabilities { http: vec!["*".into()], secrets: vec!["TOKEN".into()], kv: true }
+        Capabilities {
+            http: vec!["*".into()],
+            secrets: vec!["TOKEN".into()],
+            kv: true,
+            credentials: vec!["bearer".into()],
+        }
     }
 
     fn installed() -> PluginInstalled {
@@ -453,7 +471,10 @@ mod tests {
         let upgrade = UpgradeRequest { plugins: vec!["acme/crm".into()], grants: vec!["all".into()] };
         check(&request("/api/v1/plugins/upgrade", "post"), &upgrade);
         check(&request("/api/v1/plugins/{publisher}/{name}/grants", "put"), &grants());
-        check(&request("/api/v1/credentials/{name}", "put"), &CredentialRequest { value: "s3cret".into() });
+        check(
+            &request("/api/v1/credentials/{name}", "put"),
+            &CredentialRequest { value: Some("s3cret".into()), ..Default::default() },
+        );
         check(
             &request("/api/v1/events", "post"),
             &EventRequest { name: "contact.added".into(), payload: json!({"id": 1}) },

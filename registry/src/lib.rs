@@ -53,5 +53,8 @@ pub fn lock_for_update(path: &std::path::Path) -> std::io::Result<FileLock> {
     Ok(FileLock(file))
 }
 
-pub use manifest::{Capabilities, Limits, Manifest, NodeKind};
+pub use manifest::{
+    Capabilities, CredentialAuth, CredentialField, CredentialType, Limits, Manifest, NodeKind, DEFAULT_WIT_VERSION,
+    SUPPORTED_WIT_VERSIONS, WIT_VERSION,
+};
 pub use package::{load_verified, Package, PackageError, VerifiedPackage};

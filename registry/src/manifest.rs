@@ -4,8 +4,15 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// The WIT contract version this host speaks; manifests default to it.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The current `wirework:plugin` contract: what new plugins are built against.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// The contract a manifest that names none speaks: the first one, so that
+/// packages signed before `wit` had to be written keep verifying.
+pub const DEFAULT_WIT_VERSION: &str = "0.1.0";
+
+/// Every contract version a host loads, oldest first.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// A plugin manifest, as written beside the plugin's crate and signed into its package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +23,9 @@ pub struct Manifest {
     /// The node types, which must agree with the component's `describe()`.
     #[serde(default, rename = "node")]
     pub nodes: Vec<NodeDecl>,
+    /// The credential types its nodes take (`[[credential]]`).
+    #[serde(default, rename = "credential", skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialType>,
     /// What the plugin asks the operator for.
     #[serde(default)]
     pub capabilities: Capabilities,
@@ -32,7 +42,8 @@ pub struct PluginSection {
     pub name: String,
     /// The plugin's own semver version.
     pub version: Version,
-    /// The `wirework:plugin` WIT version the component is built against.
+    /// The `wirework:plugin` WIT version the component is built against
+    /// ([`DEFAULT_WIT_VERSION`] when not written).
     #[serde(default = "default_wit")]
     pub wit: Version,
     /// One line for humans.
@@ -41,7 +52,7 @@ pub struct PluginSection {
 }
 
 fn default_wit() -> Version {
-    Version::parse(WIT_VERSION).expect("a valid constant")
+    Version::parse(DEFAULT_WIT_VERSION).expect("a valid constant")
 }
 
 /// A `[[node]]` entry.
@@ -53,6 +64,119 @@ pub struct NodeDecl {
     /// `action` (default) or `trigger`.
     #[serde(default)]
     pub kind: NodeKind,
+    /// The credential types (declared by `[[credential]]`) a workflow may
+    /// bind to this node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
+}
+
+/// A `[[credential]]` entry: a type of credential the plugin's nodes take,
+/// e.g. `stripe-api` with a secret field `secret_key`. Operators create named
+/// credentials of it; workflows bind one per node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialType {
+    /// Unique within the plugin, e.g. `stripe-api`.
+    pub name: String,
+    /// For humans, e.g. `Stripe API key`.
+    #[serde(default)]
+    pub title: String,
+    /// For humans: where to find the values.
+    #[serde(default)]
+    pub description: String,
+    /// Its fields, at least one.
+    pub fields: Vec<CredentialField>,
+    /// How the host sends it on a request that names it
+    /// (`outgoing-request.credential`); without one, the plugin reads the
+    /// fields itself (for a signature, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<CredentialAuth>,
+}
+
+impl CredentialType {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&CredentialField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// One field of a credential type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialField {
+    /// e.g. `secret_key`: letters, digits, `_` and `-`.
+    pub name: String,
+    /// For humans.
+    #[serde(default)]
+    pub title: String,
+    /// A secret value: redacted wherever it could show (logs, items,
+    /// errors), and never shown back by the API. Defaults to true.
+    #[serde(default = "yes")]
+    pub secret: bool,
+    /// May be left out when a credential is created.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How the host authenticates a request with a credential, each naming the
+/// fields it takes the values from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CredentialAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The field holding the token.
+        token: String,
+    },
+    /// `Authorization: Basic base64(<username>:<password>)`.
+    Basic {
+        /// The field holding the user name.
+        username: String,
+        /// The field holding the password.
+        password: String,
+    },
+    /// A header: named here (`header`) or by a field of the credential (`header_field`).
+    Header {
+        /// The header's name, e.g. `X-Api-Key`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        /// The field holding the header's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header_field: Option<String>,
+        /// The field holding the value.
+        value: String,
+    },
+    /// A query parameter: named here (`param`) or by a field (`param_field`).
+    Query {
+        /// The parameter's name, e.g. `api_key`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        param: Option<String>,
+        /// The field holding the parameter's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        param_field: Option<String>,
+        /// The field holding the value.
+        value: String,
+    },
+}
+
+impl CredentialAuth {
+    /// The fields it reads.
+    pub fn fields(&self) -> Vec<&str> {
+        match self {
+            CredentialAuth::Bearer { token } => vec![token],
+            CredentialAuth::Basic { username, password } => vec![username, password],
+            CredentialAuth::Header { header_field, value, .. } => {
+                header_field.iter().map(String::as_str).chain([value.as_str()]).collect()
+            }
+            CredentialAuth::Query { param_field, value, .. } => {
+                param_field.iter().map(String::as_str).chain([value.as_str()]).collect()
+            }
+        }
+    }
 }
 
 /// Whether a node starts executions or runs inside them.
@@ -79,6 +203,11 @@ pub struct Capabilities {
     /// Whether the plugin keeps key-value state.
     #[serde(default)]
     pub kv: bool,
+    /// Credential types the plugin asks to be handed (when a workflow binds
+    /// one to its node): every `[[credential]]` it declares, filled in by
+    /// [`Manifest::parse`] when not written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
 }
 
 /// The `[limits]` table.
@@ -129,7 +258,10 @@ pub enum ManifestError {
 impl Manifest {
     /// Parse and validate manifest text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        let mut manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        if manifest.capabilities.credentials.is_empty() {
+            manifest.capabilities.credentials = manifest.credentials.iter().map(|c| c.name.clone()).collect();
+        }
         manifest.validate()?;
         Ok(manifest)
     }
@@ -137,6 +269,76 @@ impl Manifest {
     /// The publisher part of `publisher/name`.
     pub fn publisher(&self) -> &str {
         self.plugin.name.split_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The declared credential type with this name.
+    pub fn credential(&self, name: &str) -> Option<&CredentialType> {
+        self.credentials.iter().find(|c| c.name == name)
+    }
+
+    fn validate_credentials(&self, problems: &mut Vec<String>) {
+        let mut seen = BTreeSet::new();
+        for kind in &self.credentials {
+            let at = format!("credential `{}`", kind.name);
+            if !valid_name(&kind.name) {
+                problems.push(format!("{at}: names are {NAME_RULE}"));
+            }
+            if !seen.insert(&kind.name) {
+                problems.push(format!("{at} is declared twice"));
+            }
+            if kind.fields.is_empty() {
+                problems.push(format!("{at} has no fields"));
+            }
+            let mut fields = BTreeSet::new();
+            for field in &kind.fields {
+                if !valid_field_name(&field.name) {
+                    problems.push(format!("{at}: field `{}` is not 1 to 64 letters, digits, `_` and `-`", field.name));
+                }
+                if !fields.insert(&field.name) {
+                    problems.push(format!("{at}: field `{}` is declared twice", field.name));
+                }
+            }
+            if let Some(auth) = &kind.auth {
+                for field in auth.fields() {
+                    if kind.field(field).is_none() {
+                        problems.push(format!("{at}: auth names field `{field}`, which it does not declare"));
+                    }
+                }
+                match auth {
+                    CredentialAuth::Header { header, header_field, .. } => match (header, header_field) {
+                        (Some(h), None) if !valid_token(h) => {
+                            problems.push(format!("{at}: auth header `{h}` is not a header name"))
+                        }
+                        (Some(_), None) | (None, Some(_)) => {}
+                        _ => problems
+                            .push(format!("{at}: auth of scheme header takes one of `header` and `header_field`")),
+                    },
+                    CredentialAuth::Query { param, param_field, .. } => match (param, param_field) {
+                        (Some(p), None) if p.is_empty() => problems.push(format!("{at}: auth param is empty")),
+                        (Some(_), None) | (None, Some(_)) => {}
+                        _ => {
+                            problems.push(format!("{at}: auth of scheme query takes one of `param` and `param_field`"))
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        }
+        for kind in &self.capabilities.credentials {
+            if self.credential(kind).is_none() {
+                problems.push(format!("capabilities.credentials: `{kind}` is not declared by a [[credential]]"));
+            }
+        }
+        for node in &self.nodes {
+            for kind in &node.credentials {
+                if self.credential(kind).is_none() {
+                    problems.push(format!(
+                        "node `{}` takes credential type `{kind}`, which no [[credential]] declares",
+                        node.name
+                    ));
+                }
+            }
+        }
     }
 
     /// The declared node with this name.
@@ -156,10 +358,19 @@ impl Manifest {
                 self.plugin.version
             ));
         }
-        if self.plugin.wit != default_wit() {
-            problems
-                .push(format!("plugin.wit: this host speaks wirework:plugin@{WIT_VERSION}, not {}", self.plugin.wit));
+        let wit = self.plugin.wit.to_string();
+        if !SUPPORTED_WIT_VERSIONS.contains(&wit.as_str()) {
+            problems.push(format!(
+                "plugin.wit: this host speaks wirework:plugin@{}, not {wit}",
+                SUPPORTED_WIT_VERSIONS.join(" and @")
+            ));
         }
+        if wit == DEFAULT_WIT_VERSION && !self.credentials.is_empty() {
+            problems.push(format!(
+                "[[credential]] needs wirework:plugin@0.2.0 or later: set `wit = \"{WIT_VERSION}\"` under [plugin]"
+            ));
+        }
+        self.validate_credentials(&mut problems);
         if self.nodes.is_empty() {
             problems.push("no [[node]] declared".into());
         }
@@ -211,6 +422,16 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// A credential field's name: 1 to 64 ASCII letters, digits, `_` and `-`.
+pub fn valid_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// An HTTP header name (RFC 9110 token).
+fn valid_token(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Check a `publisher/name` package name.
 pub fn validate_package_name(name: &str) -> Result<(), String> {
     match name.split_once('/') {
@@ -245,7 +466,7 @@ mod tests {
         let m = Manifest::parse(GOOD).unwrap();
         assert_eq!(m.publisher(), "acme");
         assert_eq!(m.plugin.version, Version::new(1, 2, 3));
-        assert_eq!(m.plugin.wit.to_string(), WIT_VERSION);
+        assert_eq!(m.plugin.wit.to_string(), DEFAULT_WIT_VERSION);
         assert_eq!(m.node("contact-updated").unwrap().kind, NodeKind::Trigger);
         assert_eq!(m.limits.fuel, 1_000_000);
         assert_eq!(m.limits.memory_mib, 64);

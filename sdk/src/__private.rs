@@ -1,6 +1,5 @@
 //! Glue used by the [`plugin!`](crate::plugin) macro; not a public API.
 
-use crate::bindings::wirework::plugin::host::{self, Level};
 use crate::bindings::wirework::plugin::types as wit;
 use crate::{Input, Node, NodeError, Outcome, Request};
 
@@ -68,8 +67,14 @@ pub fn invoke<N: Node>(inv: Invocation) -> Result<WitOutcome, WitNodeError> {
 /// Parse, run, and convert one HTTP request for trigger node `N`.
 pub fn handle_request<N: Node>(config: &str, req: HttpRequest) -> Result<TriggerResult, WitNodeError> {
     let config = parse_config::<N>(config)?;
-    let request =
-        Request { method: req.method, path: req.path, query: req.query, headers: req.headers, body: req.body };
+    let request = Request {
+        method: req.method,
+        url: req.url,
+        path: req.path,
+        query: req.query,
+        headers: req.headers,
+        body: req.body,
+    };
     let result = N::handle_request(config, request).map_err(to_wit_error)?;
     Ok(TriggerResult {
         items: result.items.iter().map(|v| v.to_string()).collect(),
@@ -83,7 +88,7 @@ pub fn unknown_node(name: &str) -> WitNodeError {
 }
 
 fn to_wit_error(e: NodeError) -> WitNodeError {
-    WitNodeError { message: e.message, code: e.code, retryable: e.retryable }
+    WitNodeError { message: e.message, code: e.code, retryable: e.retryable, retry_after_ms: e.retry_after_ms }
 }
 
 /// Plugins are built with `panic = "abort"`: a panic traps. Log its message
@@ -92,7 +97,7 @@ pub fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            host::log(Level::Error, &format!("panic: {info}"));
+            crate::host::log(crate::host::Level::Error, &format!("panic: {info}"));
         }))
     });
 }

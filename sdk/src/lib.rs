@@ -3,8 +3,11 @@
 //! A plugin is a WebAssembly component holding one or more node types. With
 //! this crate an author implements [`Node`] for each type, with a typed serde
 //! configuration and JSON items, and lists them in [`plugin!`]. Host services
-//! come as plain modules: [`log`], [`secrets`], [`kv`], [`clock`] and [`http`];
-//! there are no raw bindings to touch.
+//! come as plain modules: [`log`], [`secrets`], [`credentials`], [`kv`],
+//! [`clock`] and [`http`]; there are no raw bindings to touch. Helpers for
+//! what integrations meet: [`signature`] (webhook signature schemes) and
+//! [`form`] (form bodies). [`testing`] runs a node natively against a fake
+//! host, for `cargo test`.
 //!
 //! A complete node, from `examples/greet-plugin` (its `plugin.toml` asks for `kv`):
 //!
@@ -15,18 +18,22 @@
 //! Build it with `wirework plugin build`, which compiles the crate for wasm32,
 //! turns it into a component, checks it against `plugin.toml` and signs it.
 
+#![deny(missing_docs)]
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 #[doc(hidden)]
 pub mod __private;
+mod host;
+pub mod testing;
 
 #[doc(hidden)]
 pub mod bindings {
     #![allow(missing_docs, clippy::too_many_arguments)] // generated code
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/0.2.0",
         world: "plugin",
         pub_export_macro: true,
         default_bindings_module: "wirework_sdk::__private::bindings",
@@ -142,17 +149,19 @@ pub struct NodeError {
     pub code: Option<String>,
     /// Whether the same call may succeed later.
     pub retryable: bool,
+    /// The least time before a retry, when the outside system said (a 429's `Retry-After`).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl NodeError {
     /// An error that retrying will not fix.
     pub fn fatal(message: impl Into<String>) -> Self {
-        NodeError { message: message.into(), code: None, retryable: false }
+        NodeError { message: message.into(), code: None, retryable: false, retry_after_ms: None }
     }
 
     /// An error that retrying may fix (a timeout, a 503, ...).
     pub fn retryable(message: impl Into<String>) -> Self {
-        NodeError { message: message.into(), code: None, retryable: true }
+        NodeError { message: message.into(), code: None, retryable: true, retry_after_ms: None }
     }
 
     /// Attach a machine-readable code.
@@ -160,13 +169,42 @@ impl NodeError {
         self.code = Some(code.into());
         self
     }
+
+    /// Retry no sooner than `ms` from now (what a 429's `Retry-After` asked).
+    pub fn retry_after_ms(mut self, ms: u64) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
+    }
+
+    /// The error for an HTTP response that is not a success: retryable for
+    /// 408, 425, 429 and 5xx (with the response's `Retry-After` in seconds,
+    /// or as an HTTP date, when it has one), fatal otherwise; the code is
+    /// `http_<status>`. `what` says what was asked (`creating the customer`).
+    pub fn from_response(what: &str, response: &Response) -> Self {
+        let status = response.status;
+        let body = String::from_utf8_lossy(&response.body);
+        let excerpt: String = body.chars().take(300).collect();
+        let message = format!("{what}: HTTP {status}: {excerpt}");
+        let error = match status {
+            408 | 425 | 429 | 500..=599 => NodeError::retryable(message),
+            _ => NodeError::fatal(message),
+        };
+        let error = error.with_code(&format!("http_{status}"));
+        match response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(secs) if error.retryable => error.retry_after_ms(secs.saturating_mul(1000)),
+            _ => error,
+        }
+    }
 }
 
 /// An incoming HTTP request, for trigger nodes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     /// `GET`, `POST`, ...
     pub method: String,
+    /// The full URL the caller used (scheme, host, path, query): what
+    /// Twilio signs. Behind a proxy, the operator's public URL decides it.
+    pub url: String,
     /// The path below the trigger's mount point.
     pub path: String,
     /// The raw query string, without `?`.
@@ -184,7 +222,7 @@ impl Request {
     }
 }
 
-/// An HTTP response: a trigger's answer, or what [`http::send`] got back.
+/// An HTTP response: a trigger's answer, or what [`http::RequestBuilder::send`] got back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// Status code.
@@ -301,7 +339,7 @@ macro_rules! plugin {
 
 /// Writing to the execution's log.
 pub mod log {
-    use crate::bindings::wirework::plugin::host::{self, Level};
+    use crate::host::{self, Level};
 
     /// Log at debug level.
     pub fn debug(message: &str) {
@@ -327,24 +365,68 @@ pub mod secrets {
 
     /// The secret's value, or an error if it is not granted to this node.
     pub fn get(name: &str) -> Result<String, NodeError> {
-        crate::bindings::wirework::plugin::host::secret(name)
-            .map_err(|e| NodeError::fatal(e).with_code("secret_denied"))
+        crate::host::secret(name).map_err(|e| NodeError::fatal(e).with_code("secret_denied"))
     }
 }
 
-/// Key-value state scoped to this plugin.
+/// Typed credentials: the one a workflow bound to this node for a
+/// credential type the plugin's manifest declares (`[[credential]]`).
+pub mod credentials {
+    use crate::NodeError;
+    use std::collections::BTreeMap;
+
+    /// A bound credential's fields.
+    #[derive(Clone, PartialEq, Eq)]
+    pub struct Credential {
+        kind: String,
+        fields: BTreeMap<String, String>,
+    }
+
+    impl std::fmt::Debug for Credential {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // Field names only: values are secrets.
+            f.debug_struct("Credential").field("kind", &self.kind).field("fields", &self.fields.keys()).finish()
+        }
+    }
+
+    impl Credential {
+        /// A field's value, or an error naming the missing field.
+        pub fn field(&self, name: &str) -> Result<&str, NodeError> {
+            self.fields.get(name).map(String::as_str).ok_or_else(|| {
+                NodeError::fatal(format!("the bound `{}` credential has no field `{name}`", self.kind))
+                    .with_code("credential_incomplete")
+            })
+        }
+
+        /// A field's value, if it was given (for optional fields).
+        pub fn optional(&self, name: &str) -> Option<&str> {
+            self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        }
+    }
+
+    /// The credential of type `kind` bound to this node, or an error when
+    /// none is (or the type is not granted).
+    pub fn get(kind: &str) -> Result<Credential, NodeError> {
+        match crate::host::credential(kind) {
+            Ok(fields) => Ok(Credential { kind: kind.to_string(), fields: fields.into_iter().collect() }),
+            Err(e) if e.starts_with("denied") => Err(NodeError::fatal(e).with_code("credential_denied")),
+            Err(e) => Err(NodeError::fatal(e).with_code("credential_missing")),
+        }
+    }
+}
+
+/// Key-value state scoped to this plugin (and the workflow).
 pub mod kv {
     use super::*;
-    use crate::bindings::wirework::plugin::host;
 
     /// Raw bytes under `key`.
     pub fn get(key: &str) -> Option<Vec<u8>> {
-        host::kv_get(key)
+        crate::host::kv_get(key)
     }
 
     /// Store raw bytes under `key`.
     pub fn set(key: &str, value: &[u8]) {
-        host::kv_set(key, value)
+        crate::host::kv_set(key, value)
     }
 
     /// The JSON value under `key`, if there is one that parses as `T`.
@@ -363,15 +445,13 @@ pub mod kv {
 pub mod clock {
     /// Milliseconds since the Unix epoch.
     pub fn now_unix_ms() -> u64 {
-        crate::bindings::wirework::plugin::host::now_unix_ms()
+        crate::host::now_unix_ms()
     }
 }
 
 /// Outgoing HTTP through the host, allowed only to granted hosts.
 pub mod http {
     use super::*;
-    use crate::bindings::wirework::plugin::host;
-    use crate::bindings::wirework::plugin::types::OutgoingRequest;
 
     /// A request being built; finish it with [`RequestBuilder::send`].
     #[derive(Debug, Clone)]
@@ -381,6 +461,7 @@ pub mod http {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
         timeout_ms: Option<u32>,
+        credential: Option<String>,
     }
 
     /// Start a request with any method.
@@ -391,6 +472,7 @@ pub mod http {
             headers: Vec::new(),
             body: Vec::new(),
             timeout_ms: None,
+            credential: None,
         }
     }
 
@@ -423,27 +505,50 @@ pub mod http {
             self.header("content-type", "application/json").body(body)
         }
 
+        /// Set an `application/x-www-form-urlencoded` body from a JSON
+        /// object, nested keys the way Stripe reads them ([`crate::form::encode`]).
+        pub fn form(self, value: &Value) -> Result<Self, NodeError> {
+            let body = crate::form::encode(value)
+                .map_err(|e| NodeError::fatal(format!("form body: {e}")).with_code("bad_request"))?;
+            Ok(self.header("content-type", "application/x-www-form-urlencoded").body(body))
+        }
+
         /// Give up after this many milliseconds (the host's own limit still applies).
         pub fn timeout_ms(mut self, ms: u32) -> Self {
             self.timeout_ms = Some(ms);
             self
         }
 
+        /// Have the host authenticate the request with the credential bound
+        /// to this node for credential type `kind`, as the manifest's
+        /// `auth` for it says: the plugin never sees the secret.
+        pub fn credential(mut self, kind: &str) -> Self {
+            self.credential = Some(kind.into());
+            self
+        }
+
         /// Send it. A refused host, a timeout or a network failure is an error
         /// (retryable except for refusals); any HTTP status is a response.
         pub fn send(self) -> Result<Response, NodeError> {
-            let request = OutgoingRequest {
+            let request = crate::host::Outgoing {
                 method: self.method,
                 url: self.url,
                 headers: self.headers,
                 body: self.body,
                 timeout_ms: self.timeout_ms,
+                credential: self.credential,
             };
-            match host::http_fetch(&request) {
-                Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body }),
+            match crate::host::http_fetch(request) {
+                Ok(response) => Ok(response),
                 Err(e) if e.starts_with("denied") => Err(NodeError::fatal(e).with_code("http_denied")),
                 Err(e) => Err(NodeError::retryable(e).with_code("http_failed")),
             }
         }
     }
 }
+
+/// Verifying webhook signatures (Stripe, Twilio, HubSpot, Slack, GitHub) in constant time.
+pub mod signature;
+
+/// `application/x-www-form-urlencoded` bodies: Stripe-style nested encoding and ordered decoding.
+pub mod form;

@@ -178,14 +178,22 @@ pub enum TokenCommand {
 /// `wirework secret ...`
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Set a credential. The value is read from stdin (one trailing newline
-    /// dropped) unless `--value` is given, which leaves it in shell history.
+    /// Set a credential: a plain value, or with `--type` a typed one. A
+    /// value not given on the command line (which leaves it in shell
+    /// history) is read from stdin, one trailing newline dropped.
     Set {
         /// The credential's name, as workflows bind it.
         name: String,
-        /// The value.
-        #[arg(long)]
+        /// The value (plain credentials).
+        #[arg(long, conflicts_with_all = ["kind", "fields"])]
         value: Option<String>,
+        /// A credential type an installed plugin declares, `publisher/plugin:type`.
+        #[arg(long = "type", value_name = "TYPE", requires = "fields")]
+        kind: Option<String>,
+        /// With `--type`: a field, NAME=VALUE, or NAME alone to read its value
+        /// from stdin (one such field at most); repeatable.
+        #[arg(long = "field", value_name = "NAME[=VALUE]", requires = "kind")]
+        fields: Vec<String>,
     },
     /// List credential names and when they changed (JSON; never values).
     List,
@@ -313,7 +321,27 @@ async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
 
 async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> {
     match command {
-        SecretCommand::Set { name, value } => {
+        SecretCommand::Set { name, value, kind: Some(kind), fields } => {
+            let mut values = std::collections::BTreeMap::new();
+            let mut from_stdin = None;
+            for field in fields {
+                match field.split_once('=') {
+                    Some((field, value)) => values.insert(field.to_string(), value.to_string()),
+                    None if from_stdin.is_some() => bail!("only one --field can be read from stdin"),
+                    None => {
+                        let value = read_secret_value(&format!("{name}.{field}"))?;
+                        from_stdin = Some(field.clone());
+                        values.insert(field, value)
+                    }
+                };
+            }
+            let _ = value;
+            let request = dto::CredentialRequest { kind: Some(kind.clone()), fields: Some(values), value: None };
+            client.call(Method::PUT, &["credentials", &name], &[], Body::json(&request)?).await?;
+            println!("set credential `{name}` of type {kind}");
+            Ok(0)
+        }
+        SecretCommand::Set { name, value, .. } => {
             let value = match value {
                 Some(value) => value,
                 None => read_secret_value(&name)?,
@@ -321,7 +349,7 @@ async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> 
             if value.is_empty() {
                 bail!("the value for secret `{name}` is empty");
             }
-            let body = Body::json(&dto::CredentialRequest { value })?;
+            let body = Body::json(&dto::CredentialRequest { value: Some(value), ..Default::default() })?;
             client.call(Method::PUT, &["credentials", &name], &[], body).await?;
             println!("set secret `{name}`");
             Ok(0)
@@ -439,6 +467,7 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
             let bytes = std::fs::read(&package).with_context(|| format!("reading {}", package.display()))?;
             let mut query: Vec<(&str, String)> = grant.http.into_iter().map(|p| ("grant_http", p)).collect();
             query.extend(grant.http_internal.into_iter().map(|h| ("grant_http_internal", h)));
+            query.extend(grant.credentials.into_iter().map(|c| ("grant_credential", c)));
             if grant.kv {
                 query.push(("grant_kv", "true".into()));
             }
@@ -450,7 +479,7 @@ async fn plugin_request(client: &Client, request: PluginRequest) -> anyhow::Resu
                 eprintln!(
                     "warning: {name} requests {missing}, not granted: its calls that need it will be refused \
                      (the grant given replaces the plugin's grant, for every installed version; \
-                     pass --grant-http / --grant-kv)"
+                     pass --grant-http / --grant-kv / --grant-credential)"
                 );
             }
             println!("{name}@{version}");

@@ -182,6 +182,10 @@ enum PluginCommand {
         /// Grant key-value state.
         #[arg(long)]
         grant_kv: bool,
+        /// Grant a credential type the plugin declares (workflows may then
+        /// bind credentials of it to its nodes); repeatable.
+        #[arg(long = "grant-credential", value_name = "TYPE")]
+        grant_credential: Vec<String>,
         /// In a data directory: replace the installed version of the same
         /// number if its contents differ (a rebuilt plugin under
         /// development), instead of refusing. Executions pinned to that
@@ -207,6 +211,9 @@ enum PluginCommand {
         /// With `--set`: grant key-value state.
         #[arg(long, requires = "set")]
         grant_kv: bool,
+        /// With `--set`: grant a credential type the plugin declares; repeatable.
+        #[arg(long = "grant-credential", value_name = "TYPE", requires = "set")]
+        grant_credential: Vec<String>,
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
@@ -241,6 +248,10 @@ struct RunArgs {
     /// A secret for the node, NAME=VALUE; only names the manifest requests are granted.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     secrets: Vec<String>,
+    /// A field of a credential bound to the node, TYPE.FIELD=VALUE (TYPE a
+    /// credential type the manifest declares, which is granted); repeatable.
+    #[arg(long = "credential", value_name = "TYPE.FIELD=VALUE")]
+    credentials: Vec<String>,
     /// Grant HTTP to these host patterns only (default: all the manifest requests).
     #[arg(long = "grant-http", value_name = "PATTERN")]
     grant_http: Vec<String>,
@@ -326,6 +337,7 @@ impl Cli {
                 grant_http,
                 grant_http_internal,
                 grant_kv,
+                grant_credential,
                 replace,
                 ..
             }) if server.server.is_some() => {
@@ -335,7 +347,12 @@ impl Cli {
                          version; remove it first (`plugin remove --server`)"
                     );
                 }
-                let grant = GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv };
+                let grant = GrantEntry {
+                    http: grant_http,
+                    http_internal: grant_http_internal,
+                    kv: grant_kv,
+                    credentials: grant_credential,
+                };
                 let request = client::PluginRequest::Add { package, grant };
                 return Ok(client::plugin(&server, request).await?.unwrap_or(0));
             }
@@ -346,6 +363,7 @@ impl Cli {
                 grant_http,
                 grant_http_internal,
                 grant_kv,
+                grant_credential,
                 replace,
             }) => {
                 let dir = DataDir::at(&data_dir);
@@ -357,7 +375,12 @@ impl Cli {
                     );
                 }
                 warn_if_served(&dir);
-                let grant = GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv };
+                let grant = GrantEntry {
+                    http: grant_http,
+                    http_internal: grant_http_internal,
+                    kv: grant_kv,
+                    credentials: grant_credential,
+                };
                 let bytes = read_package_file(&package)?;
                 let added = PluginManager::for_data_dir(dir, home.clone()).add(bytes, grant, replace).await?;
                 if !added.not_granted.is_empty() {
@@ -375,11 +398,16 @@ impl Cli {
                 grant_http,
                 grant_http_internal,
                 grant_kv,
+                grant_credential,
                 data_dir,
                 server,
             }) => {
-                let grant =
-                    set.then_some(GrantEntry { http: grant_http, http_internal: grant_http_internal, kv: grant_kv });
+                let grant = set.then_some(GrantEntry {
+                    http: grant_http,
+                    http_internal: grant_http_internal,
+                    kv: grant_kv,
+                    credentials: grant_credential,
+                });
                 let request = client::PluginRequest::Grants { name: name.clone(), set: grant.clone() };
                 if let Some(code) = client::plugin(&server, request).await? {
                     return Ok(code);
@@ -530,6 +558,13 @@ async fn run_node(home: &Home, args: RunArgs) -> anyhow::Result<i32> {
         let (name, value) = pair.split_once('=').with_context(|| format!("--secret `{pair}` is not NAME=VALUE"))?;
         secrets.insert(name.to_string(), value.to_string());
     }
+    let mut credentials = crate::runtime::BoundCredentials::new();
+    for entry in &args.credentials {
+        let parsed = entry.split_once('=').and_then(|(path, value)| Some((path.split_once('.')?, value)));
+        let ((kind, field), value) =
+            parsed.with_context(|| format!("--credential `{entry}` is not TYPE.FIELD=VALUE"))?;
+        credentials.entry(kind.to_string()).or_default().insert(field.to_string(), value.to_string());
+    }
 
     let trust = TrustStore::load(&home.trust_store_path())?;
     let package = Package::read(&args.package)?;
@@ -556,7 +591,10 @@ async fn run_node(home: &Home, args: RunArgs) -> anyhow::Result<i32> {
         resume_state: resume_state.map(|s| s.to_string()),
         kv_scope: String::new(),
         limits: Some(limits),
-        secrets: None,
+        bound: crate::runtime::Bound {
+            secrets: None,
+            credentials: (!credentials.is_empty()).then(|| std::sync::Arc::new(credentials)),
+        },
     };
     let report = runtime.invoke(&plugin, invocation).await;
     if args.json {

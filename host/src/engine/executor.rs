@@ -6,6 +6,7 @@
 //! execution (timers, events, retry, cancel) reaches it as a [`Wake`] through
 //! its channel, so there is one writer per execution.
 
+use super::bindings;
 use super::expr::{Root, Scope};
 use super::outbox::{self, Action};
 use super::records::{
@@ -19,7 +20,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -629,12 +630,18 @@ impl Driver {
             Ok(calls) => calls,
             Err(message) => return setup_failed(format!("expression error in config at {message}")),
         };
-        let secrets = match self.bound_secrets(node) {
-            Ok(secrets) => secrets,
+        let bound = match bindings::bind(
+            &*self.inner.credentials,
+            &node.plugin,
+            &node.credential_types,
+            &node.secrets,
+            &node.spec.credentials,
+        ) {
+            Ok(bound) => bound,
             Err(message) => return setup_failed(message),
         };
         // Values a plugin could echo into what is recorded.
-        let secret_values: Vec<String> = secrets.values().cloned().collect();
+        let secret_values = crate::runtime::secret_values(&node.credential_types, &bound);
         let template = Invocation {
             node: node.spec.node.clone(),
             execution_id: self.record.id.clone(),
@@ -642,7 +649,7 @@ impl Driver {
             resume_state: activation.resume.as_ref().map(|r| r.state.get().to_string()),
             kv_scope: self.record.workflow_id.clone(),
             limits: Some(node.limits),
-            secrets: (!secrets.is_empty()).then(|| Arc::new(secrets)),
+            bound,
             ..Default::default()
         };
         let step_calls = StepCalls {
@@ -708,19 +715,6 @@ impl Driver {
             .collect()
     }
 
-    /// The values of the credentials bound to the node's secrets. `Err`
-    /// names one that is not set.
-    fn bound_secrets(&self, node: &PlanNode) -> Result<BTreeMap<String, String>, String> {
-        let mut secrets = BTreeMap::new();
-        for (secret, credential) in &node.spec.credentials {
-            match self.inner.credentials.get(credential) {
-                Some(value) => secrets.insert(secret.clone(), value),
-                None => return Err(format!("credential `{credential}` (bound to {secret}) is not set")),
-            };
-        }
-        Ok(secrets)
-    }
-
     /// Record a finished call and move the execution on.
     fn apply_done(&mut self, done: StepDone, batch: &mut Batch) {
         self.launched.remove(&done.step);
@@ -755,6 +749,7 @@ impl Driver {
                     message: "the node asked to wait for neither a time nor an event".into(),
                     code: Some("bad_wait".into()),
                     retryable: false,
+                    retry_after_ms: None,
                 };
                 record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
                 let message = format!("node `{}` failed: {failure}", node.spec.id);
@@ -862,6 +857,11 @@ impl Driver {
             let mut delay = policy.delay_ms(activation.attempt + 1);
             if policy.jitter && delay > 1 {
                 delay = rand::thread_rng().gen_range(delay / 2..=delay);
+            }
+            // The outside system's `Retry-After` wins over a shorter backoff
+            // (bounded as a retry policy's delays are: 30 days).
+            if let NodeFailure::Plugin { retry_after_ms: Some(after), .. } = &failure {
+                delay = delay.max((*after).min(30 * 24 * 3600 * 1000));
             }
             let due = now_ms().saturating_add(delay);
             batch.put(keys::timer(due, &self.record.id, activation.step), Vec::new());

@@ -18,6 +18,7 @@
 //!
 //! The engine knows nothing of wasmtime: nodes run through [`NodeHost`].
 
+mod bindings;
 mod executor;
 pub mod expr;
 pub mod model;
@@ -30,12 +31,13 @@ pub mod triggers;
 pub mod validate;
 
 pub use model::Workflow;
-pub use nodes::{Credentials, MemoryCredentials, NodeHost, PluginVersion};
+pub use nodes::{credential_type_id, CredentialValue, Credentials, MemoryCredentials, NodeHost, PluginVersion};
 pub use records::{ExecutionRecord, Status, StepRecord, WorkflowHead, WorkflowVersion};
 pub use triggers::Webhook;
 pub use validate::{Invalid, Problem};
 
 use crate::metrics::Metrics;
+use crate::runtime::{Invocation, InvokeReport, NodeFailure, TriggerOutput, TriggerRequest};
 use crate::store::{Batch, Store};
 use anyhow::Context;
 use executor::{Router, Wake};
@@ -303,7 +305,7 @@ impl Engine {
             let version = self.workflow(id, None).ok()?;
             Some(version.workflow.triggers.iter().any(|t| t.kind == model::TriggerType::Error))
         };
-        let plan = validate::plan(workflow, &resolve, &error_trigger)?;
+        let plan = validate::plan(workflow, &resolve, &error_trigger, Some(&*self.inner.credentials))?;
         let id = plan.workflow.id.clone();
         let head: Option<WorkflowHead> = self.head(&id)?;
         let version = head.as_ref().map_or(1, |h| h.latest + 1);
@@ -411,6 +413,44 @@ impl Engine {
     /// The active webhook of `workflow` at `path` (surrounding slashes ignored).
     pub fn webhook(&self, workflow: &str, path: &str) -> Option<Arc<Webhook>> {
         self.inner.triggers().webhook(workflow, path)
+    }
+
+    /// Let the trigger node of `route` turn an HTTP request into items:
+    /// bound to the trigger's credentials, the workflow's key-value state,
+    /// and its plugin's limits, as a node's call is.
+    pub async fn call_trigger(&self, route: &Webhook, request: TriggerRequest) -> InvokeReport<TriggerOutput> {
+        let setup_failed = |message: String| InvokeReport {
+            result: Err(NodeFailure::Setup { message }),
+            fuel: 0,
+            wall: Default::default(),
+            logs: Vec::new(),
+            denials: Vec::new(),
+        };
+        let Some(plugin) = self.inner.nodes.get(&route.plugin, &route.plugin_version) else {
+            let message =
+                format!("{} {}, pinned by this workflow version, is not installed", route.plugin, route.plugin_version);
+            return setup_failed(message);
+        };
+        let bound = match bindings::bind(
+            &*self.inner.credentials,
+            &plugin.name,
+            &plugin.credential_types,
+            &plugin.secrets,
+            &route.credentials,
+        ) {
+            Ok(bound) => bound,
+            Err(message) => return setup_failed(message),
+        };
+        let call = Invocation {
+            node: route.node.clone(),
+            config: route.config.clone(),
+            attempt: 1,
+            kv_scope: route.workflow.clone(),
+            limits: Some(plugin.limits),
+            bound,
+            ..Default::default()
+        };
+        self.inner.nodes.handle_request(&route.plugin, &route.plugin_version, call, request).await
     }
 
     /// Start an execution of the workflow's current version. `trigger` names
@@ -742,7 +782,7 @@ impl Inner {
                 .ok_or_else(|| format!("{name} {version}, pinned by this workflow version, is no longer installed")),
             None => Err(format!("{name} is not pinned by this workflow version")),
         };
-        let plan = validate::plan(record.workflow, &resolve, &|_| Some(true)).map_err(|e| e.to_string())?;
+        let plan = validate::plan(record.workflow, &resolve, &|_| Some(true), None).map_err(|e| e.to_string())?;
         let plan = Arc::new(plan);
         self.plans.lock().insert((workflow.to_string(), version), plan.clone());
         Ok(plan)

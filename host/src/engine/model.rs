@@ -69,6 +69,10 @@ pub struct Trigger {
     /// webhook: the trigger node's configuration.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub config: Value,
+    /// webhook: the trigger node's credential bindings, as a node's
+    /// (`{signing: stripe-webhook}`): what it verifies requests with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, String>,
     /// webhook: answer at once (`async`, 202) or with the execution's result (`sync`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -96,7 +100,9 @@ pub struct NodeSpec {
     /// The node's configuration; strings may hold `{{ expressions }}`.
     #[serde(default = "empty_object")]
     pub config: Value,
-    /// Secrets the plugin asks for, bound to credentials by name: `{API_KEY: sendgrid-prod}`.
+    /// Stored credentials bound by name to the credential types the plugin
+    /// declares (`{bearer: github-token}`) or to the secrets it requests
+    /// (`{API_KEY: sendgrid-prod}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, String>,
     /// Retries of retryable failures; none by default.

@@ -9,7 +9,7 @@ use super::records::{WorkflowHead, WorkflowVersion};
 use super::schedule::{CronSchedule, Scheduled};
 use semver::Version;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Where one webhook goes: the trigger node that turns its requests into items.
@@ -31,6 +31,8 @@ pub struct Webhook {
     pub config: String,
     /// Answer with the execution's result (`sync`) rather than at once.
     pub sync: bool,
+    /// The trigger node's credential bindings.
+    pub credentials: BTreeMap<String, String>,
 }
 
 /// The active workflows' triggers (see the module docs).
@@ -94,6 +96,7 @@ impl TriggerIndex {
                             node: trigger.node.clone().unwrap_or_else(|| "webhook".into()),
                             config: config.to_string(),
                             sync: trigger.mode.as_deref() == Some("sync"),
+                            credentials: trigger.credentials.clone(),
                         };
                         let key = (head.id.clone(), normalise_path(path).to_string());
                         index.webhooks.insert(key, Arc::new(webhook));

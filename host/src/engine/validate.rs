@@ -46,6 +46,10 @@ pub(crate) struct PlanNode {
     pub side_effects: bool,
     /// The event to emit per output item, compiled.
     pub emit_event: Option<ConfigTemplate>,
+    /// The credential types its plugin declares.
+    pub credential_types: std::sync::Arc<Vec<wirework_registry::CredentialType>>,
+    /// The secret names its plugin requests.
+    pub secrets: std::sync::Arc<Vec<String>>,
 }
 
 /// Where an edge starts.
@@ -111,6 +115,9 @@ struct Checker<'a> {
     resolve: &'a Resolver<'a>,
     pins: BTreeMap<String, Version>,
     resolved: HashMap<String, Result<PluginVersion, String>>,
+    /// The stored credentials bindings must fit (at a deploy; a stored
+    /// version is planned again without them).
+    credentials: Option<&'a dyn super::Credentials>,
 }
 
 impl Checker<'_> {
@@ -208,8 +215,9 @@ pub(crate) fn plan(
     workflow: Workflow,
     resolve: &Resolver<'_>,
     error_trigger: &dyn Fn(&str) -> Option<bool>,
+    credentials: Option<&dyn super::Credentials>,
 ) -> Result<Plan, Invalid> {
-    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new() };
+    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new(), credentials };
     let wf = &workflow;
     check_settings(&mut c, wf, error_trigger);
     // Ids are unique across triggers and nodes.
@@ -298,7 +306,7 @@ fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w 
             checked.ports.push(None);
             continue;
         };
-        check_credentials(c, &at, spec, &plugin);
+        check_credentials(c, &at, &spec.credentials, &plugin);
         checked.ports.push(Some(summary.ports.clone()));
         let emit_event = check_emit_event(c, &at, spec);
         if let Some(config) = c.config(&at, &spec.config, &summary) {
@@ -327,18 +335,18 @@ fn check_node_settings(c: &mut Checker<'_>, at: &str, spec: &NodeSpec) {
     }
 }
 
-/// Credentials bound to secrets the plugin requests.
-fn check_credentials(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, plugin: &PluginVersion) {
-    for name in spec.credentials.keys() {
-        if !plugin.secrets.contains(name) {
-            c.problem(
-                format!("{at}.credentials.{name}"),
-                format!(
-                    "{} does not request a secret `{name}` (it requests: {})",
-                    plugin.name,
-                    plugin.secrets.join(", ")
-                ),
-            );
+/// Each binding names a credential type the plugin declares or a secret it
+/// requests, and (at a deploy) a stored credential that fits it.
+fn check_credentials(c: &mut Checker<'_>, at: &str, bindings: &BTreeMap<String, String>, plugin: &PluginVersion) {
+    for (key, name) in bindings {
+        let problem = match c.credentials {
+            Some(stored) => {
+                super::bindings::check(stored, &plugin.name, &plugin.credential_types, &plugin.secrets, key, name)
+            }
+            None => Ok(()),
+        };
+        if let Err(message) = problem {
+            c.problem(format!("{at}.credentials.{key}"), message);
         }
     }
 }
@@ -376,6 +384,8 @@ fn plan_node(
     }
     PlanNode {
         emit_event,
+        credential_types: std::sync::Arc::new(plugin.credential_types.clone()),
+        secrets: std::sync::Arc::new(plugin.secrets.clone()),
         limits,
         side_effects: plugin.side_effects,
         spec: spec.clone(),
@@ -572,12 +582,13 @@ fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut
         ("node", t.node.is_some()),
         ("config", !t.config.is_null()),
         ("mode", t.mode.is_some()),
+        ("credentials", !t.credentials.is_empty()),
         ("cron", t.cron.is_some()),
         ("timezone", t.timezone.is_some()),
         ("event", t.event.is_some()),
     ];
     let applies: &[&str] = match t.kind {
-        TriggerType::Webhook => &["path", "uses", "node", "config", "mode"],
+        TriggerType::Webhook => &["path", "uses", "node", "config", "mode", "credentials"],
         TriggerType::Schedule => &["cron", "timezone"],
         TriggerType::Event => &["event"],
         TriggerType::Manual | TriggerType::Error => &[],
@@ -610,7 +621,8 @@ fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut
                 None => c.problem(format!("{at}.uses"), "a webhook trigger needs `uses`, e.g. wirework/core@^0.1"),
                 Some(uses) => {
                     let node = t.node.as_deref().unwrap_or("webhook");
-                    if let Some((_, summary)) = c.node_type(at, uses, node, NodeKind::Trigger) {
+                    if let Some((plugin, summary)) = c.node_type(at, uses, node, NodeKind::Trigger) {
+                        check_credentials(c, at, &t.credentials, &plugin);
                         let config = if t.config.is_null() { serde_json::json!({}) } else { t.config.clone() };
                         if let Ok(template) = ConfigTemplate::compile(&config) {
                             if !template.is_static() {

@@ -384,6 +384,12 @@ impl PluginManager {
         name: &str,
         version: &Version,
     ) -> Result<Option<LoadedPlugin>, PluginError> {
+        // Also without a host to load it: a contract this host does not speak
+        // is refused before anything is written.
+        let refused = |e: String| PluginError::Refused(format!("cannot load {name} {version}: {e}"));
+        let manifest = wirework_registry::Manifest::parse(&String::from_utf8_lossy(&package.manifest_bytes))
+            .map_err(|e| refused(e.to_string()))?;
+        crate::runtime::check_contract(&package.component, &manifest).map_err(|e| refused(e.to_string()))?;
         let Some(live) = &self.live else { return Ok(None) };
         let plugin = live.compile(package, trust, grant).await;
         plugin.map(Some).map_err(|e| PluginError::Refused(format!("cannot load {name} {version}: {e:#}")))

@@ -13,6 +13,7 @@
 //! http = ["api.example.com", "127.0.0.1:8025"]
 //! http_internal = ["crm.corp.example"]
 //! kv = false
+//! credentials = ["bearer"]
 //! ```
 //!
 //! `http_internal` names hosts that may resolve to internal addresses (see
@@ -59,6 +60,9 @@ pub struct GrantEntry {
     /// Whether it may keep key-value state.
     #[serde(default)]
     pub kv: bool,
+    /// Credential types (its manifest's names) it may be handed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
 }
 
 impl GrantEntry {
@@ -66,12 +70,22 @@ impl GrantEntry {
     /// first host pattern that is not one. Checked before a grant is written.
     pub fn check(&self) -> Result<(), String> {
         crate::runtime::capabilities::check_patterns(&self.http)?;
-        crate::runtime::capabilities::check_internal_hosts(&self.http_internal)
+        crate::runtime::capabilities::check_internal_hosts(&self.http_internal)?;
+        match self.credentials.iter().find(|c| !wirework_registry::manifest::valid_name(c)) {
+            Some(c) => Err(format!("`{c}` is not a credential type name: {}", wirework_registry::manifest::NAME_RULE)),
+            None => Ok(()),
+        }
     }
 
     /// The runtime's grants for this entry (secrets are bound per call).
     pub fn grants(&self) -> Grants {
-        Grants { http: self.http.clone(), http_internal: self.http_internal.clone(), kv: self.kv, ..Default::default() }
+        Grants {
+            http: self.http.clone(),
+            http_internal: self.http_internal.clone(),
+            kv: self.kv,
+            credentials: self.credentials.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -190,25 +204,27 @@ impl InstalledPlugins {
         Ok(self.runtime.load(package, trust, &grant.grants()).await?)
     }
 
-    /// Let trigger node `node` of an installed version turn an HTTP request
-    /// into items (the webhook path of the server).
-    pub async fn handle_request(
-        &self,
-        name: &str,
-        version: &Version,
-        node: &str,
-        config: &str,
-        request: TriggerRequest,
-    ) -> InvokeReport<TriggerOutput> {
-        let plugin = match self.runnable(name, version) {
-            Ok(plugin) => plugin,
-            Err(failure) => return not_run(failure),
+    /// The credential type `kind` (`publisher/plugin:type`) as the newest
+    /// installed version of its plugin declares it. `Err` says why there is none.
+    pub fn credential_type(&self, kind: &str) -> Result<wirework_registry::CredentialType, String> {
+        let Some((plugin, name)) = kind.split_once(':') else {
+            return Err(format!("`{kind}` is not a credential type: they are `publisher/plugin:type`"));
         };
-        let _slot = match slot_for(&self.slots, &self.revocations, &Build::of(&plugin)).await {
-            Ok(slot) => slot,
-            Err(failure) => return not_run(failure),
+        let plugins = self.plugins.read();
+        let Some(versions) = plugins.get(plugin) else {
+            return Err(format!("credential type `{kind}`: plugin {plugin} is not installed"));
         };
-        self.runtime.handle_request(&plugin, node, config, request).await
+        let declared = versions.values().rev().find_map(|p| p.manifest().credential(name).cloned());
+        declared.ok_or_else(|| {
+            let mut known: Vec<String> = versions
+                .values()
+                .flat_map(|p| p.manifest().credentials.iter().map(|c| format!("{plugin}:{}", c.name)))
+                .collect();
+            known.sort();
+            known.dedup();
+            let known = if known.is_empty() { "none".into() } else { known.join(", ") };
+            format!("{plugin} declares no credential type `{name}` (it declares {known})")
+        })
     }
 
     /// Load every package in `dir` (see the module docs), verified against
@@ -397,6 +413,7 @@ fn describe(plugin: &LoadedPlugin) -> PluginVersion {
         digest: plugin.digest().to_string(),
         nodes: plugin.nodes().to_vec(),
         secrets: m.capabilities.secrets.clone(),
+        credential_types: m.credentials.clone(),
         limits: m.limits,
         side_effects: !m.capabilities.http.is_empty() || m.capabilities.kv,
     }
@@ -444,6 +461,28 @@ impl NodeHost for InstalledPlugins {
                 Err(failure) => return not_run(failure),
             };
             runtime.invoke(&plugin, invocation).await
+        })
+    }
+
+    fn handle_request(
+        &self,
+        name: &str,
+        version: &Version,
+        call: Invocation,
+        request: TriggerRequest,
+    ) -> BoxFuture<'static, InvokeReport<TriggerOutput>> {
+        let plugin = self.runnable(name, version);
+        let (runtime, slots, revocations) = (self.runtime.clone(), self.slots.clone(), self.revocations.clone());
+        Box::pin(async move {
+            let plugin = match plugin {
+                Ok(plugin) => plugin,
+                Err(failure) => return not_run(failure),
+            };
+            let _slot = match slot_for(&slots, &revocations, &Build::of(&plugin)).await {
+                Ok(slot) => slot,
+                Err(failure) => return not_run(failure),
+            };
+            runtime.handle_request(&plugin, call, request).await
         })
     }
 }

@@ -221,8 +221,8 @@ pub fn parse_spec(spec: &str) -> anyhow::Result<(String, VersionReq)> {
 }
 
 /// The grants an operator gives with an install: `http=PATTERN`,
-/// `http-internal=HOST`, `kv`, `all` (everything the package requests) or
-/// `none` (the CLI's `--grant`, the API's `grants`).
+/// `http-internal=HOST`, `kv`, `credential=TYPE`, `all` (everything the
+/// package requests) or `none` (the CLI's `--grant`, the API's `grants`).
 #[derive(Debug, Default)]
 pub struct GrantFlags {
     all: bool,
@@ -230,6 +230,7 @@ pub struct GrantFlags {
     kv: bool,
     http: Vec<String>,
     http_internal: Vec<String>,
+    credentials: Vec<String>,
 }
 
 impl GrantFlags {
@@ -241,20 +242,33 @@ impl GrantFlags {
                 "all" => out.all = true,
                 "none" => out.none = true,
                 "kv" => out.kv = true,
-                other => match (other.strip_prefix("http="), other.strip_prefix("http-internal=")) {
-                    (Some(pattern), _) => out.http.push(pattern.to_string()),
-                    (_, Some(host)) => out.http_internal.push(host.to_string()),
-                    _ => bail!("grant `{other}`: expected http=PATTERN, http-internal=HOST, kv, all or none"),
+                other => match other.split_once('=') {
+                    Some(("http", pattern)) => out.http.push(pattern.to_string()),
+                    Some(("http-internal", host)) => out.http_internal.push(host.to_string()),
+                    Some(("credential", kind)) => out.credentials.push(kind.to_string()),
+                    _ => bail!(
+                        "grant `{other}`: expected http=PATTERN, http-internal=HOST, credential=TYPE, kv, all or none"
+                    ),
                 },
             }
         }
-        let checked = GrantEntry { http: out.http.clone(), http_internal: out.http_internal.clone(), kv: false };
+        let checked = GrantEntry {
+            http: out.http.clone(),
+            http_internal: out.http_internal.clone(),
+            credentials: out.credentials.clone(),
+            kv: false,
+        };
         checked.check().map_err(|e| anyhow::anyhow!("grant: {e}"))?;
         Ok(out)
     }
 
     fn given(&self) -> bool {
-        self.all || self.none || self.kv || !self.http.is_empty() || !self.http_internal.is_empty()
+        self.all
+            || self.none
+            || self.kv
+            || !self.http.is_empty()
+            || !self.http_internal.is_empty()
+            || !self.credentials.is_empty()
     }
 
     /// The grant for a package requesting `requested`, when it can be decided
@@ -268,7 +282,11 @@ impl GrantFlags {
             if self.all {
                 grant.http.extend(requested.http.iter().cloned());
                 grant.kv |= requested.kv;
+                grant.credentials.extend(requested.credentials.iter().cloned());
             }
+            grant.credentials.extend(self.credentials.iter().cloned());
+            grant.credentials.sort();
+            grant.credentials.dedup();
             grant.http.extend(self.http.iter().cloned());
             grant.http_internal.extend(self.http_internal.iter().cloned());
             grant.kv |= self.kv;
@@ -302,6 +320,7 @@ pub fn describe_capabilities(requested: &Capabilities) -> String {
     if requested.kv {
         parts.push("kv".into());
     }
+    parts.extend(requested.credentials.iter().map(|c| format!("credential {c}")));
     if !requested.secrets.is_empty() {
         parts.push(format!("secrets {} (bound per node by workflows)", requested.secrets.join(", ")));
     }
@@ -603,6 +622,9 @@ pub fn not_granted(requested: &Capabilities, grant: &GrantEntry) -> Vec<String> 
     if requested.kv && !grant.kv {
         missing.push("kv".into());
     }
+    missing.extend(
+        requested.credentials.iter().filter(|c| !grant.credentials.contains(c)).map(|c| format!("credential {c}")),
+    );
     missing
 }
 
@@ -679,8 +701,13 @@ mod tests {
 
     #[test]
     fn capabilities_beyond_the_grant_are_listed() {
-        let requested = Capabilities { http: vec!["a.example".into(), "b.example".into()], secrets: vec![], kv: true };
+        let requested = Capabilities {
+            http: vec!["a.example".into(), "b.example".into()],
+            secrets: vec![],
+            kv: true,
+            credentials: vec!["bearer".into()],
+        };
         let grant = GrantEntry { http: vec!["a.example".into()], ..Default::default() };
-        assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv"]);
+        assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv", "credential bearer"]);
     }
 }

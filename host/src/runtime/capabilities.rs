@@ -31,13 +31,22 @@ pub struct Grants {
     pub secrets: BTreeMap<String, String>,
     /// Whether key-value state is allowed.
     pub kv: bool,
+    /// Credential types (names its manifest declares) that the plugin may
+    /// be handed when a workflow binds a credential of that type to its node.
+    pub credentials: Vec<String>,
 }
 
 impl Grants {
     /// Grant everything `requested` asks for, with these secret values: the
     /// author's inner loop (`wirework node run`), where the author is the operator.
     pub fn all_requested(requested: &Capabilities, secrets: BTreeMap<String, String>) -> Grants {
-        Grants { http: requested.http.clone(), secrets, kv: requested.kv, ..Default::default() }
+        Grants {
+            http: requested.http.clone(),
+            secrets,
+            kv: requested.kv,
+            credentials: requested.credentials.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -197,6 +206,7 @@ pub struct Policy {
     secrets: BTreeMap<String, String>,
     secrets_requested: Vec<String>,
     kv: bool,
+    credentials: Vec<String>,
 }
 
 impl Policy {
@@ -225,6 +235,7 @@ impl Policy {
             secrets,
             secrets_requested: requested.secrets.clone(),
             kv: requested.kv && grants.kv,
+            credentials: grants.credentials.iter().filter(|c| requested.credentials.contains(c)).cloned().collect(),
         })
     }
 
@@ -293,6 +304,15 @@ impl Policy {
         self.secret(name)
     }
 
+    /// Whether the plugin may be handed credentials of type `kind`. `Err`
+    /// says why not.
+    pub fn check_credential(&self, kind: &str) -> Result<(), String> {
+        if self.credentials.iter().any(|c| c == kind) {
+            return Ok(());
+        }
+        Err(format!("denied: credential type `{kind}` is not granted to this plugin"))
+    }
+
     /// Whether key-value state is allowed.
     pub fn kv_allowed(&self) -> bool {
         self.kv
@@ -308,12 +328,14 @@ mod tests {
             http: requested.iter().map(|s| s.to_string()).collect(),
             secrets: vec!["TOKEN".into()],
             kv: true,
+            credentials: Vec::new(),
         };
         let grants = Grants {
             http: granted.iter().map(|s| s.to_string()).collect(),
             http_internal: internal.iter().map(|s| s.to_string()).collect(),
             secrets: [("TOKEN".to_string(), "t".to_string()), ("OTHER".to_string(), "o".to_string())].into(),
             kv: false,
+            credentials: Vec::new(),
         };
         Policy::new(&caps, &grants).unwrap()
     }

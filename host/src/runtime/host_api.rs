@@ -8,12 +8,14 @@
 use super::bindings::{self, wirework::plugin::host, wirework::plugin::types};
 use super::http::PluginHttp;
 use super::kv::{KvStore, MAX_KEY_BYTES, MAX_VALUE_BYTES};
-use super::LogLine;
+use super::{Bound, LogLine};
+use base64::Engine as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wirework_registry::{CredentialAuth, CredentialType};
 
 /// Most log lines kept per call; later ones are counted, not kept.
 const MAX_LOG_LINES: usize = 1000;
@@ -25,6 +27,8 @@ pub(crate) struct PluginShared {
     pub(crate) name: String,
     pub(crate) policy: Arc<super::Policy>,
     pub(crate) http: PluginHttp,
+    /// The credential types its manifest declares.
+    pub(crate) credential_types: Vec<CredentialType>,
 }
 
 /// A refusal that ends the call: the plugin used something it has no right to
@@ -73,7 +77,9 @@ pub(crate) struct StoreState {
     plugin: Arc<PluginShared>,
     kv: Arc<dyn KvStore>,
     kv_scope: String,
-    secrets: Option<Arc<BTreeMap<String, String>>>,
+    bound: Bound,
+    /// Values never to show: the bound secrets and secret credential fields.
+    hidden: Vec<String>,
     deadline: Instant,
     logs: Vec<LogLine>,
     dropped_logs: usize,
@@ -87,16 +93,18 @@ impl StoreState {
         plugin: Arc<PluginShared>,
         kv: Arc<dyn KvStore>,
         kv_scope: String,
-        secrets: Option<Arc<BTreeMap<String, String>>>,
+        bound: Bound,
         memory_cap_bytes: usize,
         deadline: Instant,
     ) -> StoreState {
+        let hidden = super::secret_values(&plugin.credential_types, &bound);
         StoreState {
             limiter: MemoryLimiter { cap_bytes: memory_cap_bytes, hit: false },
             plugin,
             kv,
             kv_scope,
-            secrets,
+            bound,
+            hidden,
             deadline,
             logs: Vec::new(),
             dropped_logs: 0,
@@ -132,6 +140,72 @@ impl StoreState {
         }
         let message = self.deny("denied: key-value state is not granted to this plugin".into());
         Err(wasmtime::Error::new(HostTrap(message)))
+    }
+}
+
+impl StoreState {
+    /// The fields of the credential of type `kind` bound to this call, if
+    /// the manifest declares the type and the operator granted it. `Err`
+    /// (recorded as a denial when it is one) says why not.
+    fn bound_credential(&mut self, kind: &str) -> Result<BTreeMap<String, String>, String> {
+        if !self.plugin.credential_types.iter().any(|t| t.name == kind) {
+            return Err(self.deny(format!("denied: the plugin's manifest declares no credential type `{kind}`")));
+        }
+        if let Err(message) = self.plugin.policy.check_credential(kind) {
+            return Err(self.deny(message));
+        }
+        match self.bound.credentials.as_ref().and_then(|c| c.get(kind)) {
+            Some(fields) => Ok(fields.clone()),
+            None => Err(format!("no credential of type `{kind}` is bound to this node")),
+        }
+    }
+
+    /// Add the credential of type `kind` to `request` as its manifest's
+    /// `auth` says. `Err` says why it cannot be.
+    fn authenticate(&mut self, request: &mut types::OutgoingRequest, kind: &str) -> Result<(), String> {
+        let fields = self.bound_credential(kind)?;
+        let auth = self.plugin.credential_types.iter().find(|t| t.name == kind).and_then(|t| t.auth.clone());
+        let Some(auth) = auth else {
+            return Err(format!(
+                "credential type `{kind}` declares no `auth`: the plugin reads its fields with `credential` instead"
+            ));
+        };
+        let field = |name: &str| {
+            fields.get(name).cloned().ok_or_else(|| format!("the bound `{kind}` credential has no field `{name}`"))
+        };
+        let header = |request: &mut types::OutgoingRequest, name: String, value: String| {
+            request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+            request.headers.push((name, value));
+        };
+        match auth {
+            CredentialAuth::Bearer { token } => {
+                header(request, "authorization".into(), format!("Bearer {}", field(&token)?))
+            }
+            CredentialAuth::Basic { username, password } => {
+                let pair = format!("{}:{}", field(&username)?, field(&password)?);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                header(request, "authorization".into(), format!("Basic {encoded}"))
+            }
+            CredentialAuth::Header { header: name, header_field, value } => {
+                let name = match (name, header_field) {
+                    (Some(name), _) => name,
+                    (None, Some(from)) => field(&from)?,
+                    (None, None) => return Err(format!("credential type `{kind}` names no header")),
+                };
+                header(request, name, field(&value)?)
+            }
+            CredentialAuth::Query { param, param_field, value } => {
+                let name = match (param, param_field) {
+                    (Some(name), _) => name,
+                    (None, Some(from)) => field(&from)?,
+                    (None, None) => return Err(format!("credential type `{kind}` names no query parameter")),
+                };
+                let mut url = url::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+                url.query_pairs_mut().append_pair(&name, &field(&value)?);
+                request.url = url.into();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -171,10 +245,7 @@ impl host::Host for StoreState {
             host::Level::Warn => "warn",
             host::Level::Error => "error",
         };
-        let message = match &self.secrets {
-            Some(secrets) => super::redact(&message, secrets.values().map(String::as_str)),
-            None => message,
-        };
+        let message = super::redact(&message, self.hidden.iter().map(String::as_str));
         tracing::debug!(plugin = %self.plugin.name, level, "{message}");
         self.logs.push(LogLine { level: level.into(), message });
         Ok(())
@@ -182,9 +253,16 @@ impl host::Host for StoreState {
 
     async fn secret(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
         let plugin = self.plugin.clone();
-        Ok(match plugin.policy.secret_for_call(&name, self.secrets.as_deref()) {
+        Ok(match plugin.policy.secret_for_call(&name, self.bound.secrets.as_deref()) {
             Ok(value) => Ok(value.to_string()),
             Err(message) => Err(self.deny(message)),
+        })
+    }
+
+    async fn credential(&mut self, kind: String) -> wasmtime::Result<Result<Vec<(String, String)>, String>> {
+        Ok(match self.bound_credential(&kind) {
+            Ok(fields) => Ok(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Err(message) => Err(message),
         })
     }
 
@@ -212,8 +290,13 @@ impl host::Host for StoreState {
 
     async fn http_fetch(
         &mut self,
-        request: types::OutgoingRequest,
+        mut request: types::OutgoingRequest,
     ) -> wasmtime::Result<Result<types::HttpResponse, String>> {
+        if let Some(kind) = request.credential.take() {
+            if let Err(message) = self.authenticate(&mut request, &kind) {
+                return Ok(Err(message));
+            }
+        }
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Ok(Err("timed out: the call's deadline has passed".into()));
@@ -224,8 +307,8 @@ impl host::Host for StoreState {
         Ok(match result {
             Err(message) if message.starts_with("denied") => Err(self.deny(message)),
             Err(message) => {
-                let secrets = self.secrets.iter().flat_map(|s| s.values().map(String::as_str));
-                let (url, text) = (super::redact(&url, secrets.clone()), super::redact(&message, secrets));
+                let hidden = self.hidden.iter().map(String::as_str);
+                let (url, text) = (super::redact(&url, hidden.clone()), super::redact(&message, hidden));
                 tracing::debug!(plugin = %self.plugin.name, %url, "outbound HTTP failed: {text}");
                 Err(message)
             }
@@ -234,9 +317,10 @@ impl host::Host for StoreState {
     }
 }
 
-/// Link the `host` interface and WASI into `linker`.
+/// Link the `host` interface of every supported contract, and WASI, into `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> anyhow::Result<()> {
     bindings::Plugin::add_to_linker::<_, HasSelf<StoreState>>(linker, |state| state)?;
+    bindings::v0_1::add_to_linker(linker)?;
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     Ok(())
 }

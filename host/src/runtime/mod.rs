@@ -20,6 +20,7 @@ mod host_api;
 mod http;
 pub mod kv;
 
+pub use bindings::{Contract, SUPPORTED_CONTRACTS};
 pub use capabilities::{Grants, Policy};
 pub use http::{HostLookup, HttpLimits, Resolver};
 pub use kv::{KvStore, MemoryKv};
@@ -124,8 +125,9 @@ pub enum LoadError {
     /// The bytes are not a WebAssembly component this engine can compile.
     #[error("not a valid component: {0}")]
     Compile(String),
-    /// The component does not fit the `wirework:plugin` contract.
-    #[error("component does not implement the wirework:plugin@0.1.0 contract: {0}")]
+    /// The component does not fit a `wirework:plugin` contract this host
+    /// speaks, or not the one its manifest names.
+    #[error("component does not fit the wirework:plugin contract: {0}")]
     Contract(String),
     /// The component's `describe()` disagrees with its manifest.
     #[error("component and manifest disagree: {}", .0.join("; "))]
@@ -154,6 +156,10 @@ pub enum NodeFailure {
         code: Option<String>,
         /// Whether the plugin says a retry may succeed.
         retryable: bool,
+        /// The least time before a retry, when the outside system said
+        /// (a 429's `Retry-After`); the engine waits at least this long.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The call used its whole fuel budget.
     #[error("fuel exhausted: the call used its whole budget of {budget} fuel")]
@@ -237,9 +243,38 @@ pub struct Invocation {
     pub kv_scope: String,
     /// Overrides the manifest's limits (an operator's choice).
     pub limits: Option<Limits>,
-    /// Secret values bound to this call (a node's credential bindings); only
-    /// names the manifest requests are readable.
+    /// Secrets and credentials bound to this call (the node's bindings).
+    pub bound: Bound,
+}
+
+/// What a node's bindings hand one call: plain secrets by name (only names
+/// the manifest requests are readable) and typed credentials by type (only
+/// types it declares and the operator granted).
+#[derive(Debug, Clone, Default)]
+pub struct Bound {
+    /// Secret values by name.
     pub secrets: Option<Arc<BTreeMap<String, String>>>,
+    /// Credentials by credential type, each its fields by name.
+    pub credentials: Option<Arc<BoundCredentials>>,
+}
+
+/// Bound credentials: by credential type, each its fields by name.
+pub type BoundCredentials = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The values of `bound` that must never show: every secret, and every
+/// credential field its type does not declare `secret = false` (a field of
+/// an undeclared type counts as secret).
+pub fn secret_values(types: &[wirework_registry::CredentialType], bound: &Bound) -> Vec<String> {
+    let mut values: Vec<String> = bound.secrets.iter().flat_map(|s| s.values().cloned()).collect();
+    for (kind, fields) in bound.credentials.iter().flat_map(|c| c.iter()) {
+        let declared = types.iter().find(|t| &t.name == kind);
+        for (name, value) in fields {
+            if declared.and_then(|t| t.field(name)).is_none_or(|f| f.secret) {
+                values.push(value.clone());
+            }
+        }
+    }
+    values
 }
 
 /// A JSON document produced by a plugin, validated by the host.
@@ -279,6 +314,8 @@ pub struct PortItems {
 pub struct TriggerRequest {
     /// `GET`, `POST`, ...
     pub method: String,
+    /// The full URL the caller used (scheme, host, path and query).
+    pub url: String,
     /// The path below the trigger's mount point.
     pub path: String,
     /// The query string without `?`.
@@ -355,7 +392,7 @@ pub struct LoadedPlugin {
     manifest: Manifest,
     digest: String,
     key_id: String,
-    pre: bindings::PluginPre<host_api::StoreState>,
+    pre: Pre,
     shared: Arc<host_api::PluginShared>,
     nodes: Vec<NodeSummary>,
     from_cache: bool,
@@ -386,6 +423,39 @@ impl LoadedPlugin {
     pub fn loaded_from_cache(&self) -> bool {
         self.from_cache
     }
+
+    /// The contract the component is built against.
+    pub fn contract(&self) -> Contract {
+        match self.pre {
+            Pre::V0_1(_) => Contract::V0_1,
+            Pre::Current(_) => Contract::V0_2,
+        }
+    }
+}
+
+/// A component linked against the host imports of its contract.
+enum Pre {
+    V0_1(bindings::v0_1::PluginPre<host_api::StoreState>),
+    Current(bindings::PluginPre<host_api::StoreState>),
+}
+
+/// The contract `component` speaks, checked against the one its manifest
+/// names: what an install checks before it writes anything.
+pub fn check_contract(component: &[u8], manifest: &Manifest) -> Result<Contract, LoadError> {
+    let contract = Contract::of_component(component).map_err(LoadError::Contract)?;
+    let declared = manifest.plugin.wit.to_string();
+    if declared != contract.version() {
+        return Err(LoadError::Contract(format!(
+            "the component is built against wirework:plugin@{}, but its manifest says `wit = \"{declared}\"`{}",
+            contract.version(),
+            if declared == wirework_registry::DEFAULT_WIT_VERSION {
+                " (the default when plugin.toml names none)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(contract)
 }
 
 /// The wasmtime engine, its linker and the shared services of all plugins.
@@ -448,6 +518,7 @@ impl Runtime {
     /// link it, and check its `describe()` against its manifest.
     pub async fn load(&self, package: Package, trust: &TrustStore, grants: &Grants) -> Result<LoadedPlugin, LoadError> {
         let verified = package.verify(trust)?;
+        let contract = check_contract(&verified.component, &verified.manifest)?;
         let policy = Policy::new(&verified.manifest.capabilities, grants).map_err(LoadError::Grants)?;
         let digest = verified.component_digest().to_string();
         let key_id = verified.statement.key_id.clone();
@@ -456,7 +527,7 @@ impl Runtime {
             None => Component::new(&self.inner.engine, &verified.component).map(|c| (c, false)).map_err(Into::into),
         }
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let mut plugin = self.link(component, verified.manifest, digest, policy).await?;
+        let mut plugin = self.link(component, contract, verified.manifest, digest, policy).await?;
         plugin.from_cache = from_cache;
         plugin.key_id = key_id;
         let mismatches = check_describe(&plugin.manifest, &plugin.nodes);
@@ -473,29 +544,40 @@ impl Runtime {
         component: &[u8],
         manifest: &Manifest,
     ) -> Result<Vec<NodeSummary>, LoadError> {
+        let contract = check_contract(component, manifest)?;
         let component =
             Component::new(&self.inner.engine, component).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let policy = Policy::new(&Default::default(), &Grants::default()).map_err(LoadError::Grants)?;
-        let plugin = self.link(component, manifest.clone(), String::new(), policy).await?;
+        let plugin = self.link(component, contract, manifest.clone(), String::new(), policy).await?;
         Ok(plugin.nodes)
     }
 
     async fn link(
         &self,
         component: Component,
+        contract: Contract,
         manifest: Manifest,
         digest: String,
         policy: Policy,
     ) -> Result<LoadedPlugin, LoadError> {
-        let instance_pre =
-            self.inner.linker.instantiate_pre(&component).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let contract_error =
+            |e: wasmtime::Error| LoadError::Contract(format!("as wirework:plugin@{}: {e:#}", contract.version()));
+        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(contract_error)?;
+        let pre = match contract {
+            Contract::V0_1 => Pre::V0_1(bindings::v0_1::PluginPre::new(instance_pre).map_err(contract_error)?),
+            Contract::V0_2 => Pre::Current(bindings::PluginPre::new(instance_pre).map_err(contract_error)?),
+        };
         let policy = Arc::new(policy);
         let http = http::PluginHttp::new(policy.clone(), self.inner.config.http, self.inner.config.resolver.clone())?;
-        let shared = Arc::new(host_api::PluginShared { name: manifest.plugin.name.clone(), policy, http });
+        let shared = Arc::new(host_api::PluginShared {
+            name: manifest.plugin.name.clone(),
+            policy,
+            http,
+            credential_types: manifest.credentials.clone(),
+        });
         let mut plugin =
             LoadedPlugin { manifest, digest, key_id: String::new(), pre, shared, nodes: Vec::new(), from_cache: false };
-        let report = self.call(&plugin, None, "", None, Call::Describe).await;
+        let report = self.call(&plugin, None, "", Bound::default(), Call::Describe).await;
         match report.result {
             Ok(CallResult::Describe(info)) => {
                 plugin.nodes = info.nodes.into_iter().map(node_summary).collect();
@@ -518,41 +600,40 @@ impl Runtime {
             resume_state: invocation.resume_state,
         };
         let call = Call::Invoke(wit_invocation);
-        let report = self.call(plugin, invocation.limits, &invocation.kv_scope, invocation.secrets, call).await;
+        let report = self.call(plugin, invocation.limits, &invocation.kv_scope, invocation.bound, call).await;
         map_report(report, |result| match result {
             CallResult::Invoke(Ok(outcome)) => convert_outcome(outcome),
-            CallResult::Invoke(Err(e)) => {
-                Err(NodeFailure::Plugin { message: e.message, code: e.code, retryable: e.retryable })
-            }
+            CallResult::Invoke(Err(e)) => Err(plugin_failure(e)),
             _ => unreachable!("invoke returns invoke"),
         })
     }
 
-    /// Let a trigger node turn an HTTP request into items.
+    /// Let a trigger node turn an HTTP request into items, under the same
+    /// bounds as [`invoke`](Self::invoke): `call` gives the node, its
+    /// config, limits, key-value scope and bindings (its items, attempt and
+    /// resume state are not used).
     pub async fn handle_request(
         &self,
         plugin: &LoadedPlugin,
-        node: &str,
-        config: &str,
+        call: Invocation,
         request: TriggerRequest,
     ) -> InvokeReport<TriggerOutput> {
         let req = wit::HttpRequest {
             method: request.method,
+            url: request.url,
             path: request.path,
             query: request.query,
             headers: request.headers,
             body: request.body,
         };
-        let call = Call::Request { node: node.to_string(), config: config.to_string(), req };
-        let report = self.call(plugin, None, "", None, call).await;
+        let Invocation { node, config, limits, kv_scope, bound, .. } = call;
+        let report = self.call(plugin, limits, &kv_scope, bound, Call::Request { node, config, req }).await;
         map_report(report, |result| match result {
             CallResult::Request(Ok(out)) => Ok(TriggerOutput {
                 items: out.items.into_iter().map(|i| json_object(i, "trigger item")).collect::<Result<_, _>>()?,
                 response: out.response.map(|r| TriggerResponse { status: r.status, headers: r.headers, body: r.body }),
             }),
-            CallResult::Request(Err(e)) => {
-                Err(NodeFailure::Plugin { message: e.message, code: e.code, retryable: e.retryable })
-            }
+            CallResult::Request(Err(e)) => Err(plugin_failure(e)),
             _ => unreachable!("handle-request returns handle-request"),
         })
     }
@@ -563,7 +644,7 @@ impl Runtime {
         plugin: &LoadedPlugin,
         limits: Option<Limits>,
         kv_scope: &str,
-        secrets: Option<Arc<BTreeMap<String, String>>>,
+        bound: Bound,
         call: Call,
     ) -> InvokeReport<CallResult> {
         let limits = limits.unwrap_or(plugin.manifest.limits);
@@ -579,7 +660,7 @@ impl Runtime {
             plugin.shared.clone(),
             self.inner.kv.clone(),
             scope,
-            secrets,
+            bound,
             (memory_mib as usize) << 20,
             start + wall,
         );
@@ -598,7 +679,11 @@ impl Runtime {
         // Boxed once: the instantiate-and-call future is large, and moving it
         // into the timeout below would otherwise copy it.
         let run = Box::pin(async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            let pre = match &plugin.pre {
+                Pre::Current(pre) => pre,
+                Pre::V0_1(pre) => return bindings::v0_1::call(pre, &mut store, call).await,
+            };
+            let instance = pre.instantiate_async(&mut store).await?;
             Ok::<_, wasmtime::Error>(match call {
                 Call::Describe => CallResult::Describe(instance.call_describe(&mut store).await?),
                 Call::Invoke(inv) => CallResult::Invoke(instance.call_invoke(&mut store, &inv).await?),
@@ -623,16 +708,22 @@ impl Runtime {
     }
 }
 
-enum Call {
+/// One call into a component, in the current contract's types.
+pub(crate) enum Call {
     Describe,
     Invoke(wit::Invocation),
     Request { node: String, config: String, req: wit::HttpRequest },
 }
 
-enum CallResult {
+/// What a [`Call`] returned, in the current contract's types.
+pub(crate) enum CallResult {
     Describe(wit::PluginInfo),
     Invoke(Result<wit::Outcome, wit::NodeError>),
     Request(Result<wit::TriggerResult, wit::NodeError>),
+}
+
+fn plugin_failure(e: wit::NodeError) -> NodeFailure {
+    NodeFailure::Plugin { message: e.message, code: e.code, retryable: e.retryable, retry_after_ms: e.retry_after_ms }
 }
 
 fn failed_report<T>(failure: NodeFailure, start: Instant) -> InvokeReport<T> {

@@ -6,7 +6,7 @@
 
 use super::{ApiError, AppState};
 use crate::dto;
-use crate::engine::{ExecutionFilter, RetryMode, Status};
+use crate::engine::{CredentialValue, ExecutionFilter, RetryMode, Status};
 use crate::plugins::manager::Upgrade;
 use crate::plugins::registry::{parse_spec, ungranted_refusal, GrantFlags, Installed, Lockfile};
 use crate::plugins::{GrantEntry, PluginError, RegistryRequest};
@@ -254,9 +254,10 @@ fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
         match key.as_ref() {
             "grant_http" => grant.http.push(value.into_owned()),
             "grant_http_internal" => grant.http_internal.push(value.into_owned()),
+            "grant_credential" => grant.credentials.push(value.into_owned()),
             "grant_kv" => grant.kv = value == "true",
             other => {
-                let known = "grant_http, grant_http_internal, grant_kv";
+                let known = "grant_http, grant_http_internal, grant_credential, grant_kv";
                 return Err(ApiError::bad_request(format!("unknown parameter `{other}`: {known}")));
             }
         }
@@ -477,10 +478,47 @@ fn check_name(name: &str, what: &str) -> Result<(), ApiError> {
 
 async fn set_credential(State(state): State<Arc<AppState>>, Path(name): Path<String>, body: Bytes) -> ApiResult {
     check_name(&name, "credential")?;
-    let dto::CredentialRequest { value } = parse_json(&body)?;
+    let request: dto::CredentialRequest = parse_json(&body)?;
+    let value = credential_value(&state, request)?;
     state.secrets.set(&name, &value).await.map_err(ApiError::internal)?;
     tracing::info!(credential = %name, "credential set");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The value a credential request sets, checked against the credential
+/// type an installed plugin declares (any installed version of it).
+fn credential_value(state: &AppState, request: dto::CredentialRequest) -> Result<CredentialValue, ApiError> {
+    let (kind, fields) = match request {
+        dto::CredentialRequest { value: Some(value), kind: None, fields: None } => {
+            return Ok(CredentialValue::Plain(value));
+        }
+        dto::CredentialRequest { value: None, kind: Some(kind), fields: Some(fields) } => (kind, fields),
+        _ => {
+            return Err(ApiError::bad_request(
+                "a credential is either `{\"value\": ...}` or `{\"type\": ..., \"fields\": {...}}`",
+            ))
+        }
+    };
+    let declared = state.plugins.credential_type(&kind).map_err(ApiError::bad_request)?;
+    let unknown: Vec<&str> = fields.keys().filter(|f| declared.field(f).is_none()).map(String::as_str).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = declared.fields.iter().map(|f| f.name.as_str()).collect();
+        return Err(ApiError::bad_request(format!(
+            "`{kind}` has no field {} (it has {})",
+            unknown.join(", "),
+            known.join(", ")
+        )));
+    }
+    let missing: Vec<&str> = declared
+        .fields
+        .iter()
+        .filter(|f| !f.optional && fields.get(&f.name).is_none_or(String::is_empty))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(format!("`{kind}` needs field {}", missing.join(", "))));
+    }
+    Ok(CredentialValue::Typed { kind, fields })
 }
 
 async fn delete_credential(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {

@@ -49,6 +49,11 @@ pub struct Settings {
     /// directory); hosts of one version may share one.
     #[arg(long, env = "WIREWORK_COMPONENT_CACHE")]
     pub component_cache: Option<PathBuf>,
+    /// The URL callers reach this host at, e.g. https://hooks.example.com
+    /// behind a proxy: webhook triggers see request URLs under it (Twilio
+    /// signs the URL it called). Default: http:// and the request's Host header.
+    #[arg(long, env = "WIREWORK_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -78,6 +83,8 @@ pub struct ServeConfig {
     pub registry_refresh: Option<Duration>,
     /// Where precompiled components are kept (`None`: `cache/` in the data directory).
     pub component_cache: Option<PathBuf>,
+    /// The URL callers reach this host at (`None`: `http://` and the Host header).
+    pub public_url: Option<String>,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -98,6 +105,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("retention", &self.retention)
             .field("registry_refresh", &self.registry_refresh)
             .field("component_cache", &self.component_cache)
+            .field("public_url", &self.public_url)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -116,6 +124,15 @@ impl ServeConfig {
         let listen = overrides.listen.or(from_file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen.parse().with_context(|| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
         let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let public_url = overrides.public_url.or(from_file.public_url);
+        if let Some(text) = &public_url {
+            let url = url::Url::parse(text).with_context(|| format!("public URL `{text}` is not a URL"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+                anyhow::bail!(
+                    "public URL `{text}`: give scheme, host and an optional path, e.g. https://hooks.example.com"
+                );
+            }
+        }
         Ok(ServeConfig {
             listen,
             data_dir: overrides
@@ -141,6 +158,7 @@ impl ServeConfig {
                 secs => Some(Duration::from_secs(secs)),
             },
             component_cache: overrides.component_cache.or(from_file.component_cache),
+            public_url,
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })

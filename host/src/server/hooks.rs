@@ -217,6 +217,7 @@ async fn answer(
 ) -> Result<Response, ApiError> {
     let request = TriggerRequest {
         method: method.to_string(),
+        url: public_url(state.config.public_url.as_deref(), &uri, &headers),
         path: path.to_string(),
         query: uri.query().unwrap_or_default().to_string(),
         headers: headers
@@ -225,8 +226,7 @@ async fn answer(
             .collect(),
         body: body.to_vec(),
     };
-    let report =
-        state.plugins.handle_request(&route.plugin, &route.plugin_version, &route.node, &route.config, request).await;
+    let report = state.engine.call_trigger(route, request).await;
     let output = match report.result {
         Ok(output) => output,
         Err(NodeFailure::Plugin { message, .. }) => {
@@ -285,6 +285,21 @@ async fn answer(
         state.engine.store().commit(batch).await.map_err(ApiError::internal)?;
     }
     Ok(answer.into_response())
+}
+
+/// The full URL a caller used, as a trigger sees it (`http-request.url`):
+/// the operator's public URL (`--public-url`, for a host behind a proxy or
+/// load balancer) followed by the request's path and query; without one,
+/// `http://` and the request's `Host` header.
+fn public_url(configured: Option<&str>, uri: &Uri, headers: &HeaderMap) -> String {
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    match configured {
+        Some(base) => format!("{}{path_and_query}", base.trim_end_matches('/')),
+        None => {
+            let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}{path_and_query}")
+        }
+    }
 }
 
 /// The answer of a settled sync execution.

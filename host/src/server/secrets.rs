@@ -1,8 +1,11 @@
 //! Credentials kept in the store, encrypted at rest.
 //!
 //! Each value is sealed with ChaCha20-Poly1305 under the server's 32-byte key,
-//! a fresh random nonce per write, and the credential's name as associated
-//! data (so a sealed value cannot be moved to another name). The key comes
+//! a fresh random nonce per write, and the credential's name (and type) as
+//! associated data (so a sealed value cannot be moved to another name or
+//! given another type). A typed credential's fields are sealed together as
+//! one JSON object; its type is kept in the clear beside them, so a deploy
+//! checks bindings without opening anything. The key comes
 //! from `WIREWORK_SECRET_KEY` (64 hex characters) or a key file (default
 //! `secret.key` in the data directory, made with mode 0600 at first start).
 //! Values are decrypted only when a node bound to them runs; the API lists
@@ -10,13 +13,14 @@
 //!
 //! Keys: `cr/{name}` holds a [`Sealed`] record.
 
-use crate::engine::Credentials;
+use crate::engine::{CredentialValue, Credentials};
 use crate::store::{Batch, Store};
 use anyhow::{bail, Context};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One sealed credential.
@@ -25,15 +29,35 @@ struct Sealed {
     nonce: String,
     ciphertext: String,
     updated_ms: u64,
+    /// A typed credential's type (`publisher/plugin:type`); none for a plain value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    /// A typed credential's field names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<String>,
 }
 
-/// A credential's name and when it was last set.
+/// A credential's name, type and when it was last set: never its value.
 #[derive(Debug, Clone, Serialize)]
 pub struct CredentialInfo {
     /// Its name, as workflows bind it.
     pub name: String,
     /// When it was set (ms since the epoch).
     pub updated_ms: u64,
+    /// Its type (`publisher/plugin:type`); absent for a plain value.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// A typed credential's field names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// The associated data a value is sealed with: its name, and its type when it has one.
+fn associated(name: &str, kind: Option<&str>) -> Vec<u8> {
+    match kind {
+        Some(kind) => format!("{name}\u{0}{kind}").into_bytes(),
+        None => name.as_bytes().to_vec(),
+    }
 }
 
 /// Credentials in the store.
@@ -100,17 +124,26 @@ impl SecretStore {
     }
 
     /// Set `name` to `value`, durably.
-    pub async fn set(&self, name: &str, value: &str) -> anyhow::Result<()> {
+    pub async fn set(&self, name: &str, value: &CredentialValue) -> anyhow::Result<()> {
+        let (plain, kind, fields) = match value {
+            CredentialValue::Plain(value) => (value.clone(), None, Vec::new()),
+            CredentialValue::Typed { kind, fields } => {
+                (serde_json::to_string(fields)?, Some(kind.clone()), fields.keys().cloned().collect())
+            }
+        };
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
+        let aad = associated(name, kind.as_deref());
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: value.as_bytes(), aad: name.as_bytes() })
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: &aad })
             .map_err(|_| anyhow::anyhow!("sealing a credential failed"))?;
         let sealed = Sealed {
             nonce: hex::encode(nonce),
             ciphertext: hex::encode(ciphertext),
             updated_ms: crate::engine::now_ms(),
+            kind,
+            fields,
         };
         let mut batch = Batch::default();
         batch.put(key_of(name), serde_json::to_vec(&sealed)?);
@@ -133,14 +166,23 @@ impl SecretStore {
             let (key, value) = entry?;
             let sealed: Sealed = serde_json::from_slice(&value).context("corrupt credential record")?;
             let name = String::from_utf8_lossy(&key[3..]).into_owned();
-            found.push(CredentialInfo { name, updated_ms: sealed.updated_ms });
+            found.push(CredentialInfo {
+                name,
+                updated_ms: sealed.updated_ms,
+                kind: sealed.kind,
+                fields: sealed.fields,
+            });
         }
         Ok(found)
     }
 
-    fn open(&self, name: &str) -> anyhow::Result<Option<String>> {
+    fn sealed(&self, name: &str) -> anyhow::Result<Option<Sealed>> {
         let Some(bytes) = self.store.get(&key_of(name))? else { return Ok(None) };
-        let sealed: Sealed = serde_json::from_slice(&bytes).context("corrupt credential record")?;
+        Ok(Some(serde_json::from_slice(&bytes).context("corrupt credential record")?))
+    }
+
+    fn open(&self, name: &str) -> anyhow::Result<Option<CredentialValue>> {
+        let Some(sealed) = self.sealed(name)? else { return Ok(None) };
         let nonce = hex::decode(&sealed.nonce).context("corrupt credential nonce")?;
         let ciphertext = hex::decode(&sealed.ciphertext).context("corrupt credential")?;
         if nonce.len() != 12 {
@@ -148,14 +190,34 @@ impl SecretStore {
         }
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: name.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload { msg: &ciphertext, aad: &associated(name, sealed.kind.as_deref()) },
+            )
             .map_err(|_| anyhow::anyhow!("credential `{name}` does not open with this key"))?;
-        Ok(Some(String::from_utf8(plain).context("credential is not UTF-8")?))
+        let plain = String::from_utf8(plain).context("credential is not UTF-8")?;
+        Ok(Some(match sealed.kind {
+            None => CredentialValue::Plain(plain),
+            Some(kind) => {
+                let fields: BTreeMap<String, String> = serde_json::from_str(&plain).context("corrupt credential")?;
+                CredentialValue::Typed { kind, fields }
+            }
+        }))
     }
 }
 
 impl Credentials for SecretStore {
-    fn get(&self, name: &str) -> Option<String> {
+    fn kind(&self, name: &str) -> Option<Option<String>> {
+        match self.sealed(name) {
+            Ok(sealed) => sealed.map(|s| s.kind),
+            Err(e) => {
+                tracing::error!(credential = %name, "{e:#}");
+                None
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<CredentialValue> {
         match self.open(name) {
             Ok(value) => value,
             Err(e) => {
@@ -177,8 +239,22 @@ mod tests {
         let key = load_key(None, &dir.path().join("secret.key")).unwrap();
         assert_eq!(load_key(None, &dir.path().join("secret.key")).unwrap(), key, "the key file is reused");
         let secrets = SecretStore::new(store.clone(), key);
-        secrets.set("sendgrid", "SG.very-secret").await.unwrap();
-        assert_eq!(secrets.get("sendgrid").as_deref(), Some("SG.very-secret"));
+        secrets.set("sendgrid", &CredentialValue::Plain("SG.very-secret".into())).await.unwrap();
+        assert_eq!(secrets.get("sendgrid"), Some(CredentialValue::Plain("SG.very-secret".into())));
+        let fields: BTreeMap<String, String> = [("token".to_string(), "ghp_very-secret".to_string())].into();
+        let typed = CredentialValue::Typed { kind: "wirework/http:bearer".into(), fields };
+        secrets.set("github", &typed).await.unwrap();
+        assert_eq!(secrets.get("github"), Some(typed));
+        assert_eq!(secrets.kind("github"), Some(Some("wirework/http:bearer".to_string())));
+        assert_eq!(secrets.kind("sendgrid"), Some(None));
+        // Given another type in the clear, it does not open.
+        let mut record: serde_json::Value = serde_json::from_slice(&store.get(b"cr/github").unwrap().unwrap()).unwrap();
+        record["kind"] = "wirework/http:basic".into();
+        let mut batch = Batch::default();
+        batch.put(b"cr/github".to_vec(), serde_json::to_vec(&record).unwrap());
+        store.commit(batch).await.unwrap();
+        assert_eq!(secrets.get("github"), None);
+        assert!(secrets.delete("github").await.unwrap());
         let raw = store.get(b"cr/sendgrid").unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("very-secret"), "stored in the clear");
         // Moved to another name, it does not open.

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use wirework::runtime::{Grants, NodeFailure, Outcome, TriggerRequest};
+use wirework::runtime::{Grants, Invocation, NodeFailure, Outcome, TriggerRequest};
 use wirework_registry::NodeKind;
 
 async fn core() -> (wirework::runtime::Runtime, wirework::runtime::LoadedPlugin) {
@@ -241,6 +241,7 @@ async fn noop_passes_items_through() {
 fn request(method: &str, content_type: &str, body: &str) -> TriggerRequest {
     TriggerRequest {
         method: method.into(),
+        url: "http://127.0.0.1/hooks/leads/signup?utm=ad&utm=mail".into(),
         path: "/signup".into(),
         query: "utm=ad&utm=mail".into(),
         headers: vec![("content-type".into(), content_type.into())],
@@ -250,7 +251,8 @@ fn request(method: &str, content_type: &str, body: &str) -> TriggerRequest {
 
 async fn trigger(config: Value, req: TriggerRequest) -> wirework::runtime::TriggerOutput {
     let (runtime, plugin) = core().await;
-    runtime.handle_request(&plugin, "webhook", &config.to_string(), req).await.result.unwrap()
+    let call = Invocation { node: "webhook".into(), config: config.to_string(), ..Default::default() };
+    runtime.handle_request(&plugin, call, req).await.result.unwrap()
 }
 
 fn items(out: &wirework::runtime::TriggerOutput) -> Vec<Value> {
@@ -301,6 +303,7 @@ async fn unknown_nodes_and_non_triggers_are_clean_errors() {
     let report = runtime.invoke(&plugin, invocation("explode", json!({}), vec![])).await;
     let err = report.result.unwrap_err();
     assert!(err.to_string().contains("no node `explode`"), "{err}");
-    let report = runtime.handle_request(&plugin, "set", "{}", request("POST", "", "{}")).await;
+    let call = Invocation { node: "set".into(), config: "{}".into(), ..Default::default() };
+    let report = runtime.handle_request(&plugin, call, request("POST", "", "{}")).await;
     assert!(report.result.unwrap_err().to_string().contains("not an HTTP trigger"));
 }

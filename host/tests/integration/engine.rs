@@ -345,7 +345,7 @@ connections: [{{from: go, to: hold}}, {{from: hold, to: mark}}]
     wait_for(engine, &first, &[Status::Waiting]).await;
     let v2 = engine.deploy_text(&version("two")).await.unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.2", "the range resolved to an exact version");
+    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.3", "the range resolved to an exact version");
     let second = engine.start("versioned", None, vec![json!({})]).await.unwrap();
     wait_for(engine, &second, &[Status::Waiting]).await;
     assert_eq!(engine.emit_event("release", json!({})).await.unwrap().resumed, 2);
@@ -383,6 +383,7 @@ async fn credentials_reach_only_the_nodes_bound_to_them_and_state_persists() {
     install_fixtures(dir.path(), &recorder.addr.to_string());
     let credentials = creds();
     credentials.set("crm-token", "s3cret-value");
+    let kept = credentials.clone();
     let instance = open(dir.path(), credentials).await;
     let engine = &instance.engine;
     let workflow = r#"
@@ -451,12 +452,18 @@ connections: [{from: go, to: code}, {from: code, to: log}, {from: log, to: wait}
     assert!(record.contains(r#"{\"token\":\"***\"}"#) || record.contains(r#"{"token":"***"}"#), "{record}");
     assert!(!record.contains("s3cret-value"), "secret values never reach the execution record: {record}");
 
-    // A missing credential fails the step clearly.
-    let workflow = workflow.replace("id: secrets", "id: secrets-2").replace("crm-token", "missing");
+    // A deploy binding a credential that is not stored is refused, naming node and field.
+    let missing = workflow.replace("id: secrets", "id: secrets-2").replace("crm-token", "missing");
+    let refused = engine.deploy_text(&missing).await.unwrap_err().to_string();
+    assert!(refused.contains("nodes[0](bound).credentials.API_TOKEN: no credential `missing` is stored"), "{refused}");
+    // One deleted after the deploy fails the step clearly.
+    kept.set("short-lived", "s3cret-value");
+    let workflow = workflow.replace("id: secrets", "id: secrets-3").replace("crm-token", "short-lived");
     engine.deploy_text(&workflow).await.unwrap();
-    let id = engine.start("secrets-2", None, vec![json!({})]).await.unwrap();
+    kept.remove("short-lived");
+    let id = engine.start("secrets-3", None, vec![json!({})]).await.unwrap();
     let done = wait_for(engine, &id, &[Status::Succeeded, Status::Failed]).await;
-    assert!(done.error.unwrap().message.contains("credential `missing` (bound to API_TOKEN) is not set"));
+    assert!(done.error.unwrap().message.contains("credential `short-lived` (bound to API_TOKEN) is not set"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,7 @@ async fn server() -> std::net::SocketAddr {
             }),
         )
         .route("/busy", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "try later") }))
+        .route("/limited", get(|| async { (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], "slow down") }))
         .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "no such thing") }));
     serve(router).await
 }
@@ -101,7 +102,7 @@ async fn error_statuses_are_errors_retryable_only_when_a_retry_can_help() {
 
     let report = runtime.invoke(&plugin, invocation("request", json!({"url": url("/busy")}), vec![])).await;
     match report.result.unwrap_err() {
-        NodeFailure::Plugin { message, code, retryable } => {
+        NodeFailure::Plugin { message, code, retryable, .. } => {
             assert!(retryable, "503 may pass");
             assert_eq!(code.as_deref(), Some("http_status"));
             assert!(message.contains("503") && message.contains("try later"), "{message}");
@@ -110,6 +111,14 @@ async fn error_statuses_are_errors_retryable_only_when_a_retry_can_help() {
     }
     let report = runtime.invoke(&plugin, invocation("request", json!({"url": url("/missing")}), vec![])).await;
     assert!(!report.result.unwrap_err().retryable(), "404 will not pass by retrying");
+    // A 429's Retry-After reaches the engine, which waits at least that long.
+    let report = runtime.invoke(&plugin, invocation("request", json!({"url": url("/limited")}), vec![])).await;
+    match report.result.unwrap_err() {
+        NodeFailure::Plugin { retryable, retry_after_ms, .. } => {
+            assert_eq!((retryable, retry_after_ms), (true, Some(7000)))
+        }
+        other => panic!("{other:?}"),
+    }
 
     let config = json!({"url": url("/missing"), "fail_on_status": false});
     let report = runtime.invoke(&plugin, invocation("request", config, vec![])).await;

@@ -15,8 +15,10 @@
 mod common;
 
 mod cli;
+mod contracts;
 mod core_nodes;
 mod crash;
+mod credentials;
 mod engine;
 mod examples;
 mod http_node;

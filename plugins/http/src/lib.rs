@@ -3,6 +3,11 @@
 //! The output item is `{"status": 200, "headers": {...}, "body": ...}` where the
 //! body is parsed JSON when the response says it is JSON, else text. The call
 //! goes through the host, which lets it reach only the hosts the operator granted.
+//!
+//! Authentication comes from a stored credential the workflow binds to the
+//! node, of one of the types the manifest declares (`bearer`, `basic`,
+//! `header`, `query`), named by `auth`: the host adds it to the request, and
+//! the node never sees the secret.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -36,6 +41,34 @@ pub struct RequestConfig {
     /// Treat 4xx and 5xx answers as errors (5xx and 429 retryable). Default true.
     #[serde(default = "yes")]
     pub fail_on_status: bool,
+    /// Authenticate with the credential bound to the node for this type:
+    /// `bearer`, `basic`, `header` or `query`.
+    pub auth: Option<Auth>,
+}
+
+/// The credential types the node sends (declared in plugin.toml).
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `Authorization: Basic ...`.
+    Basic,
+    /// A header, named by the credential.
+    Header,
+    /// A query parameter, named by the credential.
+    Query,
+}
+
+impl Auth {
+    fn credential_type(self) -> &'static str {
+        match self {
+            Auth::Bearer => "bearer",
+            Auth::Basic => "basic",
+            Auth::Header => "header",
+            Auth::Query => "query",
+        }
+    }
 }
 
 fn default_method() -> String {
@@ -66,7 +99,11 @@ impl Node for Request {
                 "body": {"type": "string"},
                 "send_item": {"type": "boolean"},
                 "timeout_ms": {"type": "integer", "minimum": 1},
-                "fail_on_status": {"type": "boolean"}
+                "fail_on_status": {"type": "boolean"},
+                "auth": {
+                    "enum": ["bearer", "basic", "header", "query"],
+                    "description": "Authenticate with the credential of this type bound to the node"
+                }
             },
             "additionalProperties": false
         }))
@@ -112,20 +149,15 @@ fn call(config: &RequestConfig, url: &str, item: &Item, idempotency_key: &str) -
     if let Some(ms) = config.timeout_ms {
         request = request.timeout_ms(ms);
     }
+    if let Some(auth) = config.auth {
+        request = request.credential(auth.credential_type());
+    }
     let response = request.send()?;
     if config.fail_on_status && response.status >= 400 {
-        let message = format!(
-            "{} {} answered {}: {}",
-            config.method,
-            config.url,
-            response.status,
-            String::from_utf8_lossy(&response.body).chars().take(200).collect::<String>()
-        );
-        let error = if response.status >= 500 || response.status == 429 {
-            NodeError::retryable(message)
-        } else {
-            NodeError::fatal(message)
-        };
+        let mut error = NodeError::from_response(&format!("{} {}", config.method, config.url), &response);
+        if response.status < 500 && response.status != 429 {
+            error.retryable = false;
+        }
         return Err(error.with_code("http_status"));
     }
     let is_json = response.header("content-type").is_some_and(|t| t.contains("json"));

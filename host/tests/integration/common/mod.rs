@@ -32,6 +32,8 @@ pub struct Fixtures {
     pub core: PathBuf,
     pub http: PathBuf,
     pub hostile: PathBuf,
+    /// Built against the frozen `wirework:plugin@0.1.0`.
+    pub legacy: PathBuf,
     /// The home the build signed with, in `target/test-fixtures`: copied,
     /// never used or changed by a test.
     pristine: Home,
@@ -113,6 +115,7 @@ fn shared_fixtures() -> Fixtures {
         core: package("core.wwpkg"),
         http: package("http.wwpkg"),
         hostile: package("hostile.wwpkg"),
+        legacy: package("legacy.wwpkg"),
         home: home.clone(),
         pristine: home.clone(),
     };
@@ -135,6 +138,7 @@ fn shared_fixtures() -> Fixtures {
     build("plugins/core", &fixtures.core);
     build("plugins/http", &fixtures.http);
     build("plugins/fixtures/hostile", &fixtures.hostile);
+    build("plugins/fixtures/legacy-v01", &fixtures.legacy);
     std::fs::write(dir.join("ready"), b"").unwrap();
     fixtures
 }
