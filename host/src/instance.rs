@@ -20,6 +20,26 @@ pub struct InstanceOptions {
     pub engine: EngineConfig,
     /// Where precompiled components are kept (`None`: the data directory's `cache/`).
     pub component_cache: Option<std::path::PathBuf>,
+    /// The operator's caps on every plugin call.
+    pub call_caps: CallCaps,
+}
+
+/// The operator's caps on every plugin call, over what manifests and nodes ask.
+#[derive(Debug, Clone, Copy)]
+pub struct CallCaps {
+    /// Fuel per call.
+    pub fuel: u64,
+    /// Wall time per call, in ms.
+    pub wall_ms: u64,
+    /// Linear memory per call, in MiB.
+    pub memory_mib: u64,
+}
+
+impl Default for CallCaps {
+    fn default() -> Self {
+        let runtime = RuntimeConfig::default();
+        CallCaps { fuel: runtime.max_fuel, wall_ms: runtime.max_wall_ms, memory_mib: runtime.max_memory_mib }
+    }
 }
 
 /// A running instance.
@@ -59,7 +79,14 @@ impl Instance {
         crate::engine::records::check_format(&store).with_context(|| format!("opening {}", dir.store().display()))?;
         let credentials = credentials(&store)?;
         let cache_dir = options.component_cache.unwrap_or_else(|| dir.cache());
-        let runtime_config = RuntimeConfig { cache_dir: Some(cache_dir), ..Default::default() };
+        let caps = options.call_caps;
+        let runtime_config = RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            max_fuel: caps.fuel,
+            max_wall_ms: caps.wall_ms,
+            max_memory_mib: caps.memory_mib,
+            ..Default::default()
+        };
         let max_calls = runtime_config.max_instances as usize;
         let runtime = Runtime::new(runtime_config, Arc::new(StoreKv::new(store.clone())))?;
         let plugins = Arc::new(InstalledPlugins::new(runtime, max_calls));

@@ -61,6 +61,8 @@ pub(crate) fn ensure_driver(inner: &Arc<Inner>, id: &str, wake: Option<Wake>) {
 pub(crate) struct PendingStart {
     pub writes: Batch,
     pub durable: oneshot::Sender<()>,
+    /// Steps taken before the execution existed (a webhook trigger's call).
+    pub steps: Vec<StepRecord>,
 }
 
 /// Start the driver of an execution just created (its record in hand);
@@ -251,9 +253,9 @@ async fn drive(
         },
     };
     let stored_status = if pending.is_some() { None } else { Some(record.status) };
-    let (held, pending_start) = match pending {
-        Some(PendingStart { writes, durable }) => (writes, Some(durable)),
-        None => (Batch::default(), None),
+    let (held, pending_start, first_steps) = match pending {
+        Some(PendingStart { writes, durable, steps }) => (writes, Some(durable), steps),
+        None => (Batch::default(), None, Vec::new()),
     };
     let plan = match runnable_plan(&inner, &record) {
         Ok(plan) => plan,
@@ -264,6 +266,7 @@ async fn drive(
         }
     };
     let mut driver = Driver::new(inner, record, plan, held, stored_status, pending_start)?;
+    driver.steps = first_steps;
     driver.run(&id, rx).await
 }
 
@@ -609,6 +612,11 @@ impl Driver {
                 self.fail(Some(&never_ran), message, None, batch);
                 return;
             }
+            if let Some(message) = self.budget_spent() {
+                let never_ran = Activation { attempt: activation.attempt - 1, ..activation };
+                self.fail(Some(&never_ran), message, None, batch);
+                return;
+            }
             self.launched.insert(activation.step);
             let future = self.prepare(&activation);
             self.running.push(future);
@@ -648,7 +656,7 @@ impl Driver {
             attempt: activation.attempt,
             resume_state: activation.resume.as_ref().map(|r| r.state.get().to_string()),
             kv_scope: self.record.workflow_id.clone(),
-            limits: Some(node.limits),
+            limits: Some(self.call_limits(node)),
             bound,
             ..Default::default()
         };
@@ -715,6 +723,28 @@ impl Driver {
             .collect()
     }
 
+    /// A node's limits for its next call: its fuel no more than what is
+    /// left of the execution's budget.
+    fn call_limits(&self, node: &PlanNode) -> wirework_registry::Limits {
+        let mut limits = node.limits;
+        if let Some(budget) = self.inner.config.execution_fuel_budget {
+            limits.fuel = limits.fuel.min(budget.saturating_sub(self.record.state.fuel_used)).max(1);
+        }
+        limits
+    }
+
+    /// Why no further call may run, when the execution's fuel budget is spent.
+    fn budget_spent(&self) -> Option<String> {
+        let budget = self.inner.config.execution_fuel_budget?;
+        let used = self.record.state.fuel_used;
+        (used >= budget).then(|| {
+            format!(
+                "fuel budget spent: the execution's calls used {used} fuel of the {budget} it may \
+                 (the operator's --execution-fuel-budget)"
+            )
+        })
+    }
+
     /// Record a finished call and move the execution on.
     fn apply_done(&mut self, done: StepDone, batch: &mut Batch) {
         self.launched.remove(&done.step);
@@ -725,6 +755,19 @@ impl Driver {
         let node = &plan.nodes[node_index];
         let (result, mut record) = self.step_record(node, &activation, done);
         self.inner.metrics.record_step(&record.plugin, &node.spec.node, record.duration_us, record.fuel);
+        self.record.state.fuel_used = self.record.state.fuel_used.saturating_add(record.fuel);
+        // A call that failed once the budget is spent (out of the fuel it had
+        // left, most likely) ends the execution: no retry, no on_error path.
+        let result = match (result, self.budget_spent()) {
+            (Err(failure), Some(message)) => {
+                record.outcome = StepOutcome::Failed { failure: failure.clone(), then: "stop".into() };
+                self.fail(Some(&activation), message, Some(failure), batch);
+                self.record.state.next_record += 1;
+                self.steps.push(record);
+                return;
+            }
+            (result, _) => result,
+        };
         // An effectful call happened: its result is durable before anything
         // else starts, so it never runs again once it has finished.
         self.must_commit |= node.side_effects;

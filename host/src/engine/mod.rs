@@ -42,7 +42,7 @@ use crate::store::{Batch, Store};
 use anyhow::Context;
 use executor::{Router, Wake};
 use parking_lot::{Mutex, RwLock};
-use records::keys;
+use records::{keys, StepOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -59,11 +59,23 @@ pub struct EngineConfig {
     pub retention: Duration,
     /// How often retention runs.
     pub prune_interval: Duration,
+    /// The operator's cap on a call's wall time, in ms: a node's
+    /// `timeout_ms` above it is refused at deploy (the runtime caps every
+    /// call at it too).
+    pub max_call_wall_ms: u64,
+    /// Fuel an execution may use in all its calls; once spent, it fails.
+    /// `None`: no budget.
+    pub execution_fuel_budget: Option<u64>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { retention: Duration::from_secs(30 * 24 * 3600), prune_interval: Duration::from_secs(3600) }
+        EngineConfig {
+            retention: Duration::from_secs(30 * 24 * 3600),
+            prune_interval: Duration::from_secs(3600),
+            max_call_wall_ms: wirework_registry::manifest::MAX_LIMITS.wall_ms,
+            execution_fuel_budget: None,
+        }
     }
 }
 
@@ -197,6 +209,36 @@ pub(crate) struct Inner {
 /// its id (an idempotency record, a schedule's last slot, ...).
 pub type StartWrites = Box<dyn FnOnce(&str, &mut Batch) + Send>;
 
+/// A webhook trigger's call ([`Engine::call_trigger`]): recorded as the
+/// first step of the execution it starts, so its fuel, time and logs show
+/// beside the nodes'.
+#[derive(Debug, Clone)]
+pub struct TriggerCall {
+    /// `publisher/name@version` of the trigger's plugin.
+    pub plugin: String,
+    /// Fuel it used.
+    pub fuel: u64,
+    /// When it started.
+    pub started_ms: u64,
+    /// How long it took, in microseconds.
+    pub duration_us: u64,
+    /// What the plugin logged.
+    pub logs: Vec<crate::runtime::LogLine>,
+    /// Capability refusals.
+    pub denials: Vec<String>,
+}
+
+/// How an execution is started, beyond its trigger and items.
+#[derive(Default)]
+pub(crate) struct Start {
+    /// Writes committed with the new execution.
+    pub writes: Option<StartWrites>,
+    /// The trigger call that made its items, recorded as its first step.
+    pub trigger_call: Option<TriggerCall>,
+    /// The execution it re-runs.
+    pub rerun_of: Option<String>,
+}
+
 /// Encode trigger items, which must be JSON objects.
 fn raw_items(items: Vec<Value>) -> Result<Vec<crate::runtime::Json>, EngineError> {
     items
@@ -305,7 +347,11 @@ impl Engine {
             let version = self.workflow(id, None).ok()?;
             Some(version.workflow.triggers.iter().any(|t| t.kind == model::TriggerType::Error))
         };
-        let plan = validate::plan(workflow, &resolve, &error_trigger, Some(&*self.inner.credentials))?;
+        let deploy = validate::DeployChecks {
+            credentials: &*self.inner.credentials,
+            max_wall_ms: self.inner.config.max_call_wall_ms,
+        };
+        let plan = validate::plan(workflow, &resolve, &error_trigger, Some(deploy))?;
         let id = plan.workflow.id.clone();
         let head: Option<WorkflowHead> = self.head(&id)?;
         let version = head.as_ref().map_or(1, |h| h.latest + 1);
@@ -418,7 +464,27 @@ impl Engine {
     /// Let the trigger node of `route` turn an HTTP request into items:
     /// bound to the trigger's credentials, the workflow's key-value state,
     /// and its plugin's limits, as a node's call is.
-    pub async fn call_trigger(&self, route: &Webhook, request: TriggerRequest) -> InvokeReport<TriggerOutput> {
+    pub async fn call_trigger(
+        &self,
+        route: &Webhook,
+        request: TriggerRequest,
+    ) -> (InvokeReport<TriggerOutput>, TriggerCall) {
+        let started_ms = now_ms();
+        let report = self.run_trigger(route, request).await;
+        let plugin = format!("{}@{}", route.plugin, route.plugin_version);
+        self.inner.metrics.record_step(&plugin, &route.node, report.wall.as_micros() as u64, report.fuel);
+        let call = TriggerCall {
+            plugin,
+            fuel: report.fuel,
+            started_ms,
+            duration_us: report.wall.as_micros() as u64,
+            logs: report.logs.clone(),
+            denials: report.denials.clone(),
+        };
+        (report, call)
+    }
+
+    async fn run_trigger(&self, route: &Webhook, request: TriggerRequest) -> InvokeReport<TriggerOutput> {
         let setup_failed = |message: String| InvokeReport {
             result: Err(NodeFailure::Setup { message }),
             fuel: 0,
@@ -463,7 +529,7 @@ impl Engine {
             .current(workflow)
             .ok_or_else(|| EngineError::NotFound(format!("no workflow `{workflow}`")))?;
         self.refuse_when_stopping()?;
-        self.inner.start(workflow, version, trigger, raw_items(items)?, None, None).await
+        self.inner.start(workflow, version, trigger, raw_items(items)?, Start::default()).await
     }
 
     /// Starts from outside end with shutdown; the engine's own (follow-up
@@ -485,12 +551,14 @@ impl Engine {
         trigger: Option<&str>,
         items: Vec<crate::runtime::Json>,
         writes: StartWrites,
+        trigger_call: Option<TriggerCall>,
     ) -> Result<String, EngineError> {
         self.refuse_when_stopping()?;
         if let Some(bad) = items.iter().find(|i| !i.get().trim_start().starts_with('{')) {
             return Err(EngineError::Conflict(format!("trigger items must be JSON objects, not {}", bad.get())));
         }
-        self.inner.start(workflow, version, trigger, items, None, Some(writes)).await
+        let start = Start { writes: Some(writes), trigger_call, rerun_of: None };
+        self.inner.start(workflow, version, trigger, items, start).await
     }
 
     /// What the engine counts (shared with the server for `/metrics`).
@@ -626,7 +694,8 @@ impl Engine {
             RetryMode::FromStart => {
                 let items = record.trigger.items.clone();
                 let (workflow, version) = (&record.workflow_id, record.workflow_version);
-                self.inner.start(workflow, version, Some(&record.trigger.id), items, Some(id.to_string()), None).await
+                let start = Start { rerun_of: Some(id.to_string()), ..Default::default() };
+                self.inner.start(workflow, version, Some(&record.trigger.id), items, start).await
             }
             RetryMode::FromFailed => {
                 let (reply, answer) = oneshot::channel();
@@ -750,7 +819,9 @@ impl Inner {
         for (workflow, trigger) in index.event_starts(name) {
             let version = index.current(workflow);
             let started = match version {
-                Some(version) => self.start(workflow, version, Some(trigger), vec![raw.clone()], None, None).await,
+                Some(version) => {
+                    self.start(workflow, version, Some(trigger), vec![raw.clone()], Start::default()).await
+                }
                 None => Err(EngineError::NotFound(format!("no workflow `{workflow}`"))),
             };
             match started {
@@ -795,9 +866,9 @@ impl Inner {
         version: u32,
         trigger: Option<&str>,
         items: Vec<crate::runtime::Json>,
-        rerun_of: Option<String>,
-        writes: Option<StartWrites>,
+        start: Start,
     ) -> Result<String, EngineError> {
+        let Start { writes, trigger_call, rerun_of } = start;
         let plan = self.plan(workflow, version).map_err(EngineError::NotFound)?;
         let triggers = &plan.workflow.triggers;
         let index = match trigger {
@@ -831,6 +902,29 @@ impl Inner {
             state: Default::default(),
             first_steps: Vec::new(),
         };
+        // The trigger's call is step 0; the nodes' steps come after it.
+        let trigger_steps: Vec<StepRecord> = trigger_call
+            .map(|call| {
+                record.state.next_step = 1;
+                record.state.next_record = 1;
+                StepRecord {
+                    step: 0,
+                    node: record.trigger.id.clone(),
+                    plugin: call.plugin,
+                    attempt: 1,
+                    idempotency_key: format!("{id}:0"),
+                    resumed: false,
+                    input: Vec::new(),
+                    outcome: StepOutcome::Emitted { ports: vec![("main".to_string(), items.clone())] },
+                    fuel: call.fuel,
+                    started_ms: call.started_ms,
+                    duration_us: call.duration_us,
+                    logs: call.logs,
+                    denials: call.denials,
+                }
+            })
+            .into_iter()
+            .collect();
         let mut router = Router { plan: &plan, state: &mut record.state };
         for t in 0..triggers.len() {
             let ports = if t == index { vec![("main".to_string(), items.clone())] } else { Vec::new() };
@@ -851,10 +945,18 @@ impl Inner {
             && record.state.ready.iter().all(|a| !plan.nodes[plan.node_index[&a.node]].side_effects);
         if pure_start {
             let (durable, stored) = oneshot::channel();
-            executor::start_driver(self, record, Some(executor::PendingStart { writes: batch, durable }));
+            let pending = executor::PendingStart { writes: batch, durable, steps: trigger_steps };
+            executor::start_driver(self, record, Some(pending));
             stored.await.map_err(|_| anyhow::anyhow!("the new execution could not be stored (see the log)"))?;
             self.metrics.executions_started.inc();
             return Ok(id);
+        }
+        if !trigger_steps.is_empty() {
+            if record.status.is_finished() {
+                record.first_steps = trigger_steps;
+            } else {
+                batch.put(keys::step_chunk(&id, 0), encode(&trigger_steps));
+            }
         }
         batch.put(keys::execution(&id), encode(&record));
         keys::restatus(&mut batch, &id, None, record.status);

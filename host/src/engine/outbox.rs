@@ -77,7 +77,7 @@ async fn run(inner: &Arc<Inner>, action: &Action) -> anyhow::Result<()> {
                 .find(|t| t.kind == super::model::TriggerType::Error)
                 .map(|t| t.id.clone())
                 .ok_or_else(|| anyhow::anyhow!("error workflow `{workflow}` has no `error` trigger"))?;
-            inner.start(workflow, version, Some(&trigger), vec![item.clone()], None, None).await?;
+            inner.start(workflow, version, Some(&trigger), vec![item.clone()], Default::default()).await?;
         }
         Action::EmitEvent { event, payload } => {
             inner.emit_event(event, serde_json::from_str(payload.get())?).await?;

@@ -233,6 +233,9 @@ pub struct ExecState {
     /// The next follow-up action's sequence number.
     #[serde(default)]
     pub next_action: u64,
+    /// Fuel its calls used so far, against the operator's budget per execution.
+    #[serde(default)]
+    pub fuel_used: u64,
 }
 
 /// A node run waiting to happen (or to be resumed).

@@ -183,7 +183,13 @@ async fn fire_due(inner: &Arc<Inner>) -> anyhow::Result<Option<u64>> {
             let writes: super::StartWrites =
                 Box::new(move |_, batch| batch.put(write_key, encode(&LastSlot { slot_ms: slot })));
             match inner
-                .start(&entry.workflow, entry.version, Some(&entry.trigger), vec![item], None, Some(writes))
+                .start(
+                    &entry.workflow,
+                    entry.version,
+                    Some(&entry.trigger),
+                    vec![item],
+                    super::Start { writes: Some(writes), ..Default::default() },
+                )
                 .await
             {
                 Ok(id) => {

@@ -115,9 +115,18 @@ struct Checker<'a> {
     resolve: &'a Resolver<'a>,
     pins: BTreeMap<String, Version>,
     resolved: HashMap<String, Result<PluginVersion, String>>,
-    /// The stored credentials bindings must fit (at a deploy; a stored
-    /// version is planned again without them).
-    credentials: Option<&'a dyn super::Credentials>,
+    /// What only a deploy checks (a stored version is planned again without them).
+    deploy: Option<DeployChecks<'a>>,
+}
+
+/// What a deploy checks beyond the workflow itself: what the operator set
+/// and what is stored now.
+#[derive(Clone, Copy)]
+pub(crate) struct DeployChecks<'a> {
+    /// The credentials bindings must fit.
+    pub credentials: &'a dyn super::Credentials,
+    /// The operator's cap on a call's wall time: `timeout_ms` at most this.
+    pub max_wall_ms: u64,
 }
 
 impl Checker<'_> {
@@ -215,9 +224,9 @@ pub(crate) fn plan(
     workflow: Workflow,
     resolve: &Resolver<'_>,
     error_trigger: &dyn Fn(&str) -> Option<bool>,
-    credentials: Option<&dyn super::Credentials>,
+    deploy: Option<DeployChecks<'_>>,
 ) -> Result<Plan, Invalid> {
-    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new(), credentials };
+    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new(), deploy };
     let wf = &workflow;
     check_settings(&mut c, wf, error_trigger);
     // Ids are unique across triggers and nodes.
@@ -330,8 +339,13 @@ fn check_node_settings(c: &mut Checker<'_>, at: &str, spec: &NodeSpec) {
             c.problem(format!("{at}.retry"), "delays are at most 30 days (2592000000 ms)");
         }
     }
-    if spec.timeout_ms == Some(0) {
-        c.problem(format!("{at}.timeout_ms"), "must be at least 1");
+    match (spec.timeout_ms, c.deploy.map(|d| d.max_wall_ms)) {
+        (Some(0), _) => c.problem(format!("{at}.timeout_ms"), "must be at least 1"),
+        (Some(ms), Some(cap)) if ms > cap => c.problem(
+            format!("{at}.timeout_ms"),
+            format!("{ms} ms is over the operator's cap of {cap} ms per call (--max-call-wall-ms)"),
+        ),
+        _ => {}
     }
 }
 
@@ -339,7 +353,7 @@ fn check_node_settings(c: &mut Checker<'_>, at: &str, spec: &NodeSpec) {
 /// requests, and (at a deploy) a stored credential that fits it.
 fn check_credentials(c: &mut Checker<'_>, at: &str, bindings: &BTreeMap<String, String>, plugin: &PluginVersion) {
     for (key, name) in bindings {
-        let problem = match c.credentials {
+        let problem = match c.deploy.map(|d| d.credentials) {
             Some(stored) => {
                 super::bindings::check(stored, &plugin.name, &plugin.credential_types, &plugin.secrets, key, name)
             }

@@ -47,8 +47,12 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Instances that may exist at once (the pooling allocator's size).
     pub max_instances: u32,
-    /// The largest memory any plugin may have, in MiB; manifests ask for less.
+    /// The largest memory any call may have, in MiB; manifests ask for less.
     pub max_memory_mib: u64,
+    /// The most fuel any call may have, whatever its manifest or node asks.
+    pub max_fuel: u64,
+    /// The longest any call may run, in ms, whatever its manifest or node asks.
+    pub max_wall_ms: u64,
     /// Bounds on outbound HTTP.
     pub http: HttpLimits,
     /// How plugins' HTTP calls look host names up (the system's resolver by default).
@@ -67,6 +71,8 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 1000,
             max_memory_mib: 1024,
+            max_fuel: wirework_registry::manifest::MAX_LIMITS.fuel,
+            max_wall_ms: wirework_registry::manifest::MAX_LIMITS.wall_ms,
             http: HttpLimits::default(),
             resolver: Resolver::system(),
             fuel_yield_interval: 1_000_000,
@@ -647,7 +653,10 @@ impl Runtime {
         bound: Bound,
         call: Call,
     ) -> InvokeReport<CallResult> {
-        let limits = limits.unwrap_or(plugin.manifest.limits);
+        let mut limits = limits.unwrap_or(plugin.manifest.limits);
+        // The operator's caps win over what a manifest or a node asks.
+        limits.fuel = limits.fuel.min(self.inner.config.max_fuel);
+        limits.wall_ms = limits.wall_ms.min(self.inner.config.max_wall_ms);
         let memory_mib = limits.memory_mib.min(self.inner.config.max_memory_mib);
         let wall = Duration::from_millis(limits.wall_ms);
         let start = Instant::now();

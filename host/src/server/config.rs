@@ -54,6 +54,21 @@ pub struct Settings {
     /// signs the URL it called). Default: http:// and the request's Host header.
     #[arg(long, env = "WIREWORK_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The most fuel any plugin call may use, whatever its manifest asks
+    /// (default 100000000000).
+    #[arg(long, env = "WIREWORK_MAX_CALL_FUEL")]
+    pub max_call_fuel: Option<u64>,
+    /// The longest any plugin call may run, in ms, whatever its manifest or
+    /// node asks; a node's `timeout_ms` above it is refused at deploy (default 600000).
+    #[arg(long, env = "WIREWORK_MAX_CALL_WALL_MS")]
+    pub max_call_wall_ms: Option<u64>,
+    /// The most linear memory any plugin call may have, in MiB (default 1024).
+    #[arg(long, env = "WIREWORK_MAX_CALL_MEMORY_MIB")]
+    pub max_call_memory_mib: Option<u64>,
+    /// Fuel an execution's calls may use in all; past it the execution
+    /// fails, saying so (default: no budget).
+    #[arg(long, env = "WIREWORK_EXECUTION_FUEL_BUDGET")]
+    pub execution_fuel_budget: Option<u64>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -85,6 +100,10 @@ pub struct ServeConfig {
     pub component_cache: Option<PathBuf>,
     /// The URL callers reach this host at (`None`: `http://` and the Host header).
     pub public_url: Option<String>,
+    /// Caps on every plugin call.
+    pub call_caps: crate::instance::CallCaps,
+    /// Fuel an execution may use in all (`None`: no budget).
+    pub execution_fuel_budget: Option<u64>,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -106,6 +125,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("registry_refresh", &self.registry_refresh)
             .field("component_cache", &self.component_cache)
             .field("public_url", &self.public_url)
+            .field("call_caps", &self.call_caps)
+            .field("execution_fuel_budget", &self.execution_fuel_budget)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -125,6 +146,25 @@ impl ServeConfig {
         let listen = listen.parse().with_context(|| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
         let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let public_url = overrides.public_url.or(from_file.public_url);
+        let defaults = crate::instance::CallCaps::default();
+        let call_caps = crate::instance::CallCaps {
+            fuel: overrides.max_call_fuel.or(from_file.max_call_fuel).unwrap_or(defaults.fuel),
+            wall_ms: overrides.max_call_wall_ms.or(from_file.max_call_wall_ms).unwrap_or(defaults.wall_ms),
+            memory_mib: overrides.max_call_memory_mib.or(from_file.max_call_memory_mib).unwrap_or(defaults.memory_mib),
+        };
+        let bad_cap = |name: &str, value: u64, max: u64| {
+            (value == 0 || value > max).then(|| anyhow::anyhow!("{name} must be between 1 and {max}, not {value}"))
+        };
+        let max = wirework_registry::manifest::MAX_LIMITS;
+        for (name, value, max) in [
+            ("max_call_fuel", call_caps.fuel, max.fuel),
+            ("max_call_wall_ms", call_caps.wall_ms, max.wall_ms),
+            ("max_call_memory_mib", call_caps.memory_mib, max.memory_mib),
+        ] {
+            if let Some(error) = bad_cap(name, value, max) {
+                return Err(error);
+            }
+        }
         if let Some(text) = &public_url {
             let url = url::Url::parse(text).with_context(|| format!("public URL `{text}` is not a URL"))?;
             if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
@@ -159,6 +199,8 @@ impl ServeConfig {
             },
             component_cache: overrides.component_cache.or(from_file.component_cache),
             public_url,
+            call_caps,
+            execution_fuel_budget: overrides.execution_fuel_budget.or(from_file.execution_fuel_budget),
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })

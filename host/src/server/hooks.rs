@@ -226,7 +226,7 @@ async fn answer(
             .collect(),
         body: body.to_vec(),
     };
-    let report = state.engine.call_trigger(route, request).await;
+    let (report, trigger_call) = state.engine.call_trigger(route, request).await;
     let output = match report.result {
         Ok(output) => output,
         Err(NodeFailure::Plugin { message, .. }) => {
@@ -264,7 +264,7 @@ async fn answer(
     });
     let id = state
         .engine
-        .start_with(&route.workflow, route.version, Some(&route.trigger), output.items, writes)
+        .start_with(&route.workflow, route.version, Some(&route.trigger), output.items, writes, Some(trigger_call))
         .await
         .map_err(ApiError::from)?;
     if !route.sync {

@@ -141,8 +141,14 @@ impl Server {
         let key = secrets::load_key(config.secret_key_hex.as_deref(), &key_file)?;
         let mut secret_store = None;
         let options = InstanceOptions {
-            engine: EngineConfig { retention: config.retention, ..Default::default() },
+            engine: EngineConfig {
+                retention: config.retention,
+                max_call_wall_ms: config.call_caps.wall_ms,
+                execution_fuel_budget: config.execution_fuel_budget,
+                ..Default::default()
+            },
             component_cache: config.component_cache.clone(),
+            call_caps: config.call_caps,
         };
         let instance = Instance::open_with(&config.data_dir, &home, options, |store| {
             let secrets = Arc::new(secrets::SecretStore::new(store.clone(), key));

@@ -23,6 +23,7 @@ mod engine;
 mod examples;
 mod http_node;
 mod packages;
+mod platform;
 mod registry;
 mod sandbox;
 mod serve_process;

@@ -82,8 +82,9 @@ async fn deploy_fire_follow_and_every_refusal() {
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     let steps = execution["steps"].as_array().unwrap();
     let nodes: Vec<&str> = steps.iter().map(|s| s["node"].as_str().unwrap()).collect();
-    assert_eq!(nodes, ["tag", "hot", "priority"]);
-    let last = &steps[2]["outcome"]["emitted"]["ports"][0][1][0];
+    // The trigger's call is the first step.
+    assert_eq!(nodes, ["form", "tag", "hot", "priority"]);
+    let last = &steps[3]["outcome"]["emitted"]["ports"][0][1][0];
     assert_eq!((last["stage"].as_str(), last["priority"].as_str()), (Some("new"), Some("high")), "{last}");
     assert!(execution.get("state").is_none(), "the engine's bookkeeping stays private");
 

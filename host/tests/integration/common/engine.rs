@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wirework::data_dir::DataDir;
-use wirework::engine::{EngineConfig, ExecutionRecord, MemoryCredentials, Status};
+use wirework::engine::{ExecutionRecord, MemoryCredentials, Status};
 use wirework::instance::{Instance, InstanceOptions};
 use wirework::plugins::{GrantEntry, PluginManager};
 
@@ -141,8 +141,7 @@ pub async fn open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials
 pub async fn try_open(data_dir: &std::path::Path, credentials: Arc<MemoryCredentials>) -> anyhow::Result<Instance> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let options =
-            InstanceOptions { engine: EngineConfig::default(), component_cache: Some(super::component_cache()) };
+        let options = InstanceOptions { component_cache: Some(super::component_cache()), ..Default::default() };
         let credentials = credentials.clone();
         match Instance::open_with(data_dir, &fixtures().home, options, |_| Ok(credentials as _)).await {
             Err(e) if tokio::time::Instant::now() < deadline && format!("{e:#}").contains("opening the store") => {
