@@ -27,6 +27,7 @@ use serde_json::Value;
 #[doc(hidden)]
 pub mod __private;
 mod host;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
 #[doc(hidden)]

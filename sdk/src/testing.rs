@@ -103,25 +103,73 @@ struct Expected {
 }
 
 /// How a credential type is sent when a request names it
-/// ([`http::RequestBuilder::credential`](crate::http::RequestBuilder::credential)),
-/// mirroring the manifest's `auth`.
-#[derive(Debug, Clone)]
+/// ([`http::RequestBuilder::credential`](crate::http::RequestBuilder::credential)):
+/// a `[[credential]]`'s `auth` in `plugin.toml`, which [`FakeHost::new`]
+/// reads, as the real host does.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
 pub enum Auth {
-    /// `Authorization: Bearer <field>`.
-    Bearer(String),
-    /// `Authorization: Basic base64(<user field>:<password field>)`.
-    Basic(String, String),
-    /// A header named here, its value from a field.
-    Header(String, String),
-    /// A query parameter named here, its value from a field.
-    Query(String, String),
+    /// `Authorization: Bearer <token field>`.
+    Bearer {
+        /// The field holding the token.
+        token: String,
+    },
+    /// `Authorization: Basic base64(<username field>:<password field>)`.
+    Basic {
+        /// The field holding the user name.
+        username: String,
+        /// The field holding the password.
+        password: String,
+    },
+    /// A header named by `header` or by the field `header_field`.
+    Header {
+        /// The header's name.
+        header: Option<String>,
+        /// The field holding the header's name.
+        header_field: Option<String>,
+        /// The field holding the value.
+        value: String,
+    },
+    /// A query parameter named by `param` or by the field `param_field`.
+    Query {
+        /// The parameter's name.
+        param: Option<String>,
+        /// The field holding the parameter's name.
+        param_field: Option<String>,
+        /// The field holding the value.
+        value: String,
+    },
+}
+
+/// What the fake host takes from the crate's `plugin.toml`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Manifest {
+    #[serde(default, rename = "credential")]
+    credentials: Vec<CredentialType>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CredentialType {
+    name: String,
+    auth: Option<Auth>,
+}
+
+/// The credential types of the `plugin.toml` beside the crate under test
+/// (`cargo test` runs in the crate's folder); `None` without one.
+fn manifest_credentials() -> Option<BTreeMap<String, Option<Auth>>> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_default();
+    let text = std::fs::read_to_string(dir.join("plugin.toml")).ok()?;
+    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("plugin.toml does not parse: {e}"));
+    Some(manifest.credentials.into_iter().map(|c| (c.name, c.auth)).collect())
 }
 
 #[derive(Default)]
 struct State {
     secrets: BTreeMap<String, String>,
     credentials: BTreeMap<String, BTreeMap<String, String>>,
-    auth: BTreeMap<String, Auth>,
+    /// The credential types `plugin.toml` declares, with their `auth`
+    /// (`None`: no plugin.toml found; any type goes, sent as a bearer `token`).
+    declared: Option<BTreeMap<String, Option<Auth>>>,
     kv: BTreeMap<String, Vec<u8>>,
     now_ms: u64,
     expected: VecDeque<Expected>,
@@ -159,10 +207,11 @@ pub(crate) fn with_host<T>(f: impl FnOnce(&FakeHost) -> T) -> T {
 }
 
 impl FakeHost {
-    /// A host with nothing bound, an empty key-value store, and the clock
-    /// at 2026-01-01T00:00:00Z.
+    /// A host with nothing bound, an empty key-value store, the clock at
+    /// 2026-01-01T00:00:00Z, and the credential types (and how each is sent)
+    /// of the crate's `plugin.toml`, as the real host has them.
     pub fn new() -> FakeHost {
-        let state = State { now_ms: 1_767_225_600_000, ..Default::default() };
+        let state = State { now_ms: 1_767_225_600_000, declared: manifest_credentials(), ..Default::default() };
         FakeHost { state: Rc::new(RefCell::new(state)) }
     }
 
@@ -179,10 +228,10 @@ impl FakeHost {
         self
     }
 
-    /// Say how credential type `kind` is sent (its manifest's `auth`); a
-    /// type without one is sent as a bearer token of its `token` field.
+    /// Declare credential type `kind` and how it is sent, over what
+    /// `plugin.toml` says (for a test without one).
     pub fn auth(self, kind: &str, auth: Auth) -> Self {
-        self.state.borrow_mut().auth.insert(kind.into(), auth);
+        self.state.borrow_mut().declared.get_or_insert_with(BTreeMap::new).insert(kind.into(), Some(auth));
         self
     }
 
@@ -276,6 +325,9 @@ impl FakeHost {
 
     pub(crate) fn read_credential(&self, kind: &str) -> Result<Vec<(String, String)>, String> {
         let state = self.state.borrow();
+        if state.declared.as_ref().is_some_and(|d| !d.contains_key(kind)) {
+            return Err(format!("denied: the plugin's manifest declares no credential type `{kind}`"));
+        }
         let fields = state.credentials.get(kind);
         let fields = fields.ok_or_else(|| format!("no credential of type `{kind}` is bound to this node"))?;
         Ok(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -326,17 +378,32 @@ impl FakeHost {
         let field = |name: &str| {
             fields.get(name).cloned().ok_or_else(|| format!("the `{kind}` credential has no field `{name}`"))
         };
-        let auth = self.state.borrow().auth.get(kind).cloned().unwrap_or_else(|| Auth::Bearer("token".into()));
+        let auth = match &self.state.borrow().declared {
+            Some(declared) => declared.get(kind).cloned().flatten().ok_or_else(|| {
+                format!("credential type `{kind}` declares no `auth`: the plugin reads its fields with `credential` instead")
+            })?,
+            None => Auth::Bearer { token: "token".into() },
+        };
+        let named = |name: Option<String>, from: Option<String>| match (name, from) {
+            (Some(name), _) => Ok(name),
+            (None, Some(from)) => field(&from),
+            (None, None) => Err(format!("credential type `{kind}` names no header or parameter")),
+        };
         match auth {
-            Auth::Bearer(token) => sent.headers.push(("authorization".into(), format!("Bearer {}", field(&token)?))),
-            Auth::Basic(user, password) => {
+            Auth::Bearer { token } => sent.headers.push(("authorization".into(), format!("Bearer {}", field(&token)?))),
+            Auth::Basic { username, password } => {
                 use base64::Engine as _;
-                let pair = format!("{}:{}", field(&user)?, field(&password)?);
+                let pair = format!("{}:{}", field(&username)?, field(&password)?);
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
                 sent.headers.push(("authorization".into(), format!("Basic {encoded}")));
             }
-            Auth::Header(name, value) => sent.headers.push((name, field(&value)?)),
-            Auth::Query(name, value) => {
+            Auth::Header { header, header_field, value } => {
+                let name = named(header, header_field)?;
+                sent.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+                sent.headers.push((name, field(&value)?));
+            }
+            Auth::Query { param, param_field, value } => {
+                let name = named(param, param_field)?;
                 let separator = if sent.url.contains('?') { '&' } else { '?' };
                 let pair = crate::form::encode_pairs(&[(name.as_str(), field(&value)?.as_str())]);
                 sent.url = format!("{}{separator}{pair}", sent.url);

@@ -26,6 +26,7 @@ pub fn build_core(rt: &tokio::runtime::Runtime) -> anyhow::Result<BuiltCore> {
         key: None,
         out_dir: Some(dir.path().join("packages")),
         target_dir: Some(repo.join("target/wasm-plugins")),
+        cache_dir: None,
     };
     let package = rt.block_on(build_plugin(&home, &options))?.package;
     Ok(BuiltCore { _dir: dir, home, package })

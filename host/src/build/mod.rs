@@ -1,12 +1,18 @@
-//! `wirework plugin build`: a plugin crate to a signed `.wwpkg`, by whichever
-//! wasm32 route this machine has.
+//! `wirework plugin build`: a plugin folder to a signed `.wwpkg`.
 //!
-//! 1. Compile the crate for `wasm32-unknown-unknown`: with rustup's target when
-//!    it is installed, else with Debian's `rustc-web` and `-Zbuild-std` (the
-//!    route for machines where rustup cannot fetch targets; see [`Route`]).
-//! 2. Turn the core module into a component (`wit-component`).
-//! 3. Run its `describe()` in the runtime and check it against `plugin.toml`.
-//! 4. Sign manifest and component with the author's key into a package.
+//! 1. A Rust crate (`Cargo.toml`) is compiled for `wasm32-unknown-unknown`:
+//!    with rustup's target when it is installed, else with Debian's
+//!    `rustc-web` and `-Zbuild-std` (the route for machines where rustup
+//!    cannot fetch targets; see [`Route`]), and the core module turned into a
+//!    component (`wit-component`). A JavaScript plugin (`package.json`, no
+//!    `Cargo.toml`) is built by componentize-js from npm ([`js`]) against the
+//!    current contract's WIT, which this binary carries.
+//! 2. Run its `describe()` in the runtime and check it against `plugin.toml`.
+//! 3. Sign manifest and component with the author's key into a package.
+
+mod js;
+pub mod plugin_test;
+pub mod scaffold;
 
 use crate::home::Home;
 use crate::runtime::{check_describe, MemoryKv, Runtime, RuntimeConfig};
@@ -31,7 +37,13 @@ pub enum Route {
         /// `wasm-ld`.
         linker: PathBuf,
     },
+    /// A JavaScript plugin, built by componentize-js from npm.
+    ComponentizeJs,
 }
+
+/// The WIT of the current contract, which JavaScript plugins are built
+/// against (this binary may run far from the repository's `wit/`).
+const CURRENT_WIT: &str = include_str!("../../../wit/0.2.0/plugin.wit");
 
 impl Route {
     /// The route that works here. `WIREWORK_WASM_ROUTE=rustup|debian` forces one.
@@ -66,6 +78,7 @@ impl Route {
                 cmd.args(["build", "--release", "--target", "wasm32-unknown-unknown"]);
                 cmd
             }
+            Route::ComponentizeJs => unreachable!("a JavaScript plugin is not built by cargo"),
             Route::DebianBuildStd { cargo, rustc, linker } => {
                 let mut cmd = Command::new(cargo);
                 // rustup's variables would point Debian's cargo at the wrong toolchain.
@@ -103,6 +116,10 @@ pub struct BuildOptions {
     /// The cargo target dir for wasm builds, shared by all plugins so std for
     /// wasm32 is built once; default: the home's `wasm-target`.
     pub target_dir: Option<PathBuf>,
+    /// Where the describe check keeps compiled components (a JavaScript
+    /// plugin's takes most of a minute to compile); default: the home's
+    /// artifact cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What a build produced.
@@ -127,20 +144,30 @@ pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result
         std::fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
     let manifest = Manifest::parse(&manifest_text).with_context(|| manifest_path.display().to_string())?;
 
-    let route = Route::detect()?;
     let target_dir = options.target_dir.clone().unwrap_or_else(|| home.wasm_target_dir());
-    let module_path = compile_wasm(&route, &crate_dir, &target_dir)?;
-    let module = std::fs::read(&module_path).with_context(|| format!("reading {}", module_path.display()))?;
-    let component = wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .and_then(|mut encoder| encoder.encode())
-        .with_context(|| {
-            format!("turning {} into a component (is the crate using wirework-sdk?)", module_path.display())
-        })?;
+    let is_js = crate_dir.join("package.json").exists() && !crate_dir.join("Cargo.toml").exists();
+    let (route, component) = if is_js {
+        let wit_dir = target_dir.join("wit").join("0.2.0");
+        std::fs::create_dir_all(&wit_dir).with_context(|| format!("creating {}", wit_dir.display()))?;
+        std::fs::write(wit_dir.join("plugin.wit"), CURRENT_WIT)?;
+        (Route::ComponentizeJs, js::build_js_component(&crate_dir, &wit_dir, "plugin")?)
+    } else {
+        let route = Route::detect()?;
+        let module_path = compile_wasm(&route, &crate_dir, &target_dir)?;
+        let module = std::fs::read(&module_path).with_context(|| format!("reading {}", module_path.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .validate(true)
+            .module(&module)
+            .and_then(|mut encoder| encoder.encode())
+            .with_context(|| {
+                format!("turning {} into a component (is the crate using wirework-sdk?)", module_path.display())
+            })?;
+        (route, component)
+    };
 
-    let runtime =
-        Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }, Arc::new(MemoryKv::default()))?;
+    let cache_dir = options.cache_dir.clone().unwrap_or_else(|| home.artifact_cache_dir());
+    let config = RuntimeConfig { max_instances: 4, cache_dir: Some(cache_dir), ..Default::default() };
+    let runtime = Runtime::new(config, Arc::new(MemoryKv::default()))?;
     let nodes = runtime.describe_component(&component, &manifest).await?;
     let problems = check_describe(&manifest, &nodes);
     if !problems.is_empty() {

@@ -156,6 +156,32 @@ enum PluginCommand {
         #[arg(long, env = "WIREWORK_WASM_TARGET_DIR")]
         target_dir: Option<PathBuf>,
     },
+    /// Make a new plugin's folder: a manifest with an action, a trigger and
+    /// their credential types, the nodes, and passing native and component
+    /// tests. Prints the folder last.
+    New {
+        /// `publisher/name`, e.g. `acme/crm`.
+        name: String,
+        /// The folder to make (default: the plugin's name, here).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::build::scaffold::Lang,
+        /// The `wirework-sdk` crate's folder (default: this wirework's own, `sdk/` beside its source).
+        #[arg(long, env = "WIREWORK_SDK")]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a plugin's native tests, then build it and run its component
+    /// tests (`tests/component.json`) in the real runtime.
+    Test {
+        /// The plugin's folder.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Cargo target dir for wasm builds (default: `<home>/wasm-target`).
+        #[arg(long, env = "WIREWORK_WASM_TARGET_DIR")]
+        target_dir: Option<PathBuf>,
+    },
     /// Verify a package and show its manifest, signer and node types.
     Inspect {
         /// The `.wwpkg` file.
@@ -322,7 +348,7 @@ impl Cli {
                 }
             }
             Command::Plugin(PluginCommand::Build { path, key, out, target_dir }) => {
-                let options = BuildOptions { crate_dir: path, key, out_dir: out, target_dir };
+                let options = BuildOptions { crate_dir: path, key, out_dir: out, target_dir, cache_dir: None };
                 let output = build_plugin(&home, &options).await?;
                 eprintln!(
                     "built {}@{} ({} bytes, {:?}), signed",
@@ -331,6 +357,24 @@ impl Cli {
                 println!("{}", output.package.display());
             }
             Command::Plugin(PluginCommand::Inspect { package }) => inspect(&home, &package).await?,
+            Command::Plugin(PluginCommand::New { name, dir, lang, sdk }) => {
+                let dir = dir.unwrap_or_else(|| PathBuf::from(name.rsplit('/').next().unwrap_or(&name)));
+                let sdk = sdk.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk")));
+                let plan = crate::build::scaffold::NewPlugin { name: name.clone(), dir: dir.clone(), lang, sdk };
+                for file in crate::build::scaffold::new_plugin(&plan)? {
+                    eprintln!("wrote {}", file.display());
+                }
+                eprintln!("next: cd {} && wirework plugin test", dir.display());
+                println!("{}", dir.display());
+            }
+            Command::Plugin(PluginCommand::Test { path, target_dir }) => {
+                let report = crate::build::plugin_test::test_plugin(&home, &path, target_dir).await?;
+                if !report.failed.is_empty() {
+                    eprintln!("{} passed, {} failed", report.passed, report.failed.len());
+                    return Ok(1);
+                }
+                eprintln!("all passed ({} component cases)", report.passed);
+            }
             Command::Plugin(PluginCommand::Add {
                 package,
                 server,

@@ -551,8 +551,11 @@ impl Runtime {
         manifest: &Manifest,
     ) -> Result<Vec<NodeSummary>, LoadError> {
         let contract = check_contract(component, manifest)?;
-        let component =
-            Component::new(&self.inner.engine, component).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let component = match &self.inner.cache {
+            Some(cache) => cache.load_or_compile(&self.inner.engine, component).map(|(c, _)| c),
+            None => Component::new(&self.inner.engine, component).map_err(Into::into),
+        }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let policy = Policy::new(&Default::default(), &Grants::default()).map_err(LoadError::Grants)?;
         let plugin = self.link(component, contract, manifest.clone(), String::new(), policy).await?;
         Ok(plugin.nodes)

@@ -34,6 +34,8 @@ pub struct Fixtures {
     pub hostile: PathBuf,
     /// Built against the frozen `wirework:plugin@0.1.0`.
     pub legacy: PathBuf,
+    /// The JavaScript example, `examples/github-plugin` (componentize-js).
+    pub github: PathBuf,
     /// The home the build signed with, in `target/test-fixtures`: copied,
     /// never used or changed by a test.
     pristine: Home,
@@ -116,6 +118,7 @@ fn shared_fixtures() -> Fixtures {
         http: package("http.wwpkg"),
         hostile: package("hostile.wwpkg"),
         legacy: package("legacy.wwpkg"),
+        github: package("github.wwpkg"),
         home: home.clone(),
         pristine: home.clone(),
     };
@@ -130,6 +133,7 @@ fn shared_fixtures() -> Fixtures {
             key: None,
             out_dir: Some(dir.join("built")),
             target_dir: Some(wasm_target_dir()),
+            cache_dir: Some(component_cache()),
         };
         let built = rt.block_on(build_plugin(&home, &options)).unwrap_or_else(|e| panic!("building {path}: {e:#}"));
         std::fs::create_dir_all(&packages).unwrap();
@@ -139,6 +143,7 @@ fn shared_fixtures() -> Fixtures {
     build("plugins/http", &fixtures.http);
     build("plugins/fixtures/hostile", &fixtures.hostile);
     build("plugins/fixtures/legacy-v01", &fixtures.legacy);
+    build("examples/github-plugin", &fixtures.github);
     std::fs::write(dir.join("ready"), b"").unwrap();
     fixtures
 }
@@ -149,7 +154,9 @@ fn sources_digest() -> String {
     use sha2::{Digest, Sha256};
     let mut files = Vec::new();
     let mut dirs: Vec<PathBuf> =
-        ["plugins", "sdk", "wit", "host/src/build", "registry/src"].map(|d| repo().join(d)).into();
+        ["plugins", "sdk", "wit", "host/src/build", "registry/src", "examples/github-plugin/src"]
+            .map(|d| repo().join(d))
+            .into();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
             let name = entry.file_name().unwrap().to_string_lossy();
@@ -160,8 +167,11 @@ fn sources_digest() -> String {
             }
         }
     }
-    // The host's lockfile too: it fixes the component encoder's version.
+    // The host's lockfile too: it fixes the component encoder's version; and
+    // the JavaScript example's manifest and npm lockfile (its build tools).
     files.push(repo().join("Cargo.lock"));
+    files.push(repo().join("examples/github-plugin/plugin.toml"));
+    files.push(repo().join("examples/github-plugin/package-lock.json"));
     files.sort();
     let mut hash = Sha256::new();
     for file in files {
