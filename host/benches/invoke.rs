@@ -24,6 +24,13 @@
 //! at least 10,000). Figures, not assertions: the machine is shared and noisy, so
 //! the paths are measured in alternating rounds and the best round counts.
 //!
+//! Then it builds the JavaScript example (`examples/github-plugin`, with
+//! componentize-js) and compares a JavaScript node with a Rust one through
+//! the host path, each instantiated from a precompiled, cached component on
+//! the pooling allocator: the example's `webhook` node invoked on one item
+//! (it passes it on) against core's `noop` (the same), time and fuel per call.
+//! `WIREWORK_BENCH_JS=0` skips it (it needs Node.js and npm).
+//!
 //! `WIREWORK_BENCH_SECONDS` sets the time spent per path (default 3);
 //! `WIREWORK_BENCH_ONLY=<n>` runs only path `n` (from 0), for a profiler.
 
@@ -207,6 +214,78 @@ fn main() -> anyhow::Result<()> {
         micros(host) - micros(metered),
     );
     println!("host invocations per second on one core: {:.0} (target >= 10000)", 1.0 / host.as_secs_f64());
+    if std::env::var("WIREWORK_BENCH_JS").as_deref() != Ok("0") {
+        javascript_against_rust(&rt, &built, round)?;
+    }
+    Ok(())
+}
+
+/// A JavaScript node's call against a Rust node's, both passing one item on,
+/// through `Runtime::invoke` from precompiled, cached components.
+fn javascript_against_rust(
+    rt: &tokio::runtime::Runtime,
+    built: &support::BuiltCore,
+    round: Duration,
+) -> anyhow::Result<()> {
+    let home = &built.home;
+    let js_package = support::build_into(rt, home, "examples/github-plugin")?;
+    let cache = home.root().join("artifacts");
+    let config = RuntimeConfig { cache_dir: Some(cache), ..Default::default() };
+    let runtime = Runtime::new(config, Arc::new(MemoryKv::default()))?;
+    let trust = TrustStore::load(&home.trust_store_path())?;
+    let started = Instant::now();
+    let js = rt.block_on(runtime.load(Package::read(&js_package)?, &trust, &Grants::default()))?;
+    let js_load = started.elapsed();
+    let rust = rt.block_on(runtime.load(Package::read(&built.package)?, &trust, &Grants::default()))?;
+    let call = |node: &str| Invocation {
+        node: node.into(),
+        config: "{}".into(),
+        items: vec![ITEM.into()],
+        execution_id: "bench".into(),
+        attempt: 1,
+        idempotency_key: "bench:1".into(),
+        ..Default::default()
+    };
+    let run = |plugin: &wirework::runtime::LoadedPlugin, node: &str| {
+        let report = rt.block_on(runtime.invoke(plugin, call(node)));
+        match report.result {
+            Ok(Outcome::Emit { ports }) if ports[0].items.len() == 1 => report.fuel,
+            other => panic!("{node} did not pass its item on: {other:?}"),
+        }
+    };
+    let (js_fuel, rust_fuel) = (run(&js, "webhook"), run(&rust, "noop"));
+    let mut js_path = || {
+        run(&js, "webhook");
+    };
+    let mut rust_path = || {
+        run(&rust, "noop");
+    };
+    let (mut js_best, mut rust_best) = (Duration::MAX, Duration::MAX);
+    for _ in 0..ROUNDS {
+        js_best = js_best.min(measure(&mut js_path, round));
+        rust_best = rust_best.min(measure(&mut rust_path, round));
+    }
+    println!(
+        "a JavaScript node against a Rust one (pass one item on), host path, best of {ROUNDS} rounds \
+         (the JavaScript component loaded in {:.1} s, {}):",
+        js_load.as_secs_f64(),
+        if js.loaded_from_cache() { "precompiled, from the cache" } else { "compiled" }
+    );
+    for (name, time, fuel) in
+        [("Rust: core `noop`", rust_best, rust_fuel), ("JavaScript: github `webhook`", js_best, js_fuel)]
+    {
+        println!(
+            "  {name:<30} {:>9.1} µs/call  {:>8.0} calls/s  {:>11} fuel/call",
+            time.as_secs_f64() * 1e6,
+            1.0 / time.as_secs_f64(),
+            fuel
+        );
+    }
+    println!(
+        "ratio JavaScript / Rust: {:.1}x time, {:.0}x fuel",
+        js_best.as_secs_f64() / rust_best.as_secs_f64(),
+        js_fuel as f64 / rust_fuel.max(1) as f64
+    );
     Ok(())
 }
 

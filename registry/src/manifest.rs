@@ -505,6 +505,64 @@ mod tests {
         assert!(err.to_string().contains("colour"), "{err}");
     }
 
+    const TYPED: &str = r#"
+        [plugin]
+        name = "acme/stripe"
+        version = "1.0.0"
+        wit = "0.2.0"
+        [[node]]
+        name = "refund"
+        credentials = ["stripe-api"]
+        [[credential]]
+        name = "stripe-api"
+        fields = [{ name = "secret_key" }, { name = "account", secret = false, optional = true }]
+        auth = { scheme = "bearer", token = "secret_key" }
+    "#;
+
+    #[test]
+    fn credential_types_are_declared_requested_and_checked() {
+        let m = Manifest::parse(TYPED).unwrap();
+        assert_eq!(m.capabilities.credentials, ["stripe-api"], "declared types are requested");
+        let kind = m.credential("stripe-api").unwrap();
+        assert!(kind.field("secret_key").unwrap().secret, "fields are secret by default");
+        assert!(!kind.field("account").unwrap().secret);
+        assert_eq!(kind.auth, Some(CredentialAuth::Bearer { token: "secret_key".into() }));
+
+        let bad = [
+            (
+                TYPED.replace("credentials = [\"stripe-api\"]", "credentials = [\"oauth\"]"),
+                "takes credential type `oauth`, which no [[credential]] declares",
+            ),
+            (
+                TYPED.replace("token = \"secret_key\"", "token = \"key\""),
+                "auth names field `key`, which it does not declare",
+            ),
+            (TYPED.replace("wit = \"0.2.0\"", "wit = \"0.1.0\""), "[[credential]] needs wirework:plugin@0.2.0"),
+            (TYPED.replace("wit = \"0.2.0\"", "wit = \"0.3.0\""), "speaks wirework:plugin@0.1.0 and @0.2.0, not 0.3.0"),
+            (TYPED.replace("{ name = \"account\"", "{ name = \"secret_key\""), "field `secret_key` is declared twice"),
+            (
+                TYPED.replace(
+                    "auth = { scheme = \"bearer\", token = \"secret_key\" }",
+                    "auth = { scheme = \"header\", value = \"secret_key\" }",
+                ),
+                "takes one of `header` and `header_field`",
+            ),
+            (
+                TYPED.replace(
+                    "auth = { scheme = \"bearer\", token = \"secret_key\" }",
+                    "auth = { scheme = \"header\", header = \"X Key\", value = \"secret_key\" }",
+                ),
+                "is not a header name",
+            ),
+        ];
+        for (text, says) in bad {
+            let err = Manifest::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(says), "{says:?} missing from {err}");
+        }
+        let unknown_scheme = TYPED.replace("scheme = \"bearer\"", "scheme = \"oauth2\"");
+        assert!(matches!(Manifest::parse(&unknown_scheme), Err(ManifestError::Parse(_))));
+    }
+
     #[test]
     fn one_name_rule_for_publishers_plugins_and_nodes() {
         for good in ["acme", "crm_v2", "9lives", "a-b"] {

@@ -186,7 +186,7 @@ fn source_path(plugin_dir: &Path) -> anyhow::Result<PathBuf> {
 /// `package-lock.json`; afterwards record the lock file's hash in the stamp.
 /// (A `node_modules` from `npm install` has no stamp and is installed again,
 /// once.)
-fn ensure_node_modules(plugin_dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn ensure_node_modules(plugin_dir: &Path) -> anyhow::Result<()> {
     let lock_path = plugin_dir.join("package-lock.json");
     let lock = std::fs::read(&lock_path).map_err(|e| {
         anyhow::anyhow!(

@@ -110,8 +110,9 @@ pub async fn test_plugin(home: &Home, dir: &Path, target_dir: Option<PathBuf>) -
     let cases: Vec<Case> =
         serde_json::from_str(&text).with_context(|| format!("{} is not a list of cases", cases_path.display()))?;
     eprintln!("== the component in the runtime ({} cases)", cases.len());
-    let runtime =
-        Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }, Arc::new(MemoryKv::default()))?;
+    // The build's describe check compiled it into the home's cache: loaded from there.
+    let config = RuntimeConfig { max_instances: 4, cache_dir: Some(home.artifact_cache_dir()), ..Default::default() };
+    let runtime = Runtime::new(config, Arc::new(MemoryKv::default()))?;
     let package = Package::read(&built.package)?;
     let trust = TrustStore::load(&home.trust_store_path())?;
     let grants = Grants::all_requested(&built.manifest.capabilities, BTreeMap::new());
@@ -136,6 +137,7 @@ pub async fn test_plugin(home: &Home, dir: &Path, target_dir: Option<PathBuf>) -
 fn run_native_tests(dir: &Path) -> anyhow::Result<()> {
     if !dir.join("Cargo.toml").exists() && dir.join("package.json").exists() {
         eprintln!("== native tests (npm test)");
+        super::js::ensure_node_modules(dir)?;
         let status = Command::new("npm").arg("test").current_dir(dir).status().context("running npm test")?;
         if !status.success() {
             bail!("the native tests failed (npm test in {}); their output is above", dir.display());

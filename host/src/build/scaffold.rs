@@ -1,8 +1,11 @@
 //! `wirework plugin new`: a new plugin's folder, ready to test and build: a
 //! manifest with an action, a trigger and their credential types, the nodes,
-//! native tests against the SDK's fake host, and component tests
-//! (`tests/component.json`) that `wirework plugin test` runs in the real
-//! runtime. Rust for now; the templates are in `templates/`.
+//! native tests (Rust: against the SDK's fake host; JavaScript: the built
+//! component in Node through jco), and component tests
+//! (`tests/component.json`, the same for both: the nodes behave alike) that
+//! `wirework plugin test` runs in the real runtime. The templates are in
+//! `templates/`; a JavaScript plugin's npm lockfile is the example's
+//! (`examples/github-plugin`: the same build tools, pinned once).
 
 use anyhow::{bail, Context};
 use hmac::Mac;
@@ -14,6 +17,8 @@ use wirework_registry::manifest::{valid_name, validate_package_name};
 pub enum Lang {
     /// A Rust crate on `wirework-sdk`.
     Rust,
+    /// JavaScript, built by componentize-js from npm.
+    Js,
 }
 
 /// What to make.
@@ -25,9 +30,16 @@ pub struct NewPlugin {
     pub dir: PathBuf,
     /// The language.
     pub lang: Lang,
-    /// Where the `wirework-sdk` crate is (Rust).
+    /// Where the `wirework-sdk` crate is (Rust only).
     pub sdk: PathBuf,
 }
+
+/// The npm lockfile of the JavaScript example, whose build tools a new
+/// JavaScript plugin pins too.
+const JS_LOCKFILE: &str = include_str!("../../../examples/github-plugin/package-lock.json");
+
+/// The example's package name in that lockfile.
+const JS_LOCKFILE_NAME: &str = "acme-github-plugin";
 
 /// The signing secret of the sample webhook in the new plugin's component tests.
 const SAMPLE_SECRET: &str = "whsec_sample_for_tests";
@@ -39,12 +51,18 @@ pub fn new_plugin(plan: &NewPlugin) -> anyhow::Result<Vec<PathBuf>> {
     if plan.dir.exists() && std::fs::read_dir(&plan.dir)?.next().is_some() {
         bail!("{} exists and is not empty: give a new folder with --dir", plan.dir.display());
     }
-    let sdk = plan.sdk.canonicalize().with_context(|| {
-        format!("the wirework-sdk crate is not at {}: say where it is with --sdk PATH", plan.sdk.display())
-    })?;
-    if !sdk.join("Cargo.toml").exists() {
-        bail!("{} holds no Cargo.toml: --sdk names the wirework-sdk crate's folder", sdk.display());
-    }
+    let sdk = match plan.lang {
+        Lang::Rust => {
+            let sdk = plan.sdk.canonicalize().with_context(|| {
+                format!("the wirework-sdk crate is not at {}: say where it is with --sdk PATH", plan.sdk.display())
+            })?;
+            if !sdk.join("Cargo.toml").exists() {
+                bail!("{} holds no Cargo.toml: --sdk names the wirework-sdk crate's folder", sdk.display());
+            }
+            sdk
+        }
+        Lang::Js => PathBuf::new(),
+    };
     let crate_name = format!("{publisher}-{name}").replace('_', "-");
     debug_assert!(valid_name(name));
     let fill = |template: &str| {
@@ -61,6 +79,18 @@ pub fn new_plugin(plan: &NewPlugin) -> anyhow::Result<Vec<PathBuf>> {
             ("src/lib.rs", fill(include_str!("templates/rust/lib.rs.tmpl"))),
             ("README.md", fill(include_str!("templates/rust/README.md.tmpl"))),
             (".gitignore", "/target\n*.wwpkg\n".into()),
+            ("tests/component.json", component_tests()),
+        ],
+        Lang::Js => vec![
+            ("package.json", fill(include_str!("templates/js/package.json.tmpl"))),
+            ("package-lock.json", JS_LOCKFILE.replace(JS_LOCKFILE_NAME, &crate_name)),
+            ("build.js", fill(include_str!("templates/js/build.js.tmpl"))),
+            ("plugin.toml", fill(include_str!("templates/js/plugin.toml.tmpl"))),
+            ("src/plugin.js", fill(include_str!("templates/js/plugin.js.tmpl"))),
+            ("test/plugin.test.js", fill(include_str!("templates/js/plugin.test.js.tmpl"))),
+            ("wit/plugin.wit", super::CURRENT_WIT.to_string()),
+            ("README.md", fill(include_str!("templates/js/README.md.tmpl"))),
+            (".gitignore", "/node_modules\n/dist\n*.wwpkg\n".into()),
             ("tests/component.json", component_tests()),
         ],
     };

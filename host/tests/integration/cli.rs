@@ -177,3 +177,32 @@ fn a_package_file_not_named_for_its_manifest_is_refused_at_load() {
         "{stderr}"
     );
 }
+
+/// `wirework plugin new` makes plugins that pass their own tests:
+/// `wirework plugin test` runs them natively, builds the component and runs
+/// its component cases in the real runtime. (The Rust scaffold is run by
+/// the docs' walkthrough, `docs.rs`; this is the JavaScript one.)
+#[test]
+fn a_new_javascript_plugin_passes_its_native_and_component_tests() {
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("jscrm");
+    let new = ["plugin", "new", "acme/jscrm", "--lang", "js", "--dir"];
+    let out = stdout_of(wirework(home.path()).args(new).arg(&dir));
+    assert_eq!(out.trim(), dir.display().to_string());
+    for file in
+        ["package.json", "package-lock.json", "plugin.toml", "src/plugin.js", "wit/plugin.wit", "tests/component.json"]
+    {
+        assert!(dir.join(file).exists(), "{file} missing");
+    }
+    // A second `new` into the same folder changes nothing.
+    let again = wirework(home.path()).args(new).arg(&dir).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists and is not empty"));
+
+    let test = wirework(home.path()).args(["plugin", "test"]).arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&test.stderr);
+    assert!(test.status.success(), "plugin test failed:\n{}\n{stderr}", String::from_utf8_lossy(&test.stdout));
+    assert!(stderr.contains("all passed (3 component cases)"), "{stderr}");
+    assert!(String::from_utf8_lossy(&test.stdout).contains("# pass 3"), "the native tests ran");
+}
