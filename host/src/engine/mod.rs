@@ -907,6 +907,8 @@ impl Inner {
             .map(|call| {
                 record.state.next_step = 1;
                 record.state.next_record = 1;
+                // Its fuel counts against the execution's budget too.
+                record.state.fuel_used = call.fuel;
                 StepRecord {
                     step: 0,
                     node: record.trigger.id.clone(),

@@ -700,6 +700,25 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_keeps_the_earlier_grant_credential_types_included() {
+        // Version 1 was granted `bearer`; version 2 also asks for `webhook`.
+        let requested = Capabilities { credentials: vec!["bearer".into(), "webhook".into()], ..Default::default() };
+        let earlier = GrantEntry { credentials: vec!["bearer".into()], ..Default::default() };
+        let decided = GrantFlags::parse(&[]).unwrap().decide(&requested, Some(&earlier)).unwrap();
+        assert_eq!(decided, earlier, "nothing new without the operator");
+        assert_eq!(not_granted(&requested, &decided), ["credential webhook"]);
+        let flags = GrantFlags::parse(&["credential=webhook".into()]).unwrap();
+        let decided = flags.decide(&requested, Some(&earlier)).unwrap();
+        assert_eq!(decided.credentials, ["bearer", "webhook"], "granted when the operator says so");
+        let all = GrantFlags::parse(&["all".into()]).unwrap().decide(&requested, None).unwrap();
+        assert_eq!(all.credentials, ["bearer", "webhook"]);
+        assert!(GrantFlags::parse(&["credential=Not A Type".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("credential type"));
+    }
+
+    #[test]
     fn capabilities_beyond_the_grant_are_listed() {
         let requested = Capabilities {
             http: vec!["a.example".into(), "b.example".into()],

@@ -239,3 +239,49 @@ async fn a_redirect_to_an_internal_address_is_refused() {
         assert!(message.contains(why), "{to}: {message}");
     }
 }
+
+/// The HTTP node's other credential types: the host sends `basic` as an
+/// Authorization header and `query` as a query parameter, named by the
+/// credential, from the fields bound to the call.
+#[tokio::test]
+async fn basic_and_query_credentials_are_sent_by_the_host() {
+    let router = axum::Router::new().route(
+        "/whoami",
+        get(|headers: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
+            let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_string());
+            Json(json!({"authorization": auth, "query": q}))
+        }),
+    );
+    let addr = crate::common::serve(router).await;
+    let runtime = runtime();
+    let grants = Grants {
+        http: vec![format!("127.0.0.1:{}", addr.port())],
+        credentials: vec!["basic".into(), "query".into()],
+        ..Default::default()
+    };
+    let plugin = load(&runtime, &fixtures().http, &grants).await;
+    let url = format!("http://127.0.0.1:{}/whoami?page=2", addr.port());
+    let bound = |kind: &str, fields: &[(&str, &str)]| {
+        let fields = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        wirework::runtime::Bound { credentials: Some(Arc::new([(kind.to_string(), fields)].into())), secrets: None }
+    };
+
+    let mut call = invocation("request", json!({"url": url, "auth": "basic"}), vec![]);
+    call.bound = bound("basic", &[("username", "ann"), ("password", "pa55word")]);
+    let report = runtime.invoke(&plugin, call).await;
+    let body = &port(&report, "main")[0]["body"];
+    // base64("ann:pa55word"); the password is a secret field, so it cannot show, but this is its encoding.
+    assert_eq!(body["authorization"], "Basic YW5uOnBhNTV3b3Jk", "{body}");
+
+    let mut call = invocation("request", json!({"url": url, "auth": "query"}), vec![]);
+    call.bound = bound("query", &[("name", "api_key"), ("value", "k-query-secret")]);
+    let report = runtime.invoke(&plugin, call).await;
+    let body = &port(&report, "main")[0]["body"];
+    assert_eq!(body["query"], json!({"page": "2", "api_key": "k-query-secret"}), "{body}");
+
+    // A type the operator did not grant is refused, and says so.
+    let mut call = invocation("request", json!({"url": url, "auth": "bearer"}), vec![]);
+    call.bound = bound("bearer", &[("token", "t-secret")]);
+    let error = runtime.invoke(&plugin, call).await.result.unwrap_err().to_string();
+    assert!(error.contains("credential type `bearer` is not granted to this plugin"), "{error}");
+}
