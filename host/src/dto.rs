@@ -84,6 +84,10 @@ pub struct PluginAnswer {
     pub requested: Capabilities,
     /// What the plugin is granted.
     pub grants: Grants,
+    /// The credential types its manifest declares: what an operator creates
+    /// credentials of (`publisher/name:type`), with their fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_types: Vec<wirework_registry::CredentialType>,
 }
 
 /// `POST /plugins`: a package file installed and loaded.
@@ -400,6 +404,13 @@ mod tests {
             nodes: vec![node],
             requested: requested(),
             grants: grants(),
+            credential_types: wirework_registry::Manifest::parse(
+                "[plugin]\nname = \"wirework/http\"\nversion = \"0.1.1\"\nwit = \"0.2.0\"\n[[node]]\nname = \"request\"\n\
+                 [[credential]]\nname = \"bearer\"\nfields = [{ name = \"token\" }, { name = \"base_url\", secret = false, optional = true }]\n\
+                 auth = { scheme = \"bearer\", token = \"token\" }\n",
+            )
+            .unwrap()
+            .credentials,
         };
         check(&answer("/api/v1/plugins", "get", "200"), &vec![plugin]);
         let added = PluginAdded {

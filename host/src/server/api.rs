@@ -239,6 +239,7 @@ async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
             name: p.name,
             version: p.version,
             digest: p.digest,
+            credential_types: p.loaded.as_ref().map(|l| l.credential_types.clone()).unwrap_or_default(),
             requested: p.requested,
             grants: p.grant,
         })

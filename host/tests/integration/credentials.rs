@@ -47,6 +47,13 @@ async fn the_http_node_sends_a_bound_credential_the_plugin_never_sees() {
         server.api_json(Method::PUT, &format!("/credentials/{name}"), &body).send()
     };
 
+    // The plugin's credential types are listed, fields and all, for whoever creates credentials.
+    let (_, plugins) = json(server.api(Method::GET, "/plugins").send().await.unwrap()).await;
+    let http = plugins.as_array().unwrap().iter().find(|p| p["name"] == "wirework/http").unwrap();
+    let bearer = http["credential_types"].as_array().unwrap().iter().find(|t| t["name"] == "bearer").unwrap();
+    assert_eq!(bearer["fields"][0]["name"], "token");
+    assert_eq!(bearer["auth"]["scheme"], "bearer");
+
     // Created against the declared types: unknown types, unknown or missing fields are refused.
     let (status, body) =
         json(put("gh", json!({"type": "wirework/http:bearer", "fields": {"token": TOKEN}})).await.unwrap()).await;
