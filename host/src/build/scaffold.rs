@@ -10,7 +10,7 @@
 use anyhow::{bail, Context};
 use hmac::Mac;
 use std::path::{Path, PathBuf};
-use wirework_registry::manifest::{valid_name, validate_package_name};
+use wirework_registry::manifest::validate_package_name;
 
 /// The languages a plugin can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,7 +64,6 @@ pub fn new_plugin(plan: &NewPlugin) -> anyhow::Result<Vec<PathBuf>> {
         Lang::Js => PathBuf::new(),
     };
     let crate_name = format!("{publisher}-{name}").replace('_', "-");
-    debug_assert!(valid_name(name));
     let fill = |template: &str| {
         template
             .replace("{{publisher}}", publisher)

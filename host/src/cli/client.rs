@@ -321,7 +321,7 @@ async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<i32> {
 
 async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> {
     match command {
-        SecretCommand::Set { name, value, kind: Some(kind), fields } => {
+        SecretCommand::Set { name, kind: Some(kind), fields, .. } => {
             let mut values = std::collections::BTreeMap::new();
             let mut from_stdin = None;
             for field in fields {
@@ -335,7 +335,6 @@ async fn secret(client: &Client, command: SecretCommand) -> anyhow::Result<i32> 
                     }
                 };
             }
-            let _ = value;
             let request = dto::CredentialRequest { kind: Some(kind.clone()), fields: Some(values), value: None };
             client.call(Method::PUT, &["credentials", &name], &[], Body::json(&request)?).await?;
             println!("set credential `{name}` of type {kind}");

@@ -575,6 +575,34 @@ async fn inspect(home: &Home, path: &Path) -> anyhow::Result<()> {
         m.capabilities.http, m.capabilities.secrets, m.capabilities.kv
     );
     println!("limits:   fuel {}, memory {} MiB, wall {} ms", m.limits.fuel, m.limits.memory_mib, m.limits.wall_ms);
+    for kind in &m.credentials {
+        let fields: Vec<String> = kind
+            .fields
+            .iter()
+            .map(|f| {
+                format!("{}{}{}", f.name, if f.secret { " (secret)" } else { "" }, if f.optional { "?" } else { "" })
+            })
+            .collect();
+        let sent = kind.auth.as_ref().map_or("read by the plugin".to_string(), |auth| {
+            use wirework_registry::CredentialAuth::*;
+            let named = |literal: &Option<String>, field: &Option<String>| match (literal, field) {
+                (Some(name), _) => name.clone(),
+                (None, Some(field)) => format!("<{field}>"),
+                (None, None) => "?".into(),
+            };
+            match auth {
+                Bearer { token } => format!("sent by the host as a bearer token ({token})"),
+                Basic { username, password } => format!("sent by the host as basic auth ({username}, {password})"),
+                Header { header, header_field, value } => {
+                    format!("sent by the host in header {} ({value})", named(header, header_field))
+                }
+                Query { param, param_field, value } => {
+                    format!("sent by the host as query parameter {} ({value})", named(param, param_field))
+                }
+            }
+        });
+        println!("credential {}:{}  fields {}; {sent}", m.plugin.name, kind.name, fields.join(", "));
+    }
     for node in plugin.nodes() {
         let ports = if node.ports.is_empty() { "(named by config)".to_string() } else { node.ports.join(", ") };
         println!("  {:<10} {:?}  {} -> {}", node.name, node.kind, node.title, ports);

@@ -98,4 +98,5 @@ fn the_plugin_authors_walkthrough_runs() {
     assert!(stdout.contains(r#""contact":{"id":7,"stage":"lead"}"#), "{stdout}");
     assert!(stdout.trim_end().ends_with("401"), "{stdout}");
     assert!(stdout.contains("crm-key") && !stdout.contains("k-test"), "secret list shows names, not values: {stdout}");
+    assert!(stdout.contains("credential acme/crm:api-key  fields key (secret), base_url?"), "inspect: {stdout}");
 }
