@@ -468,20 +468,13 @@ impl Engine {
         &self,
         route: &Webhook,
         request: TriggerRequest,
-    ) -> (InvokeReport<TriggerOutput>, TriggerCall) {
+    ) -> (Result<TriggerOutput, NodeFailure>, TriggerCall) {
         let started_ms = now_ms();
-        let report = self.run_trigger(route, request).await;
+        let InvokeReport { result, fuel, wall, logs, denials } = self.run_trigger(route, request).await;
         let plugin = format!("{}@{}", route.plugin, route.plugin_version);
-        self.inner.metrics.record_step(&plugin, &route.node, report.wall.as_micros() as u64, report.fuel);
-        let call = TriggerCall {
-            plugin,
-            fuel: report.fuel,
-            started_ms,
-            duration_us: report.wall.as_micros() as u64,
-            logs: report.logs.clone(),
-            denials: report.denials.clone(),
-        };
-        (report, call)
+        let duration_us = wall.as_micros() as u64;
+        self.inner.metrics.record_step(&plugin, &route.node, duration_us, fuel);
+        (result, TriggerCall { plugin, fuel, started_ms, duration_us, logs, denials })
     }
 
     async fn run_trigger(&self, route: &Webhook, request: TriggerRequest) -> InvokeReport<TriggerOutput> {

@@ -375,7 +375,8 @@ impl PluginManager {
 
     /// On a running host, compile and link `package` with `grant` before
     /// anything is written, so a package that cannot load leaves nothing
-    /// behind; `None` on a data directory, whose next start loads it.
+    /// behind; `None` on a data directory, whose next start loads it (its
+    /// contract is checked here all the same).
     async fn compile_if_serving(
         &self,
         package: Package,
@@ -384,13 +385,15 @@ impl PluginManager {
         name: &str,
         version: &Version,
     ) -> Result<Option<LoadedPlugin>, PluginError> {
-        // Also without a host to load it: a contract this host does not speak
-        // is refused before anything is written.
-        let refused = |e: String| PluginError::Refused(format!("cannot load {name} {version}: {e}"));
-        let manifest = wirework_registry::Manifest::parse(&String::from_utf8_lossy(&package.manifest_bytes))
-            .map_err(|e| refused(e.to_string()))?;
-        crate::runtime::check_contract(&package.component, &manifest).map_err(|e| refused(e.to_string()))?;
-        let Some(live) = &self.live else { return Ok(None) };
+        let Some(live) = &self.live else {
+            // No host to load it: a contract this host does not speak is
+            // refused here, before anything is written (a host's load checks it).
+            let refused = |e: String| PluginError::Refused(format!("cannot load {name} {version}: {e}"));
+            let manifest = wirework_registry::Manifest::parse(&String::from_utf8_lossy(&package.manifest_bytes))
+                .map_err(|e| refused(e.to_string()))?;
+            crate::runtime::check_contract(&package.component, &manifest).map_err(|e| refused(e.to_string()))?;
+            return Ok(None);
+        };
         let plugin = live.compile(package, trust, grant).await;
         plugin.map(Some).map_err(|e| PluginError::Refused(format!("cannot load {name} {version}: {e:#}")))
     }

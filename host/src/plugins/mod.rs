@@ -449,19 +449,7 @@ impl NodeHost for InstalledPlugins {
         version: &Version,
         invocation: Invocation,
     ) -> BoxFuture<'static, InvokeReport<Outcome>> {
-        let plugin = self.runnable(name, version);
-        let (runtime, slots, revocations) = (self.runtime.clone(), self.slots.clone(), self.revocations.clone());
-        Box::pin(async move {
-            let plugin = match plugin {
-                Ok(plugin) => plugin,
-                Err(failure) => return not_run(failure),
-            };
-            let _slot = match slot_for(&slots, &revocations, &Build::of(&plugin)).await {
-                Ok(slot) => slot,
-                Err(failure) => return not_run(failure),
-            };
-            runtime.invoke(&plugin, invocation).await
-        })
+        self.in_slot(name, version, |runtime, plugin| async move { runtime.invoke(&plugin, invocation).await })
     }
 
     fn handle_request(
@@ -471,6 +459,24 @@ impl NodeHost for InstalledPlugins {
         call: Invocation,
         request: TriggerRequest,
     ) -> BoxFuture<'static, InvokeReport<TriggerOutput>> {
+        self.in_slot(
+            name,
+            version,
+            |runtime, plugin| async move { runtime.handle_request(&plugin, call, request).await },
+        )
+    }
+}
+
+impl InstalledPlugins {
+    /// Run `call` on an exact installed version once it holds an instance
+    /// slot, unless it is not installed or its key or digest is revoked
+    /// (checked again after the wait for the slot).
+    fn in_slot<T, F, Fut>(&self, name: &str, version: &Version, call: F) -> BoxFuture<'static, InvokeReport<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(Runtime, Arc<LoadedPlugin>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = InvokeReport<T>> + Send,
+    {
         let plugin = self.runnable(name, version);
         let (runtime, slots, revocations) = (self.runtime.clone(), self.slots.clone(), self.revocations.clone());
         Box::pin(async move {
@@ -482,7 +488,7 @@ impl NodeHost for InstalledPlugins {
                 Ok(slot) => slot,
                 Err(failure) => return not_run(failure),
             };
-            runtime.handle_request(&plugin, call, request).await
+            call(runtime, plugin).await
         })
     }
 }

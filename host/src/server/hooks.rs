@@ -226,8 +226,8 @@ async fn answer(
             .collect(),
         body: body.to_vec(),
     };
-    let (report, trigger_call) = state.engine.call_trigger(route, request).await;
-    let output = match report.result {
+    let (result, trigger_call) = state.engine.call_trigger(route, request).await;
+    let output = match result {
         Ok(output) => output,
         Err(NodeFailure::Plugin { message, .. }) => {
             return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("the trigger refused the request: {message}")))
