@@ -361,6 +361,7 @@ mod tests {
             http_internal: vec!["crm.corp.example".into()],
             kv: true,
             credentials: vec!["bearer".into()],
+            events: vec!["email.*".into()],
         }
     }
 
@@ -370,6 +371,7 @@ mod tests {
             secrets: vec!["TOKEN".into()],
             kv: true,
             credentials: vec!["bearer".into()],
+            events: vec!["email.*".into()],
         }
     }
 

@@ -5,14 +5,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The current `wirework:plugin` contract: what new plugins are built against.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// The contract a manifest that names none speaks: the first one, so that
 /// packages signed before `wit` had to be written keep verifying.
 pub const DEFAULT_WIT_VERSION: &str = "0.1.0";
 
 /// Every contract version a host loads, oldest first.
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// A plugin manifest, as written beside the plugin's crate and signed into its package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +208,36 @@ pub struct Capabilities {
     /// [`Manifest::parse`] when not written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<String>,
+    /// Events its triggers may publish (wirework:plugin@0.3.0 and later):
+    /// names (`contact.created`) or prefixes ending in `.*` (`email.*`),
+    /// matched against an event's name before its `:key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+}
+
+/// Whether `pattern` (an entry of `capabilities.events`: a name, or a
+/// prefix ending in `.*`) covers event `name` (its part before the first
+/// `:`, the key, is ignored).
+pub fn event_pattern_matches(pattern: &str, name: &str) -> bool {
+    let base = name.split_once(':').map_or(name, |(base, _)| base);
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => {
+            base.len() > prefix.len() + 1 && base.starts_with(prefix) && base.as_bytes()[prefix.len()] == b'.'
+        }
+        None => base == pattern,
+    }
+}
+
+/// Whether `pattern` is a valid `capabilities.events` entry: dot-separated
+/// words of lower case letters, digits, `-` and `_`, the last one possibly `*`.
+pub fn valid_event_pattern(pattern: &str) -> bool {
+    let body = pattern.strip_suffix(".*").unwrap_or(pattern);
+    !body.is_empty()
+        && pattern.len() <= 128
+        && body.split('.').all(|word| {
+            !word.is_empty()
+                && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        })
 }
 
 /// The `[limits]` table.
@@ -388,6 +418,18 @@ impl Manifest {
                 problems.push(format!("capabilities.http: `{host}` is not a host pattern (`example.com`, `*.example.com`, `host:port` or `*`)"));
             }
         }
+        for pattern in &self.capabilities.events {
+            if !valid_event_pattern(pattern) {
+                problems.push(format!(
+                    "capabilities.events: `{pattern}` is not an event name or prefix (`contact.created`, `email.*`)"
+                ));
+            }
+        }
+        if !self.capabilities.events.is_empty() && self.plugin.wit < Version::new(0, 3, 0) {
+            problems.push(format!(
+                "capabilities.events needs wirework:plugin@0.3.0 or later: set `wit = \"{WIT_VERSION}\"` under [plugin]"
+            ));
+        }
         for secret in &self.capabilities.secrets {
             if secret.is_empty() || !secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                 problems.push(format!("capabilities.secrets: `{secret}` is not a secret name"));
@@ -538,7 +580,10 @@ mod tests {
                 "auth names field `key`, which it does not declare",
             ),
             (TYPED.replace("wit = \"0.2.0\"", "wit = \"0.1.0\""), "[[credential]] needs wirework:plugin@0.2.0"),
-            (TYPED.replace("wit = \"0.2.0\"", "wit = \"0.3.0\""), "speaks wirework:plugin@0.1.0 and @0.2.0, not 0.3.0"),
+            (
+                TYPED.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""),
+                "speaks wirework:plugin@0.1.0 and @0.2.0 and @0.3.0, not 0.9.0",
+            ),
             (TYPED.replace("{ name = \"account\"", "{ name = \"secret_key\""), "field `secret_key` is declared twice"),
             (
                 TYPED.replace(
@@ -573,5 +618,27 @@ mod tests {
         }
         assert!(validate_package_name("acme/crm_v2").is_ok());
         assert!(validate_package_name("acme").is_err());
+    }
+
+    #[test]
+    fn event_capabilities_are_checked_and_matched() {
+        let with = |wit: &str, events: &str| {
+            format!("[plugin]\nname = \"acme/mail\"\nversion = \"1.0.0\"\nwit = \"{wit}\"\n[[node]]\nname = \"events\"\nkind = \"trigger\"\n[capabilities]\nevents = {events}\n")
+        };
+        let m = Manifest::parse(&with("0.3.0", r#"["email.*", "contact.unsubscribed"]"#)).unwrap();
+        assert_eq!(m.capabilities.events, ["email.*", "contact.unsubscribed"]);
+        let err = Manifest::parse(&with("0.2.0", r#"["email.*"]"#)).unwrap_err().to_string();
+        assert!(err.contains("capabilities.events needs wirework:plugin@0.3.0"), "{err}");
+        for bad in ["*", "Email.opened", "email..opened", "email.*.x", "", "email opened"] {
+            let err = Manifest::parse(&with("0.3.0", &format!("[{bad:?}]"))).unwrap_err().to_string();
+            assert!(err.contains("is not an event name or prefix"), "{bad}: {err}");
+        }
+        assert!(event_pattern_matches("email.*", "email.opened:ann@example.com"));
+        assert!(event_pattern_matches("email.*", "email.bounce.hard"));
+        assert!(!event_pattern_matches("email.*", "email"));
+        assert!(!event_pattern_matches("email.*", "emails.opened"));
+        assert!(!event_pattern_matches("email.*", "approval.decided:email.x"));
+        assert!(event_pattern_matches("contact.unsubscribed", "contact.unsubscribed:+15550001111"));
+        assert!(!event_pattern_matches("contact.unsubscribed", "contact.unsubscribed2"));
     }
 }

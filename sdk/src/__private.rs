@@ -79,6 +79,11 @@ pub fn handle_request<N: Node>(config: &str, req: HttpRequest) -> Result<Trigger
     Ok(TriggerResult {
         items: result.items.iter().map(|v| v.to_string()).collect(),
         response: result.response.map(|r| wit::HttpResponse { status: r.status, headers: r.headers, body: r.body }),
+        events: result
+            .events
+            .into_iter()
+            .map(|e| wit::Event { name: e.name, payload: e.payload.to_string() })
+            .collect(),
     })
 }
 

@@ -34,7 +34,7 @@ pub mod testing;
 pub mod bindings {
     #![allow(missing_docs, clippy::too_many_arguments)] // generated code
     wit_bindgen::generate!({
-        path: "../wit/0.2.0",
+        path: "../wit/0.3.0",
         world: "plugin",
         pub_export_macro: true,
         default_bindings_module: "wirework_sdk::__private::bindings",
@@ -261,12 +261,60 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
 }
 
 /// What a trigger makes of a request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TriggerResult {
     /// Items that start an execution; none starts nothing.
     pub items: Vec<Item>,
     /// The answer to send, if the trigger answers itself.
     pub response: Option<Response>,
+    /// Events to publish, durable before the answer is sent. Each name must
+    /// be one the manifest requests (`capabilities.events`) and the operator
+    /// granted, or the host refuses the whole request.
+    pub events: Vec<Event>,
+}
+
+impl TriggerResult {
+    /// Start an execution with `items`.
+    pub fn start(items: Vec<Item>) -> Self {
+        TriggerResult { items, ..Default::default() }
+    }
+
+    /// Start nothing; answer with `response`.
+    pub fn respond(response: Response) -> Self {
+        TriggerResult { response: Some(response), ..Default::default() }
+    }
+
+    /// Also publish `event`.
+    pub fn with_event(mut self, event: Event) -> Self {
+        self.events.push(event);
+        self
+    }
+}
+
+/// An event a trigger publishes: it ends the waits on exactly its name and
+/// starts the workflows whose event trigger listens for the name's part
+/// before the first `:` (so `email.opened:ann@example.com` starts those
+/// listening for `email.opened`, and resumes a wait on
+/// `email.opened:ann@example.com`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `name` or `name:key`.
+    pub name: String,
+    /// A JSON object: the resumed step's item, or the started execution's.
+    pub payload: Item,
+}
+
+impl Event {
+    /// An event named `name`, e.g. `contact.created`.
+    pub fn new(name: &str, payload: Item) -> Self {
+        Event { name: name.into(), payload }
+    }
+
+    /// An event named `name:key`, e.g. `email.opened:ann@example.com`, so a
+    /// workflow can wait for this one contact's.
+    pub fn keyed(name: &str, key: &str, payload: Item) -> Self {
+        Event { name: format!("{name}:{key}"), payload }
+    }
 }
 
 /// A node type. Implement it for a unit struct and list the struct in [`plugin!`].

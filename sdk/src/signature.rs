@@ -43,6 +43,12 @@ pub const STRIPE_TOLERANCE_SECS: u64 = 300;
 pub const SLACK_TOLERANCE_SECS: u64 = 300;
 /// HubSpot's tolerance for `X-HubSpot-Request-Timestamp`, in seconds.
 pub const HUBSPOT_TOLERANCE_SECS: u64 = 300;
+/// A tolerance for SendGrid's `X-Twilio-Email-Event-Webhook-Timestamp`, in
+/// seconds. SendGrid documents none. It retries a failed POST for up to 24
+/// hours, but each attempt carries (and signs) its own timestamp, so the
+/// window only has to cover transit and clock skew: 10 minutes refuses a
+/// replay of a captured request after that while leaving room for a slow hop.
+pub const SENDGRID_TOLERANCE_SECS: u64 = 600;
 
 /// Why a webhook signature was rejected. It never holds the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +314,61 @@ pub fn verify_github(body: &[u8], signature_header: Option<&str>, secret: &str) 
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// Verify SendGrid's signed Event Webhook: `X-Twilio-Email-Event-Webhook-Signature`
+/// is the base64 of an ASN.1 DER ECDSA P-256 signature, over SHA-256, of the
+/// `X-Twilio-Email-Event-Webhook-Timestamp` header (Unix seconds, exactly as
+/// sent) immediately followed by the raw body (`payload`, unparsed: SendGrid
+/// ends it with `\r\n`, which is signed too). `public_key` is the
+/// verification key SendGrid shows (Mail Settings, Signed Event Webhook): the
+/// base64 of a DER SubjectPublicKeyInfo, with or without the PEM armour
+/// (`-----BEGIN PUBLIC KEY-----`). The timestamp must be within
+/// `tolerance_secs` of `now_ms` (see [`SENDGRID_TOLERANCE_SECS`]).
+///
+/// The key is checked first: one that does not parse as a P-256 public key is
+/// `Malformed("public key")` whatever the request, a configuration error
+/// rather than a forged request. A signature of either `s` form (low or high)
+/// is accepted, as SendGrid's own libraries do.
+pub fn verify_sendgrid(
+    payload: &[u8],
+    signature_header: Option<&str>,
+    timestamp_header: Option<&str>,
+    public_key: &str,
+    now_ms: u64,
+    tolerance_secs: u64,
+) -> Result<(), SignatureError> {
+    use p256::ecdsa::signature::DigestVerifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+    use p256::pkcs8::DecodePublicKey;
+
+    let key = sendgrid_public_key_der(public_key).ok_or(SignatureError::Malformed("public key"))?;
+    let key = VerifyingKey::from_public_key_der(&key).map_err(|_| SignatureError::Malformed("public key"))?;
+    const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
+    const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
+    let given = base64_signature(signature_header, SIGNATURE)?;
+    let timestamp = present(timestamp_header, TIMESTAMP)?;
+    let ts: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed(TIMESTAMP))?;
+    let signature = Signature::from_der(&given).map_err(|_| SignatureError::Malformed(SIGNATURE))?;
+    let digest = Sha256::new().chain_update(timestamp.as_bytes()).chain_update(payload);
+    // RustCrypto's P-256 verification takes both `s` forms; no normalisation needed.
+    key.verify_digest(digest, &signature).map_err(|_| SignatureError::Mismatch)?;
+    check_timestamp(ts, now_ms, tolerance_secs)
+}
+
+/// The DER bytes of a base64 public key, PEM armour (any label lines) and
+/// whitespace removed; `None` if it is not base64.
+fn sendgrid_public_key_der(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if body.is_empty() {
+        return None;
+    }
+    BASE64.decode(body).ok()
 }
 
 fn mac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -799,6 +860,183 @@ mod tests {
         assert_eq!(r, Err(SignatureError::Malformed("X-Slack-Signature")));
         let r = verify_slack(SLACK_BODY, ts, Some("v1=abcd"), SLACK_SECRET, SLACK_NOW_MS);
         assert_eq!(r, Err(SignatureError::Malformed("X-Slack-Signature")));
+    }
+
+    // ---- SendGrid ----
+    // Published: the vector of sendgrid-python's test/unit/test_eventwebhook.py
+    // (a real `dropped` event; the body ends with "\r\n"; its `s` is the high one).
+    const SENDGRID_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
+    const SENDGRID_SIG: &str =
+        "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=";
+    const SENDGRID_TS: &str = "1600112502";
+    const SENDGRID_BODY: &[u8] = b"[{\"email\":\"hello@world.com\",\"event\":\"dropped\",\"reason\":\"Bounced Address\",\"sg_event_id\":\"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA\",\"sg_message_id\":\"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0\",\"smtp-id\":\"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>\",\"timestamp\":1600112492}]\r\n";
+    const SENDGRID_NOW_MS: u64 = 1_600_112_502_000 + 30_000;
+    // The "bad key" of the same tests: a valid P-256 key, not the signer's.
+    const SENDGRID_OTHER_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA==";
+
+    fn sendgrid(
+        body: &[u8],
+        sig: Option<&str>,
+        ts: Option<&str>,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), SignatureError> {
+        verify_sendgrid(body, sig, ts, key, now_ms, SENDGRID_TOLERANCE_SECS)
+    }
+
+    /// A key from a fixed scalar, and its public key as SendGrid shows one.
+    fn sendgrid_test_key(scalar: u8) -> (p256::ecdsa::SigningKey, String) {
+        use p256::pkcs8::EncodePublicKey;
+        let signing = p256::ecdsa::SigningKey::from_bytes(&[scalar; 32].into()).expect("a valid scalar");
+        let der = signing.verifying_key().to_public_key_der().expect("encodes");
+        (signing, BASE64.encode(der.as_bytes()))
+    }
+
+    fn sendgrid_sign(key: &p256::ecdsa::SigningKey, ts: &str, body: &[u8]) -> String {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = key.sign(&[ts.as_bytes(), body].concat());
+        BASE64.encode(signature.to_der().as_bytes())
+    }
+
+    #[test]
+    fn sendgrid_accepts_the_published_vectors() {
+        let (sig, ts) = (Some(SENDGRID_SIG), Some(SENDGRID_TS));
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, SENDGRID_KEY, SENDGRID_NOW_MS), Ok(()));
+        // The older vector of sendgrid-python's test/test_eventwebhook.py (a low `s`).
+        let older = verify_sendgrid(
+            br#"{"category":"example_payload","event":"test_event","message_id":"message_id"}"#,
+            Some("MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0="),
+            Some("1588788367"),
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==",
+            1_588_788_367_000,
+            SENDGRID_TOLERANCE_SECS,
+        );
+        assert_eq!(older, Ok(()));
+    }
+
+    #[test]
+    fn sendgrid_takes_the_key_as_base64_der_or_pem() {
+        let (sig, ts) = (Some(SENDGRID_SIG), Some(SENDGRID_TS));
+        let wrapped: Vec<&str> = [&SENDGRID_KEY[..64], &SENDGRID_KEY[64..]].to_vec();
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", wrapped.join("\n"));
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, &pem, SENDGRID_NOW_MS), Ok(()));
+        let crlf = pem.replace('\n', "\r\n");
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, &crlf, SENDGRID_NOW_MS), Ok(()));
+        let padded = format!("  {SENDGRID_KEY}\n");
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, &padded, SENDGRID_NOW_MS), Ok(()));
+        // What p256 itself writes as PEM.
+        use p256::pkcs8::{EncodePublicKey, LineEnding};
+        let (signing, _) = sendgrid_test_key(7);
+        let pem = signing.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let sig = sendgrid_sign(&signing, SENDGRID_TS, b"[]");
+        assert_eq!(sendgrid(b"[]", Some(&sig), ts, &pem, SENDGRID_NOW_MS), Ok(()));
+    }
+
+    #[test]
+    fn sendgrid_accepts_a_signature_made_here_in_both_s_forms() {
+        let (signing, public) = sendgrid_test_key(42);
+        let body = br#"[{"email":"ann@example.com","event":"open"}]"#;
+        let sig = sendgrid_sign(&signing, "1700000000", body);
+        let now = 1_700_000_000_000;
+        assert_eq!(sendgrid(body, Some(&sig), Some("1700000000"), &public, now), Ok(()));
+        // The same signature with `s` replaced by `n - s`: still valid ECDSA.
+        let der = BASE64.decode(&sig).unwrap();
+        let parsed = p256::ecdsa::Signature::from_der(&der).unwrap();
+        let (r, s) = parsed.split_scalars();
+        let flipped = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+        assert_ne!(flipped, parsed);
+        let flipped = BASE64.encode(flipped.to_der().as_bytes());
+        assert_eq!(sendgrid(body, Some(&flipped), Some("1700000000"), &public, now), Ok(()));
+    }
+
+    #[test]
+    fn sendgrid_rejects_wrong_key_tampering_and_staleness() {
+        let (sig, ts) = (Some(SENDGRID_SIG), Some(SENDGRID_TS));
+        assert_eq!(
+            sendgrid(SENDGRID_BODY, sig, ts, SENDGRID_OTHER_KEY, SENDGRID_NOW_MS),
+            Err(SignatureError::Mismatch)
+        );
+        let (_, generated) = sendgrid_test_key(9);
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, &generated, SENDGRID_NOW_MS), Err(SignatureError::Mismatch));
+        // The body, byte for byte: without its trailing "\r\n" it is another message.
+        let trimmed = &SENDGRID_BODY[..SENDGRID_BODY.len() - 2];
+        assert_eq!(sendgrid(trimmed, sig, ts, SENDGRID_KEY, SENDGRID_NOW_MS), Err(SignatureError::Mismatch));
+        assert_eq!(sendgrid(b"payload", sig, ts, SENDGRID_KEY, SENDGRID_NOW_MS), Err(SignatureError::Mismatch));
+        // The timestamp is signed.
+        assert_eq!(
+            sendgrid(SENDGRID_BODY, sig, Some("1600112503"), SENDGRID_KEY, SENDGRID_NOW_MS),
+            Err(SignatureError::Mismatch)
+        );
+        // Another signature of the signer's, over another body and time.
+        let (signing, public) = sendgrid_test_key(5);
+        let other = sendgrid_sign(&signing, SENDGRID_TS, b"[]");
+        assert_eq!(sendgrid(b"[]", Some(&other), ts, &public, SENDGRID_NOW_MS), Ok(()));
+        assert_eq!(sendgrid(SENDGRID_BODY, Some(&other), ts, &public, SENDGRID_NOW_MS), Err(SignatureError::Mismatch));
+        // The "bad signature" of sendgrid-python's tests: the older vector's, one character changed.
+        let older_body = br#"{"category":"example_payload","event":"test_event","message_id":"message_id"}"#;
+        let older_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==";
+        let bad =
+            Some("MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0=");
+        assert_eq!(
+            sendgrid(older_body, bad, Some("1588788367"), older_key, 1_588_788_367_000),
+            Err(SignatureError::Mismatch)
+        );
+        // Authentic but stale, or from the future.
+        let late = 1_600_112_502_000 + 601_000;
+        assert_eq!(
+            sendgrid(SENDGRID_BODY, sig, ts, SENDGRID_KEY, late),
+            Err(SignatureError::OutsideTolerance { age_secs: 601, tolerance_secs: 600 })
+        );
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, SENDGRID_KEY, 1_600_112_502_000 + 600_000), Ok(()));
+        assert_eq!(
+            sendgrid(SENDGRID_BODY, sig, ts, SENDGRID_KEY, 1_600_111_000_000),
+            Err(SignatureError::OutsideTolerance { age_secs: -1502, tolerance_secs: 600 })
+        );
+        // A forged request is a mismatch, however old.
+        assert_eq!(sendgrid(b"[]", sig, ts, SENDGRID_KEY, late), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn sendgrid_names_missing_and_malformed_headers() {
+        let (sig, ts, key, now) = (Some(SENDGRID_SIG), Some(SENDGRID_TS), SENDGRID_KEY, SENDGRID_NOW_MS);
+        let missing_sig = SignatureError::Missing("X-Twilio-Email-Event-Webhook-Signature");
+        let missing_ts = SignatureError::Missing("X-Twilio-Email-Event-Webhook-Timestamp");
+        let bad_sig = SignatureError::Malformed("X-Twilio-Email-Event-Webhook-Signature");
+        assert_eq!(sendgrid(SENDGRID_BODY, None, ts, key, now), Err(missing_sig.clone()));
+        assert_eq!(sendgrid(SENDGRID_BODY, Some(" "), ts, key, now), Err(missing_sig));
+        assert_eq!(sendgrid(SENDGRID_BODY, sig, None, key, now), Err(missing_ts));
+        assert_eq!(
+            sendgrid(SENDGRID_BODY, sig, Some("timestamp"), key, now),
+            Err(SignatureError::Malformed("X-Twilio-Email-Event-Webhook-Timestamp"))
+        );
+        assert_eq!(sendgrid(SENDGRID_BODY, Some("not base64!"), ts, key, now), Err(bad_sig.clone()));
+        // Base64, but not a DER signature: a raw r||s, or DER cut short.
+        let raw = BASE64.encode([1u8; 64]);
+        assert_eq!(sendgrid(SENDGRID_BODY, Some(&raw), ts, key, now), Err(bad_sig.clone()));
+        let der = BASE64.decode(SENDGRID_SIG).unwrap();
+        let cut = BASE64.encode(&der[..der.len() - 1]);
+        assert_eq!(sendgrid(SENDGRID_BODY, Some(&cut), ts, key, now), Err(bad_sig));
+    }
+
+    #[test]
+    fn sendgrid_refuses_a_malformed_key_before_looking_at_the_request() {
+        let (sig, ts) = (Some(SENDGRID_SIG), Some(SENDGRID_TS));
+        let malformed = SignatureError::Malformed("public key");
+        for key in [
+            "",
+            "  \n",
+            "not a key!",
+            "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----",
+            // Base64, but not a SubjectPublicKeyInfo.
+            "aGVsbG8gd29ybGQ=",
+            // The key cut short.
+            &SENDGRID_KEY[..60],
+            // An Ed25519 key (another algorithm).
+            "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=",
+        ] {
+            assert_eq!(sendgrid(SENDGRID_BODY, sig, ts, key, SENDGRID_NOW_MS), Err(malformed.clone()), "{key:?}");
+            assert_eq!(sendgrid(SENDGRID_BODY, None, None, key, SENDGRID_NOW_MS), Err(malformed.clone()), "{key:?}");
+        }
     }
 
     // ---- GitHub ----

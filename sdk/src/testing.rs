@@ -146,6 +146,14 @@ pub enum Auth {
 struct Manifest {
     #[serde(default, rename = "credential")]
     credentials: Vec<CredentialType>,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Capabilities {
+    #[serde(default)]
+    events: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -154,13 +162,22 @@ struct CredentialType {
     auth: Option<Auth>,
 }
 
-/// The credential types of the `plugin.toml` beside the crate under test
-/// (`cargo test` runs in the crate's folder); `None` without one.
-fn manifest_credentials() -> Option<BTreeMap<String, Option<Auth>>> {
+/// The `plugin.toml` beside the crate under test (`cargo test` runs in the
+/// crate's folder); `None` without one.
+fn read_manifest() -> Option<Manifest> {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_default();
     let text = std::fs::read_to_string(dir.join("plugin.toml")).ok()?;
-    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("plugin.toml does not parse: {e}"));
-    Some(manifest.credentials.into_iter().map(|c| (c.name, c.auth)).collect())
+    Some(toml::from_str(&text).unwrap_or_else(|e| panic!("plugin.toml does not parse: {e}")))
+}
+
+/// Whether a `capabilities.events` entry (a name, or a prefix ending in
+/// `.*`) covers event `name` (its `:key` ignored), as the host decides.
+fn event_allowed(pattern: &str, name: &str) -> bool {
+    let base = name.split_once(':').map_or(name, |(base, _)| base);
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => base.strip_prefix(prefix).is_some_and(|rest| rest.len() > 1 && rest.starts_with('.')),
+        None => base == pattern,
+    }
 }
 
 #[derive(Default)]
@@ -170,6 +187,8 @@ struct State {
     /// The credential types `plugin.toml` declares, with their `auth`
     /// (`None`: no plugin.toml found; any type goes, sent as a bearer `token`).
     declared: Option<BTreeMap<String, Option<Auth>>>,
+    /// `capabilities.events` of plugin.toml (`None`: no plugin.toml; any event goes).
+    events: Option<Vec<String>>,
     kv: BTreeMap<String, Vec<u8>>,
     now_ms: u64,
     expected: VecDeque<Expected>,
@@ -211,7 +230,10 @@ impl FakeHost {
     /// 2026-01-01T00:00:00Z, and the credential types (and how each is sent)
     /// of the crate's `plugin.toml`, as the real host has them.
     pub fn new() -> FakeHost {
-        let state = State { now_ms: 1_767_225_600_000, declared: manifest_credentials(), ..Default::default() };
+        let manifest = read_manifest();
+        let events = manifest.as_ref().map(|m| m.capabilities.events.clone());
+        let declared = manifest.map(|m| m.credentials.into_iter().map(|c| (c.name, c.auth)).collect());
+        let state = State { now_ms: 1_767_225_600_000, declared, events, ..Default::default() };
         FakeHost { state: Rc::new(RefCell::new(state)) }
     }
 
@@ -265,10 +287,23 @@ impl FakeHost {
         self.installed(|| N::run(config, input))
     }
 
-    /// Let trigger node `N` handle `request`.
+    /// Let trigger node `N` handle `request`. Panics, as the real host
+    /// refuses the request, when the result publishes an event that the
+    /// crate's `plugin.toml` does not request in `capabilities.events`.
     pub fn handle<N: Node>(&self, config: Value, request: Request) -> Result<TriggerResult, NodeError> {
         let config = parse_config::<N>(config)?;
-        self.installed(|| N::handle_request(config, request))
+        let result = self.installed(|| N::handle_request(config, request))?;
+        if let Some(allowed) = &self.state.borrow().events {
+            for event in &result.events {
+                assert!(
+                    allowed.iter().any(|pattern| event_allowed(pattern, &event.name)),
+                    "the trigger published event `{}`, which plugin.toml's capabilities.events ({allowed:?}) does \
+                     not request: the host would refuse the request",
+                    event.name
+                );
+            }
+        }
+        Ok(result)
     }
 
     /// The requests the node sent, in order.
@@ -425,5 +460,19 @@ fn test_input() -> Input {
         execution_id: "test-execution".into(),
         attempt: 1,
         idempotency_key: "test-execution:1".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_allowed;
+
+    #[test]
+    fn event_patterns_match_as_the_host_does() {
+        assert!(event_allowed("email.*", "email.opened:ann@example.com"));
+        assert!(event_allowed("contact.unsubscribed", "contact.unsubscribed:+15550001111"));
+        assert!(!event_allowed("email.*", "email"));
+        assert!(!event_allowed("email.*", "emails.opened"));
+        assert!(!event_allowed("contact.unsubscribed", "contact.unsubscribed2"));
     }
 }

@@ -41,9 +41,19 @@ pub enum Route {
     ComponentizeJs,
 }
 
-/// The WIT of the current contract, which JavaScript plugins are built
-/// against (this binary may run far from the repository's `wit/`).
-const CURRENT_WIT: &str = include_str!("../../../wit/0.2.0/plugin.wit");
+/// The WIT of every contract this host speaks, by version: a JavaScript
+/// plugin is built against its manifest's (this binary may run far from the
+/// repository's `wit/`).
+const CONTRACT_WITS: &[(&str, &str)] = &[
+    ("0.1.0", include_str!("../../../wit/0.1.0/plugin.wit")),
+    ("0.2.0", include_str!("../../../wit/0.2.0/plugin.wit")),
+    ("0.3.0", include_str!("../../../wit/0.3.0/plugin.wit")),
+];
+
+/// The WIT text of contract `version`.
+pub(crate) fn contract_wit(version: &str) -> Option<&'static str> {
+    CONTRACT_WITS.iter().find(|(v, _)| *v == version).map(|(_, text)| *text)
+}
 
 impl Route {
     /// The route that works here. `WIREWORK_WASM_ROUTE=rustup|debian` forces one.
@@ -147,9 +157,12 @@ pub async fn build_plugin(home: &Home, options: &BuildOptions) -> anyhow::Result
     let target_dir = options.target_dir.clone().unwrap_or_else(|| home.wasm_target_dir());
     let is_js = crate_dir.join("package.json").exists() && !crate_dir.join("Cargo.toml").exists();
     let (route, component) = if is_js {
-        let wit_dir = target_dir.join("wit").join("0.2.0");
+        let version = manifest.plugin.wit.to_string();
+        let version = version.as_str();
+        let wit = contract_wit(version).with_context(|| format!("no WIT for contract {version}"))?;
+        let wit_dir = target_dir.join("wit").join(version);
         std::fs::create_dir_all(&wit_dir).with_context(|| format!("creating {}", wit_dir.display()))?;
-        std::fs::write(wit_dir.join("plugin.wit"), CURRENT_WIT)?;
+        std::fs::write(wit_dir.join("plugin.wit"), wit)?;
         (Route::ComponentizeJs, js::build_js_component(&crate_dir, &wit_dir, "plugin")?)
     } else {
         let route = Route::detect()?;

@@ -87,7 +87,12 @@ pub fn new_plugin(plan: &NewPlugin) -> anyhow::Result<Vec<PathBuf>> {
             ("plugin.toml", fill(include_str!("templates/js/plugin.toml.tmpl"))),
             ("src/plugin.js", fill(include_str!("templates/js/plugin.js.tmpl"))),
             ("test/plugin.test.js", fill(include_str!("templates/js/plugin.test.js.tmpl"))),
-            ("wit/plugin.wit", super::CURRENT_WIT.to_string()),
+            (
+                "wit/plugin.wit",
+                super::contract_wit(wirework_registry::manifest::WIT_VERSION)
+                    .expect("the current contract has a WIT")
+                    .to_string(),
+            ),
             ("README.md", fill(include_str!("templates/js/README.md.tmpl"))),
             (".gitignore", "/node_modules\n/dist\n*.wwpkg\n".into()),
             ("tests/component.json", component_tests()),

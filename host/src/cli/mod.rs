@@ -212,6 +212,10 @@ enum PluginCommand {
         /// bind credentials of it to its nodes); repeatable.
         #[arg(long = "grant-credential", value_name = "TYPE")]
         grant_credential: Vec<String>,
+        /// Grant publishing events: an entry of the manifest's
+        /// `capabilities.events` (`contact.created`, `email.*`); repeatable.
+        #[arg(long = "grant-event", value_name = "PATTERN")]
+        grant_event: Vec<String>,
         /// In a data directory: replace the installed version of the same
         /// number if its contents differ (a rebuilt plugin under
         /// development), instead of refusing. Executions pinned to that
@@ -240,6 +244,9 @@ enum PluginCommand {
         /// With `--set`: grant a credential type the plugin declares; repeatable.
         #[arg(long = "grant-credential", value_name = "TYPE", requires = "set")]
         grant_credential: Vec<String>,
+        /// With `--set`: grant publishing events of a pattern the manifest requests; repeatable.
+        #[arg(long = "grant-event", value_name = "PATTERN", requires = "set")]
+        grant_event: Vec<String>,
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
@@ -382,6 +389,7 @@ impl Cli {
                 grant_http_internal,
                 grant_kv,
                 grant_credential,
+                grant_event,
                 replace,
                 ..
             }) if server.server.is_some() => {
@@ -396,6 +404,7 @@ impl Cli {
                     http_internal: grant_http_internal,
                     kv: grant_kv,
                     credentials: grant_credential,
+                    events: grant_event,
                 };
                 let request = client::PluginRequest::Add { package, grant };
                 return Ok(client::plugin(&server, request).await?.unwrap_or(0));
@@ -408,6 +417,7 @@ impl Cli {
                 grant_http_internal,
                 grant_kv,
                 grant_credential,
+                grant_event,
                 replace,
             }) => {
                 let dir = DataDir::at(&data_dir);
@@ -424,6 +434,7 @@ impl Cli {
                     http_internal: grant_http_internal,
                     kv: grant_kv,
                     credentials: grant_credential,
+                    events: grant_event,
                 };
                 let bytes = read_package_file(&package)?;
                 let added = PluginManager::for_data_dir(dir, home.clone()).add(bytes, grant, replace).await?;
@@ -443,6 +454,7 @@ impl Cli {
                 grant_http_internal,
                 grant_kv,
                 grant_credential,
+                grant_event,
                 data_dir,
                 server,
             }) => {
@@ -451,6 +463,7 @@ impl Cli {
                     http_internal: grant_http_internal,
                     kv: grant_kv,
                     credentials: grant_credential,
+                    events: grant_event,
                 });
                 let request = client::PluginRequest::Grants { name: name.clone(), set: grant.clone() };
                 if let Some(code) = client::plugin(&server, request).await? {

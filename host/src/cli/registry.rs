@@ -66,7 +66,8 @@ pub enum PluginRegistryCommand {
         registry: RegistryArg,
         #[command(flatten)]
         data_dir: DataDirArg,
-        /// Grant a capability: `http=PATTERN`, `kv`, `all` (everything the
+        /// Grant a capability: `http=PATTERN`, `http-internal=HOST`,
+        /// `credential=TYPE`, `event=PATTERN`, `kv`, `all` (everything the
         /// package requests) or `none`; repeatable. Without it, a terminal
         /// prompts (not with `--server`); otherwise a package that requests
         /// capabilities is refused.
@@ -255,15 +256,17 @@ fn decide(
             let mut answer = String::new();
             std::io::stdin().lock().read_line(&mut answer)?;
             if answer.trim().eq_ignore_ascii_case("y") {
-                match capability.strip_prefix("http ") {
-                    Some(host) => grant.http.push(host.to_string()),
-                    None => grant.kv = true,
+                match capability.split_once(' ') {
+                    Some(("http", host)) => grant.http.push(host.to_string()),
+                    Some(("credential", kind)) => grant.credentials.push(kind.to_string()),
+                    Some(("event", pattern)) => grant.events.push(pattern.to_string()),
+                    _ => grant.kv = true,
                 }
             }
         }
         return Ok(grant);
     }
-    let how = "--grant http=PATTERN / --grant kv / --grant all";
+    let how = "--grant http=PATTERN / --grant credential=TYPE / --grant event=PATTERN / --grant kv / --grant all";
     bail!("{}", ungranted_refusal(name, requested, how, "--grant none"))
 }
 

@@ -461,9 +461,12 @@ fn redact_results(
                 *code = redact(code);
             }
         }
-        Err(NodeFailure::Trap { message } | NodeFailure::Setup { message } | NodeFailure::Host { message }) => {
-            *message = redact(message)
-        }
+        Err(
+            NodeFailure::Trap { message }
+            | NodeFailure::Setup { message }
+            | NodeFailure::Host { message }
+            | NodeFailure::Denied { message },
+        ) => *message = redact(message),
         _ => {}
     }
     if let Some(Outcome::Wait { event, state, .. }) = wait {

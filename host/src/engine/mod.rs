@@ -810,6 +810,7 @@ impl Inner {
         // does not keep the event from the others.
         let index = self.triggers();
         for (workflow, trigger) in index.event_starts(name) {
+            let (workflow, trigger) = (workflow.as_str(), trigger.as_str());
             let version = index.current(workflow);
             let started = match version {
                 Some(version) => {

@@ -113,9 +113,17 @@ impl TriggerIndex {
         self.current.get(workflow).copied()
     }
 
-    /// The (workflow, trigger) pairs event `name` starts.
-    pub fn event_starts(&self, name: &str) -> &[(String, String)] {
-        self.events.get(name).map_or(&[], Vec::as_slice)
+    /// The (workflow, trigger) pairs event `name` starts: the triggers
+    /// listening for exactly `name`, and for a keyed event (`name:key`,
+    /// e.g. `email.opened:ann@example.com`) those listening for its name
+    /// before the first `:` (`email.opened`) too.
+    pub fn event_starts(&self, name: &str) -> Vec<(String, String)> {
+        let exact = self.events.get(name).into_iter().flatten();
+        let base = match name.split_once(':') {
+            Some((base, _)) => self.events.get(base),
+            None => None,
+        };
+        exact.chain(base.into_iter().flatten()).cloned().collect()
     }
 
     /// The active webhook of `workflow` at `path`.
@@ -162,6 +170,12 @@ connections: [{from: form, to: tag}, {from: nightly, to: tag}, {from: signup, to
         assert!(index.webhook("paused", "leads/new").is_none(), "an inactive workflow's hooks are gone");
         assert_eq!(index.event_starts("contact.added"), [("intake".to_string(), "signup".to_string())]);
         assert!(index.event_starts("contact.removed").is_empty());
+        assert_eq!(
+            index.event_starts("contact.added:ann@example.com"),
+            [("intake".to_string(), "signup".to_string())],
+            "a keyed event starts the triggers on its name"
+        );
+        assert!(index.event_starts("contact.added.more:x").is_empty());
         assert_eq!(schedules.iter().map(|s| s.workflow.as_str()).collect::<Vec<_>>(), ["intake"]);
         assert_eq!(
             (index.current("intake"), index.current("paused")),

@@ -63,6 +63,10 @@ pub struct GrantEntry {
     /// Credential types (its manifest's names) it may be handed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<String>,
+    /// Event patterns (its manifest's `capabilities.events` entries) its
+    /// triggers may publish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
 }
 
 impl GrantEntry {
@@ -71,8 +75,11 @@ impl GrantEntry {
     pub fn check(&self) -> Result<(), String> {
         crate::runtime::capabilities::check_patterns(&self.http)?;
         crate::runtime::capabilities::check_internal_hosts(&self.http_internal)?;
-        match self.credentials.iter().find(|c| !wirework_registry::manifest::valid_name(c)) {
-            Some(c) => Err(format!("`{c}` is not a credential type name: {}", wirework_registry::manifest::NAME_RULE)),
+        if let Some(c) = self.credentials.iter().find(|c| !wirework_registry::manifest::valid_name(c)) {
+            return Err(format!("`{c}` is not a credential type name: {}", wirework_registry::manifest::NAME_RULE));
+        }
+        match self.events.iter().find(|e| !wirework_registry::manifest::valid_event_pattern(e)) {
+            Some(e) => Err(format!("`{e}` is not an event name or prefix (`contact.created`, `email.*`)")),
             None => Ok(()),
         }
     }
@@ -84,6 +91,7 @@ impl GrantEntry {
             http_internal: self.http_internal.clone(),
             kv: self.kv,
             credentials: self.credentials.clone(),
+            events: self.events.clone(),
             ..Default::default()
         }
     }

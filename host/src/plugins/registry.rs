@@ -231,6 +231,7 @@ pub struct GrantFlags {
     http: Vec<String>,
     http_internal: Vec<String>,
     credentials: Vec<String>,
+    events: Vec<String>,
 }
 
 impl GrantFlags {
@@ -246,8 +247,10 @@ impl GrantFlags {
                     Some(("http", pattern)) => out.http.push(pattern.to_string()),
                     Some(("http-internal", host)) => out.http_internal.push(host.to_string()),
                     Some(("credential", kind)) => out.credentials.push(kind.to_string()),
+                    Some(("event", pattern)) => out.events.push(pattern.to_string()),
                     _ => bail!(
-                        "grant `{other}`: expected http=PATTERN, http-internal=HOST, credential=TYPE, kv, all or none"
+                        "grant `{other}`: expected http=PATTERN, http-internal=HOST, credential=TYPE, event=PATTERN, \
+                         kv, all or none"
                     ),
                 },
             }
@@ -256,6 +259,7 @@ impl GrantFlags {
             http: out.http.clone(),
             http_internal: out.http_internal.clone(),
             credentials: out.credentials.clone(),
+            events: out.events.clone(),
             kv: false,
         };
         checked.check().map_err(|e| anyhow::anyhow!("grant: {e}"))?;
@@ -269,6 +273,7 @@ impl GrantFlags {
             || !self.http.is_empty()
             || !self.http_internal.is_empty()
             || !self.credentials.is_empty()
+            || !self.events.is_empty()
     }
 
     /// The grant for a package requesting `requested`, when it can be decided
@@ -283,7 +288,11 @@ impl GrantFlags {
                 grant.http.extend(requested.http.iter().cloned());
                 grant.kv |= requested.kv;
                 grant.credentials.extend(requested.credentials.iter().cloned());
+                grant.events.extend(requested.events.iter().cloned());
             }
+            grant.events.extend(self.events.iter().cloned());
+            grant.events.sort();
+            grant.events.dedup();
             grant.credentials.extend(self.credentials.iter().cloned());
             grant.credentials.sort();
             grant.credentials.dedup();
@@ -321,6 +330,7 @@ pub fn describe_capabilities(requested: &Capabilities) -> String {
         parts.push("kv".into());
     }
     parts.extend(requested.credentials.iter().map(|c| format!("credential {c}")));
+    parts.extend(requested.events.iter().map(|e| format!("event {e}")));
     if !requested.secrets.is_empty() {
         parts.push(format!("secrets {} (bound per node by workflows)", requested.secrets.join(", ")));
     }
@@ -625,6 +635,7 @@ pub fn not_granted(requested: &Capabilities, grant: &GrantEntry) -> Vec<String> 
     missing.extend(
         requested.credentials.iter().filter(|c| !grant.credentials.contains(c)).map(|c| format!("credential {c}")),
     );
+    missing.extend(requested.events.iter().filter(|e| !grant.events.contains(e)).map(|e| format!("event {e}")));
     missing
 }
 
@@ -725,8 +736,16 @@ mod tests {
             secrets: vec![],
             kv: true,
             credentials: vec!["bearer".into()],
+            events: vec!["email.*".into()],
         };
         let grant = GrantEntry { http: vec!["a.example".into()], ..Default::default() };
-        assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv", "credential bearer"]);
+        assert_eq!(not_granted(&requested, &grant), ["http b.example", "kv", "credential bearer", "event email.*"]);
+        let flags = GrantFlags::parse(&["event=email.*".into()]).unwrap();
+        let grant = flags.decide(&requested, None).unwrap();
+        assert_eq!(grant.events, ["email.*"]);
+        let all = GrantFlags::parse(&["all".into()]).unwrap().decide(&requested, None).unwrap();
+        assert!(not_granted(&requested, &all).is_empty(), "`all` grants the events too");
+        let error = GrantFlags::parse(&["event=Email".into()]).unwrap_err().to_string();
+        assert!(error.contains("`Email` is not an event name or prefix"), "{error}");
     }
 }

@@ -31,6 +31,9 @@ pub struct Grants {
     pub secrets: BTreeMap<String, String>,
     /// Whether key-value state is allowed.
     pub kv: bool,
+    /// Event patterns (entries of its manifest's `capabilities.events`) its
+    /// triggers may publish.
+    pub events: Vec<String>,
     /// Credential types (names its manifest declares) that the plugin may
     /// be handed when a workflow binds a credential of that type to its node.
     pub credentials: Vec<String>,
@@ -45,6 +48,7 @@ impl Grants {
             secrets,
             kv: requested.kv,
             credentials: requested.credentials.clone(),
+            events: requested.events.clone(),
             ..Default::default()
         }
     }
@@ -207,6 +211,7 @@ pub struct Policy {
     secrets_requested: Vec<String>,
     kv: bool,
     credentials: Vec<String>,
+    events: Vec<String>,
 }
 
 impl Policy {
@@ -236,6 +241,7 @@ impl Policy {
             secrets_requested: requested.secrets.clone(),
             kv: requested.kv && grants.kv,
             credentials: grants.credentials.iter().filter(|c| requested.credentials.contains(c)).cloned().collect(),
+            events: grants.events.iter().filter(|e| requested.events.contains(e)).cloned().collect(),
         })
     }
 
@@ -313,6 +319,15 @@ impl Policy {
         Err(format!("denied: credential type `{kind}` is not granted to this plugin"))
     }
 
+    /// Whether the plugin's triggers may publish event `name` (`name:key`
+    /// is checked by its name). `Err` says why not.
+    pub fn check_event(&self, name: &str) -> Result<(), String> {
+        if self.events.iter().any(|pattern| wirework_registry::manifest::event_pattern_matches(pattern, name)) {
+            return Ok(());
+        }
+        Err(format!("denied: publishing event `{name}` is not granted to this plugin"))
+    }
+
     /// Whether key-value state is allowed.
     pub fn kv_allowed(&self) -> bool {
         self.kv
@@ -329,6 +344,7 @@ mod tests {
             secrets: vec!["TOKEN".into()],
             kv: true,
             credentials: Vec::new(),
+            events: vec!["email.*".into(), "contact.created".into()],
         };
         let grants = Grants {
             http: granted.iter().map(|s| s.to_string()).collect(),
@@ -336,6 +352,7 @@ mod tests {
             secrets: [("TOKEN".to_string(), "t".to_string()), ("OTHER".to_string(), "o".to_string())].into(),
             kv: false,
             credentials: Vec::new(),
+            events: vec!["email.*".into(), "sms.*".into()],
         };
         Policy::new(&caps, &grants).unwrap()
     }
@@ -423,6 +440,17 @@ mod tests {
         for ip in ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::1"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip} is public");
         }
+    }
+
+    #[test]
+    fn events_need_both_request_and_grant() {
+        let policy = policy_with(&[], &[], &[]);
+        assert!(policy.check_event("email.opened:ann@example.com").is_ok());
+        assert!(policy.check_event("email.bounced").is_ok());
+        let error = policy.check_event("sms.received").unwrap_err();
+        assert!(error.contains("publishing event `sms.received` is not granted"), "granted, not requested: {error}");
+        assert!(policy.check_event("contact.created").is_err(), "requested, not granted");
+        assert!(policy.check_event("emails.opened").is_err());
     }
 
     #[test]

@@ -321,6 +321,7 @@ impl host::Host for StoreState {
 pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> anyhow::Result<()> {
     bindings::Plugin::add_to_linker::<_, HasSelf<StoreState>>(linker, |state| state)?;
     bindings::v0_1::add_to_linker(linker)?;
+    bindings::v0_2::add_to_linker(linker)?;
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     Ok(())
 }

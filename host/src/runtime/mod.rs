@@ -215,6 +215,14 @@ pub enum NodeFailure {
         /// What went wrong.
         message: String,
     },
+    /// The call returned something its grants do not allow (a trigger
+    /// publishing an event the operator did not grant), so the host threw
+    /// the whole result away.
+    #[error("{message}")]
+    Denied {
+        /// What was refused, and how to grant it.
+        message: String,
+    },
 }
 
 impl NodeFailure {
@@ -339,6 +347,17 @@ pub struct TriggerOutput {
     pub items: Vec<Json>,
     /// The HTTP response the trigger chose, if any.
     pub response: Option<TriggerResponse>,
+    /// Events to publish, each granted to the plugin (checked here).
+    pub events: Vec<TriggerEvent>,
+}
+
+/// An event a trigger publishes.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerEvent {
+    /// `name` or `name:key`.
+    pub name: String,
+    /// A JSON object.
+    pub payload: Json,
 }
 
 /// An HTTP response chosen by a trigger.
@@ -434,7 +453,8 @@ impl LoadedPlugin {
     pub fn contract(&self) -> Contract {
         match self.pre {
             Pre::V0_1(_) => Contract::V0_1,
-            Pre::Current(_) => Contract::V0_2,
+            Pre::V0_2(_) => Contract::V0_2,
+            Pre::Current(_) => Contract::V0_3,
         }
     }
 }
@@ -442,6 +462,7 @@ impl LoadedPlugin {
 /// A component linked against the host imports of its contract.
 enum Pre {
     V0_1(bindings::v0_1::PluginPre<host_api::StoreState>),
+    V0_2(bindings::v0_2::PluginPre<host_api::StoreState>),
     Current(bindings::PluginPre<host_api::StoreState>),
 }
 
@@ -574,7 +595,8 @@ impl Runtime {
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(contract_error)?;
         let pre = match contract {
             Contract::V0_1 => Pre::V0_1(bindings::v0_1::PluginPre::new(instance_pre).map_err(contract_error)?),
-            Contract::V0_2 => Pre::Current(bindings::PluginPre::new(instance_pre).map_err(contract_error)?),
+            Contract::V0_2 => Pre::V0_2(bindings::v0_2::PluginPre::new(instance_pre).map_err(contract_error)?),
+            Contract::V0_3 => Pre::Current(bindings::PluginPre::new(instance_pre).map_err(contract_error)?),
         };
         let policy = Arc::new(policy);
         let http = http::PluginHttp::new(policy.clone(), self.inner.config.http, self.inner.config.resolver.clone())?;
@@ -637,10 +659,12 @@ impl Runtime {
         };
         let Invocation { node, config, limits, kv_scope, bound, .. } = call;
         let report = self.call(plugin, limits, &kv_scope, bound, Call::Request { node, config, req }).await;
+        let policy = &plugin.shared.policy;
         map_report(report, |result| match result {
             CallResult::Request(Ok(out)) => Ok(TriggerOutput {
                 items: out.items.into_iter().map(|i| json_object(i, "trigger item")).collect::<Result<_, _>>()?,
                 response: out.response.map(|r| TriggerResponse { status: r.status, headers: r.headers, body: r.body }),
+                events: out.events.into_iter().map(|e| trigger_event(e, policy)).collect::<Result<_, _>>()?,
             }),
             CallResult::Request(Err(e)) => Err(plugin_failure(e)),
             _ => unreachable!("handle-request returns handle-request"),
@@ -694,6 +718,7 @@ impl Runtime {
             let pre = match &plugin.pre {
                 Pre::Current(pre) => pre,
                 Pre::V0_1(pre) => return bindings::v0_1::call(pre, &mut store, call).await,
+                Pre::V0_2(pre) => return bindings::v0_2::call(pre, &mut store, call).await,
             };
             let instance = pre.instantiate_async(&mut store).await?;
             Ok::<_, wasmtime::Error>(match call {
@@ -732,6 +757,27 @@ pub(crate) enum CallResult {
     Describe(wit::PluginInfo),
     Invoke(Result<wit::Outcome, wit::NodeError>),
     Request(Result<wit::TriggerResult, wit::NodeError>),
+}
+
+/// A published event, checked: a valid name the plugin was granted, and a
+/// JSON object as payload.
+fn trigger_event(event: wit::Event, policy: &Policy) -> Result<TriggerEvent, NodeFailure> {
+    let name = event.name;
+    let base = name.split_once(':').map_or(name.as_str(), |(base, _)| base);
+    if name.len() > 1024 || !wirework_registry::manifest::valid_event_pattern(base) || base.ends_with(".*") {
+        let shown: String = name.chars().take(80).collect();
+        return Err(NodeFailure::Denied {
+            message: format!("the trigger published an event named `{shown}`, which is not an event name"),
+        });
+    }
+    if let Err(denied) = policy.check_event(&name) {
+        return Err(NodeFailure::Denied {
+            message: format!(
+                "{denied} (grant the manifest's pattern for it: `--grant-event`, or `event=` in a registry install)"
+            ),
+        });
+    }
+    Ok(TriggerEvent { payload: json_object(event.payload, "event payload")?, name })
 }
 
 fn plugin_failure(e: wit::NodeError) -> NodeFailure {

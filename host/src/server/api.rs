@@ -256,9 +256,10 @@ fn grant_from_query(uri: &Uri) -> Result<GrantEntry, ApiError> {
             "grant_http" => grant.http.push(value.into_owned()),
             "grant_http_internal" => grant.http_internal.push(value.into_owned()),
             "grant_credential" => grant.credentials.push(value.into_owned()),
+            "grant_event" => grant.events.push(value.into_owned()),
             "grant_kv" => grant.kv = value == "true",
             other => {
-                let known = "grant_http, grant_http_internal, grant_credential, grant_kv";
+                let known = "grant_http, grant_http_internal, grant_credential, grant_event, grant_kv";
                 return Err(ApiError::bad_request(format!("unknown parameter `{other}`: {known}")));
             }
         }

@@ -232,12 +232,23 @@ async fn answer(
         Err(NodeFailure::Plugin { message, .. }) => {
             return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("the trigger refused the request: {message}")))
         }
+        Err(NodeFailure::Denied { message }) => {
+            tracing::error!(workflow = %route.workflow, trigger = %route.trigger, "trigger result refused: {message}");
+            let message = "the trigger's plugin did what it is not granted (the server's log says what)";
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message));
+        }
         Err(failure) => {
             tracing::error!(workflow = %route.workflow, trigger = %route.trigger, "trigger failed: {failure}");
             let message = "the trigger failed (the server's log has the cause)";
             return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message));
         }
     };
+    // Events first, each durable before anything is answered: the caller
+    // (Stripe, Twilio, ...) takes a 2xx to mean it need not send again.
+    for event in &output.events {
+        let payload: Value = serde_json::from_str(event.payload.get()).map_err(ApiError::internal)?;
+        state.engine.emit_event(&event.name, payload).await.map_err(ApiError::from)?;
+    }
     let own = output.response.map(|r| Answer {
         status: r.status,
         headers: r.headers,

@@ -1,6 +1,7 @@
 //! Contract versions: a component built against the frozen
 //! `wirework:plugin@0.1.0` keeps installing, loading and running beside the
-//! current 0.2.0 ones; one built against a contract this host does not speak
+//! current 0.3.0 ones (and 0.2.0 ones: the JavaScript example is one, run
+//! through its adapter by `js_plugin.rs`); one built against a contract this host does not speak
 //! is refused at install, naming the versions it does.
 
 use crate::common::engine::install_package;
@@ -13,13 +14,15 @@ use wirework::runtime::{Contract, Grants};
 use wirework_registry::{Package, SecretKey};
 
 #[tokio::test]
-async fn a_0_1_component_loads_through_its_adapter_beside_0_2_ones() {
+async fn a_0_1_component_loads_through_its_adapter_beside_current_ones() {
     let runtime = runtime();
     let legacy = load(&runtime, &fixtures().legacy, &Grants { kv: true, ..Default::default() }).await;
     assert_eq!(legacy.contract(), Contract::V0_1);
     assert_eq!(legacy.manifest().plugin.wit.to_string(), "0.1.0", "a manifest without `wit` is 0.1.0");
     let core = load(&runtime, &fixtures().core, &Grants::default()).await;
-    assert_eq!(core.contract(), Contract::V0_2);
+    assert_eq!(core.contract(), Contract::V0_3);
+    let github = load(&runtime, &fixtures().github, &Grants::default()).await;
+    assert_eq!(github.contract(), Contract::V0_2, "the JavaScript example is built against the frozen 0.2.0");
 
     // Host imports reach the 0.1 component through the adapter: kv and logs.
     let first = runtime.invoke(&legacy, invocation("stamp", json!({}), vec![json!({"a": 1})])).await;
@@ -116,7 +119,7 @@ async fn a_component_of_an_unknown_contract_is_refused_at_install_naming_the_sup
         wirework::plugins::PluginManager::for_data_dir(wirework::data_dir::DataDir::at(dir.path()), (*home).clone());
     let error = manager.add(retargeted("0.9.0", None), GrantEntry::default(), false).await.unwrap_err().to_string();
     assert!(error.contains("wirework:plugin@0.9.0 is not a contract this host speaks"), "{error}");
-    assert!(error.contains("wirework:plugin@0.1.0 and wirework:plugin@0.2.0"), "{error}");
+    assert!(error.contains("wirework:plugin@0.1.0 and wirework:plugin@0.2.0 and wirework:plugin@0.3.0"), "{error}");
     let packages = || {
         let files = std::fs::read_dir(dir.path().join("plugins")).into_iter().flatten().flatten();
         files.filter(|f| f.path().extension().is_some_and(|e| e == "wwpkg" || e == "toml")).count()
@@ -124,17 +127,17 @@ async fn a_component_of_an_unknown_contract_is_refused_at_install_naming_the_sup
     assert_eq!(packages(), 0, "nothing installed, no grant written");
 
     // A 0.2 component whose manifest says nothing (so 0.1.0): told what to write.
-    let error = manager.add(retargeted("0.2.0", None), GrantEntry::default(), false).await.unwrap_err().to_string();
-    assert!(error.contains("built against wirework:plugin@0.2.0, but its manifest says `wit = \"0.1.0\"`"), "{error}");
+    let error = manager.add(retargeted("0.3.0", None), GrantEntry::default(), false).await.unwrap_err().to_string();
+    assert!(error.contains("built against wirework:plugin@0.3.0, but its manifest says `wit = \"0.1.0\"`"), "{error}");
 
     // A manifest naming an unknown contract does not even sign.
     let package = Package::read(&fixtures().legacy).unwrap();
     let manifest = String::from_utf8(package.manifest_bytes)
         .unwrap()
-        .replace("version = \"0.1.0\"\n", "version = \"0.1.0\"\nwit = \"0.3.0\"\n");
+        .replace("version = \"0.1.0\"\n", "version = \"0.1.0\"\nwit = \"0.9.0\"\n");
     let key = SecretKey::read(&fixtures().home.root().join("keys/default.key")).unwrap();
     let error = Package::sign(&manifest, package.component, &key).unwrap_err().to_string();
-    assert!(error.contains("this host speaks wirework:plugin@0.1.0 and @0.2.0, not 0.3.0"), "{error}");
+    assert!(error.contains("this host speaks wirework:plugin@0.1.0 and @0.2.0 and @0.3.0, not 0.9.0"), "{error}");
 
     // And through the API, a 422 or 4xx with the same message, nothing installed.
     let server = serve(dir.path(), |_| {}).await;

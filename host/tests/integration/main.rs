@@ -21,6 +21,7 @@ mod crash;
 mod credentials;
 mod docs;
 mod engine;
+mod events;
 mod examples;
 mod http_node;
 mod js_plugin;

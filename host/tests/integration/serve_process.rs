@@ -222,7 +222,7 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let served = start(&data, port, &dir.path().join("server.log"));
     let admin = admin_token(&served.until_listening());
     let http = f.http.to_str().unwrap();
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.3"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
 
     // Refusals change nothing: no token, both a server and a data directory.
     let (code, _, stderr) = cli(&url, None, &["plugin", "add", http, "--server", &url], None);
@@ -232,29 +232,29 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let (code, _, stderr) = cli(&url, Some(&admin), &both, None);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("cannot be used with"), "{stderr}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.3"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
 
     // Written beside the server, a package is not loaded: the CLI says so.
     let beside = ok_with_stderr(cli(&url, None, &["plugin", "add", http, "--data-dir", data.to_str().unwrap()], None));
     assert!(beside.contains("only at its next start") && beside.contains("--server"), "{beside}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.3"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
 
     // Through the server it is loaded at once, with the grants given (and a
     // warning when what it requests is not granted).
     let add = ["plugin", "add", http, "--server", &url];
     let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
-    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.1")), "{out}{stderr}");
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.2")), "{out}{stderr}");
     assert!(stderr.contains("warning: wirework/http requests http"), "{stderr}");
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "*"];
     let add = [&add[..], &["--grant-credential", "bearer", "--grant-credential", "basic"]].concat();
     let add = [&add[..], &["--grant-credential", "header", "--grant-credential", "query"]].concat();
     let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
-    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.1")), "{out}{stderr}");
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.2")), "{out}{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "127.0.0.1:1"];
     let out = ok(cli(&url, Some(&admin), &add, None));
-    assert_eq!(out.lines().last(), Some("wirework/http@0.1.1"), "{out}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.3", "wirework/http@0.1.1"]);
+    assert_eq!(out.lines().last(), Some("wirework/http@0.1.2"), "{out}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4", "wirework/http@0.1.2"]);
     let list = ok(cli(&url, None, &["plugin", "list", "--server", &url, "--token", &admin], None));
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[1]["grants"]["http"][0], "127.0.0.1:1", "{list:#}");
@@ -316,14 +316,14 @@ connections: [{from: on-ping, to: tag}, {from: tag, to: call}]
     assert_eq!(code, 1, "{stderr}");
 
     // Removing a version a workflow uses needs --force; then it is gone.
-    let remove = ["plugin", "remove", "wirework/http@0.1.1", "--server", &url];
+    let remove = ["plugin", "remove", "wirework/http@0.1.2", "--server", &url];
     let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("used by workflow(s) ping"), "{stderr}");
     assert_eq!(loaded(&url, &admin).len(), 2);
     let out = ok(cli(&url, Some(&admin), &[&remove[..], &["--force"]].concat(), None));
-    assert!(out.contains("removed wirework/http 0.1.1"), "{out}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.3"]);
+    assert!(out.contains("removed wirework/http 0.1.2"), "{out}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
     let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not installed"), "{stderr}");

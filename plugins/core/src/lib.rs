@@ -90,12 +90,12 @@ impl Node for Webhook {
         } else {
             json!({ "body": body })
         };
-        Ok(TriggerResult { items: vec![item], response: None })
+        Ok(TriggerResult::start(vec![item]))
     }
 }
 
 fn reject(status: u16, message: &str) -> TriggerResult {
-    TriggerResult { items: vec![], response: Some(Response::json(status, &json!({"error": message}))) }
+    TriggerResult::respond(Response::json(status, &json!({"error": message})))
 }
 
 fn parse_body(req: &Request) -> Result<Value, String> {

@@ -1,17 +1,18 @@
 //! Host-side bindings of the `wirework:plugin` contracts this host speaks.
 //!
 //! Every released contract is frozen in its own folder under `wit/`. The
-//! current one (0.2.0) is bound here and is what the runtime works with; each
-//! older one has a module of its own (`v0_1`) that only adapts: its host
+//! current one (0.3.0) is bound here and is what the runtime works with; each
+//! older one has a module of its own (`v0_1`, `v0_2`) that only adapts: its host
 //! imports forward to the current implementation, and calls into its
 //! components convert the current types to its own and back, as Zed's
 //! `since_vX` modules do. A component's own imports say which contract it
 //! speaks ([`Contract::of_component`]).
 
 pub(crate) mod v0_1;
+pub(crate) mod v0_2;
 
 wasmtime::component::bindgen!({
-    path: "../wit/0.2.0",
+    path: "../wit/0.3.0",
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -29,16 +30,19 @@ const PACKAGE: &str = "wirework:plugin";
 pub enum Contract {
     /// `wirework:plugin@0.1.0`, frozen.
     V0_1,
-    /// `wirework:plugin@0.2.0`, the current one.
+    /// `wirework:plugin@0.2.0`, frozen.
     V0_2,
+    /// `wirework:plugin@0.3.0`, the current one.
+    V0_3,
 }
 
 impl Contract {
-    /// The contract's version, e.g. `0.2.0`.
+    /// The contract's version, e.g. `0.3.0`.
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
+            Contract::V0_3 => "0.3.0",
         }
     }
 
@@ -47,6 +51,7 @@ impl Contract {
         match version {
             "0.1.0" => Ok(Contract::V0_1),
             "0.2.0" => Ok(Contract::V0_2),
+            "0.3.0" => Ok(Contract::V0_3),
             other => {
                 Err(format!("{PACKAGE}@{other} is not a contract this host speaks; it loads {}", supported_list()))
             }
@@ -105,7 +110,7 @@ mod tests {
         for version in SUPPORTED_CONTRACTS {
             assert_eq!(Contract::from_version(version).unwrap().version(), *version);
         }
-        let error = Contract::from_version("0.3.0").unwrap_err();
-        assert!(error.contains("wirework:plugin@0.1.0 and wirework:plugin@0.2.0"), "{error}");
+        let error = Contract::from_version("0.9.0").unwrap_err();
+        assert!(error.contains("wirework:plugin@0.1.0 and wirework:plugin@0.2.0 and wirework:plugin@0.3.0"), "{error}");
     }
 }

@@ -1,8 +1,9 @@
 //! `wirework:plugin@0.1.0`, frozen: the adapter that keeps its components
 //! running. Its host imports forward to the current implementation, and a
 //! call into one of its components converts the current types to 0.1.0's and
-//! back. Nothing here decides anything; what 0.2.0 added is absent (a 0.1.0
-//! component sends no credential with a request and gives no retry-after).
+//! back. Nothing here decides anything; what 0.2.0 and 0.3.0 added is absent (a
+//! 0.1.0 component sends no credential with a request, gives no retry-after
+//! and publishes no events).
 
 use super::wirework::plugin::{host as now_host, types as now};
 use crate::runtime::host_api::StoreState;
@@ -104,6 +105,7 @@ fn trigger_result(r: types::TriggerResult) -> now::TriggerResult {
     now::TriggerResult {
         items: r.items,
         response: r.response.map(|r| now::HttpResponse { status: r.status, headers: r.headers, body: r.body }),
+        events: Vec::new(),
     }
 }
 

@@ -39,9 +39,31 @@ pub struct Fixtures {
     /// The home the build signed with, in `target/test-fixtures`: copied,
     /// never used or changed by a test.
     pristine: Home,
+    /// Where this run's packages are built (`target/test-fixtures/<digest>`).
+    dir: PathBuf,
 }
 
 impl Fixtures {
+    /// The package of a first-party integration, `plugins/<name>` (`crm`,
+    /// `stripe`, `sms`, `email`, `slack`), built on first use by the
+    /// project's own build command and signed with the fixtures' key.
+    pub fn integration(&self, name: &str) -> PathBuf {
+        let package = self.dir.join("packages").join(format!("{name}.wwpkg"));
+        let _one_builder = wirework_registry::lock_for_update(&self.dir.join(format!("build-{name}"))).unwrap();
+        if !package.exists() {
+            let dir = self.dir.clone();
+            let name = name.to_string();
+            let to = package.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                build_into(&rt, &Home::at(dir.join("home")), &dir, &format!("plugins/{name}"), &to);
+            })
+            .join()
+            .expect("building an integration plugin");
+        }
+        package
+    }
+
     pub fn trust(&self) -> TrustStore {
         TrustStore::load(&self.home.trust_store_path()).unwrap()
     }
@@ -121,24 +143,14 @@ fn shared_fixtures() -> Fixtures {
         github: package("github.wwpkg"),
         home: home.clone(),
         pristine: home.clone(),
+        dir: dir.clone(),
     };
     let _one_builder = wirework_registry::lock_for_update(&dir.join("build")).unwrap();
     if dir.join("ready").exists() {
         return fixtures;
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let build = |path: &str, to: &Path| {
-        let options = BuildOptions {
-            crate_dir: repo().join(path),
-            key: None,
-            out_dir: Some(dir.join("built")),
-            target_dir: Some(wasm_target_dir()),
-            cache_dir: Some(component_cache()),
-        };
-        let built = rt.block_on(build_plugin(&home, &options)).unwrap_or_else(|e| panic!("building {path}: {e:#}"));
-        std::fs::create_dir_all(&packages).unwrap();
-        std::fs::copy(&built.package, to).unwrap();
-    };
+    let build = |path: &str, to: &Path| build_into(&rt, &home, &dir, path, to);
     build("plugins/core", &fixtures.core);
     build("plugins/http", &fixtures.http);
     build("plugins/fixtures/hostile", &fixtures.hostile);
@@ -146,6 +158,21 @@ fn shared_fixtures() -> Fixtures {
     build("examples/github-plugin", &fixtures.github);
     std::fs::write(dir.join("ready"), b"").unwrap();
     fixtures
+}
+
+/// Build the plugin at `path` (from the repository root) with `home`'s key
+/// and copy its package to `to`.
+fn build_into(rt: &tokio::runtime::Runtime, home: &Home, dir: &Path, path: &str, to: &Path) {
+    let options = BuildOptions {
+        crate_dir: repo().join(path),
+        key: None,
+        out_dir: Some(dir.join("built")),
+        target_dir: Some(wasm_target_dir()),
+        cache_dir: Some(component_cache()),
+    };
+    let built = rt.block_on(build_plugin(home, &options)).unwrap_or_else(|e| panic!("building {path}: {e:#}"));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(&built.package, to).unwrap();
 }
 
 /// A digest of every source the fixtures are built from (and of the
