@@ -114,7 +114,26 @@ fn ran(execution: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_deploys() {
     let data = common::server::data_dir("127.0.0.1");
+    for plugin in ["crm", "stripe", "sms", "email", "slack"] {
+        let package = common::fixtures().integration(plugin);
+        common::engine::install_package(data.path(), &package, wirework::plugins::GrantEntry::default());
+    }
     let server = common::server::serve(data.path(), |_| {}).await;
+    // The credentials the integration examples bind, of their types.
+    let credentials = [
+        ("stripe-webhook", "wirework/stripe:stripe-webhook", json!({"secret": "whsec_example"})),
+        ("stripe", "wirework/stripe:stripe", json!({"secret_key": "sk_test_example"})),
+        ("hubspot", "wirework/crm:hubspot", json!({"token": "pat-example"})),
+        ("sendgrid", "wirework/email:sendgrid", json!({"api_key": "SG.example"})),
+        ("sendgrid-webhook", "wirework/email:sendgrid-webhook", json!({"public_key": "MFkw"})),
+        ("twilio", "wirework/sms:twilio", json!({"account_sid": "AC0123", "auth_token": "example"})),
+        ("slack", "wirework/slack:slack-bot", json!({"token": "xoxb-example"})),
+    ];
+    for (name, kind, fields) in credentials {
+        let body = json!({"type": kind, "fields": fields});
+        let response = server.api_json(Method::PUT, &format!("/credentials/{name}"), &body).send().await.unwrap();
+        assert_eq!(response.status(), 204, "{name}: {}", response.text().await.unwrap());
+    }
     let mut names: Vec<String> = std::fs::read_dir(common::repo().join("examples/workflows"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
