@@ -13,6 +13,7 @@
 //! ran before or beside it.
 
 mod common;
+mod fakes;
 
 mod cli;
 mod contracts;
@@ -23,10 +24,16 @@ mod docs;
 mod engine;
 mod events;
 mod examples;
+mod flows;
 mod http_node;
 mod js_plugin;
 mod packages;
 mod platform;
+mod plugin_crm;
+mod plugin_email;
+mod plugin_slack;
+mod plugin_sms;
+mod plugin_stripe;
 mod registry;
 mod sandbox;
 mod serve_process;
