@@ -389,6 +389,21 @@ mod tests {
     }
 
     #[test]
+    fn every_example_workflow_matches_the_openapi_definition() {
+        // The studio's workflow types are generated from this schema: it must
+        // describe what the engine's model serialises, every field of it.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let workflow: crate::engine::model::Workflow = serde_yaml_ng::from_str(&text).unwrap();
+            check("/components/schemas/WorkflowDefinition", &workflow);
+            checked += 1;
+        }
+        assert!(checked >= 12, "{checked} examples");
+    }
+
+    #[test]
     fn answers_match_the_openapi_document() {
         let error = ErrorAnswer {
             error: "invalid workflow".into(),

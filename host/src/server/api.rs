@@ -4,7 +4,8 @@
 //! `problems` for invalid workflows). The routes are listed, with their
 //! bodies, in `openapi.json` next to this file.
 
-use super::{ApiError, AppState};
+use super::auth::Tokens;
+use super::{session, ApiError, AppState};
 use crate::dto;
 use crate::engine::{CredentialValue, ExecutionFilter, RetryMode, Status};
 use crate::plugins::manager::Upgrade;
@@ -60,24 +61,105 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{name}", delete(revoke_token))
         .route_layer(middleware::from_fn_with_state(state, require_token));
-    Router::new().route("/openapi.json", get(openapi)).merge(protected)
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/session", get(whoami).post(sign_in).delete(sign_out))
+        .merge(protected)
 }
 
+/// Let a request through with a valid bearer token, or a studio session
+/// cookie (which, on a request that changes anything, must come with the
+/// studio's header: see [`session`](super::session)).
 async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let headers = request.headers();
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let refuse = |message: &str| {
         let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         response
     };
-    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else {
-        return refuse("this API needs `Authorization: Bearer <token>` (see `wirework token create`)");
+    let session = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| session::cookie(c, session::COOKIE))
+        .map(str::to_string);
+    let checked = match (bearer.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim), session) {
+        (Some(token), _) => state.tokens.check(token),
+        (None, Some(id)) => {
+            let Some(digest) = state.sessions.token_digest(&id) else {
+                return refuse("the studio session has ended: sign in again");
+            };
+            let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+            if !safe && request.headers().get(session::STUDIO_HEADER).is_none() {
+                let message = format!("a request signed in by cookie must carry `{}: 1`", session::STUDIO_HEADER);
+                return ApiError::new(StatusCode::FORBIDDEN, message).into_response();
+            }
+            state.tokens.check_digest(&digest)
+        }
+        (None, None) => {
+            return refuse("this API needs `Authorization: Bearer <token>` (see `wirework token create`)");
+        }
     };
-    match state.tokens.check(token) {
+    match checked {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => refuse("unknown or revoked token"),
         Err(e) => ApiError::internal(e).into_response(),
     }
+}
+
+// ---- studio sessions ----
+
+/// `POST /session {"token"}`: sign a browser in.
+async fn sign_in(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SignIn {
+        token: String,
+    }
+    let SignIn { token } = parse_json(&body)?;
+    let name = state.tokens.check(token.trim()).map_err(ApiError::internal)?;
+    let Some(name) = name else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unknown or revoked token"));
+    };
+    let id = state.sessions.open(Tokens::digest_of(token.trim()));
+    let secure = state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let cookie = header::HeaderValue::from_str(&session::set_cookie(&id, secure)).map_err(ApiError::internal)?;
+    let mut response = Json(json!({"token": name})).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /session`: who is signed in (the token's name, `null` when nobody is).
+async fn whoami(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> ApiResult {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    let name = match bearer {
+        Some(token) => state.tokens.check(token.trim()),
+        None => {
+            let id = headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|c| session::cookie(c, session::COOKIE));
+            let digest = id.and_then(|id| state.sessions.token_digest(id)).unwrap_or_default();
+            state.tokens.check_digest(&digest)
+        }
+    };
+    ok(json!({"token": name.map_err(ApiError::internal)?}))
+}
+
+/// `DELETE /session`: sign the browser out (its cookie and session go).
+async fn sign_out(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> ApiResult {
+    if let Some(id) =
+        headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|c| session::cookie(c, session::COOKIE))
+    {
+        state.sessions.close(id);
+    }
+    let secure = state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let cookie = header::HeaderValue::from_str(&session::clear_cookie(secure)).map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 async fn openapi() -> Response {

@@ -115,7 +115,18 @@ impl Tokens {
 
     /// The name of the token `token`, if it is one.
     pub fn check(&self, token: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.store.get(&digest_key(&digest(token)))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        self.check_digest(&digest(token))
+    }
+
+    /// The name of the token whose digest is `digest`, if it is still one
+    /// (a studio session keeps the digest, never the token).
+    pub fn check_digest(&self, digest: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.store.get(&digest_key(digest))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// The digest a token is kept under.
+    pub fn digest_of(token: &str) -> String {
+        digest(token)
     }
 }
 

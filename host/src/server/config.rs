@@ -69,6 +69,10 @@ pub struct Settings {
     /// fails, saying so (default: no budget).
     #[arg(long, env = "WIREWORK_EXECUTION_FUEL_BUDGET")]
     pub execution_fuel_budget: Option<u64>,
+    /// The built web studio served at / (default: studio/ beside the binary,
+    /// else the repository's studio/dist).
+    #[arg(long, env = "WIREWORK_STUDIO_DIR")]
+    pub studio_dir: Option<PathBuf>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -104,6 +108,9 @@ pub struct ServeConfig {
     pub call_caps: crate::instance::CallCaps,
     /// Fuel an execution may use in all (`None`: no budget).
     pub execution_fuel_budget: Option<u64>,
+    /// The built studio to serve at `/` (`None`: looked for, see
+    /// [`crate::server::studio::StudioFiles::locate`]).
+    pub studio_dir: Option<PathBuf>,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -127,6 +134,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("public_url", &self.public_url)
             .field("call_caps", &self.call_caps)
             .field("execution_fuel_budget", &self.execution_fuel_budget)
+            .field("studio_dir", &self.studio_dir)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -201,6 +209,7 @@ impl ServeConfig {
             public_url,
             call_caps,
             execution_fuel_budget: overrides.execution_fuel_budget.or(from_file.execution_fuel_budget),
+            studio_dir: overrides.studio_dir.or(from_file.studio_dir),
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })

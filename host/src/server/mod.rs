@@ -6,6 +6,8 @@
 //! - `api`: the management API under `/api/v1` (bearer tokens, `auth`),
 //!   described by `/api/v1/openapi.json`.
 //! - `secrets`: credentials, encrypted at rest.
+//! - [`studio`]: the web studio's files at `/`; [`session`]: its sign-in
+//!   (an API token traded for an `HttpOnly`, `SameSite=Strict` cookie).
 //!
 //! Besides the engine's records (see `engine::records`), the server keeps
 //! in the store: `tk/`, `th/` (API tokens, hashed), `cr/` (sealed
@@ -20,6 +22,8 @@ pub mod config;
 mod hooks;
 pub(crate) mod http;
 pub mod secrets;
+pub mod session;
+pub mod studio;
 
 pub use config::ServeConfig;
 
@@ -48,6 +52,10 @@ pub(crate) struct AppState {
     /// Every change to the installed plugins.
     manager: PluginManager,
     tokens: auth::Tokens,
+    /// Browsers signed in to the studio.
+    sessions: session::Sessions,
+    /// The studio's built files.
+    studio: Arc<studio::StudioFiles>,
     secrets: Arc<secrets::SecretStore>,
     idempotency: hooks::KeyLocks,
     metrics: Arc<Metrics>,
@@ -174,6 +182,8 @@ impl Server {
                 Arc::new(instance.engine.clone()),
             ),
             tokens,
+            sessions: session::Sessions::default(),
+            studio: Arc::new(studio::StudioFiles::locate(config.studio_dir.as_deref())),
             secrets,
             idempotency: hooks::KeyLocks::default(),
             metrics: instance.engine.metrics().clone(),
@@ -303,13 +313,20 @@ fn router(state: Arc<AppState>) -> Router {
     let hooks = Router::new()
         .route("/hooks/{workflow}/{*path}", any(hooks::handle))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+    let studio = Router::new()
+        .route("/", get(studio::index))
+        .route("/assets/{file}", get(studio::asset))
+        .with_state(state.studio.clone());
     Router::new()
         .merge(hooks)
+        .merge(studio)
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .fallback(|| async { ApiError::not_found("no such route (the API is under /api/v1, webhooks under /hooks)") })
+        .fallback(|| async {
+            ApiError::not_found("no such route (the studio is at /, the API under /api/v1, webhooks under /hooks)")
+        })
         // After every route: it applies to the routes already added. axum
         // still sets the `Allow` header.
         .method_not_allowed_fallback(method_not_allowed)

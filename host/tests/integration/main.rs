@@ -38,3 +38,4 @@ mod registry;
 mod sandbox;
 mod serve_process;
 mod server;
+mod studio;

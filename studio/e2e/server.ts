@@ -1,0 +1,82 @@
+// Playwright's global setup: a real `wirework serve` for the browser tests,
+// on a free loopback port, in a fresh data directory with wirework/core and
+// wirework/http built from source by `wirework plugin build`, the built studio
+// (studio/dist) served at /, and examples/workflows/lead-intake.yaml deployed.
+// The tests read WIREWORK_STUDIO_URL and WIREWORK_TEST_TOKEN; the returned
+// function stops the server and removes the directory.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export default async function setup() {
+  const ww = process.env.WIREWORK_BIN ?? join(repo, 'target/debug/wirework');
+  if (!existsSync(ww)) throw new Error(`${ww} is missing: build it first (cargo build -p wirework)`);
+  const dist = join(repo, 'studio/dist/index.html');
+  if (!existsSync(dist)) throw new Error('studio/dist is missing: run `npm run build` in studio/ first');
+  const dir = mkdtempSync(join(tmpdir(), 'wirework-studio-e2e-'));
+  const env = {
+    ...process.env,
+    WIREWORK_HOME: join(dir, 'home'),
+    WIREWORK_WASM_TARGET_DIR: process.env.WIREWORK_WASM_TARGET_DIR ?? join(repo, 'target/wasm-plugins'),
+  };
+  const data = join(dir, 'data');
+  for (const plugin of ['core', 'http']) {
+    const built = execFileSync(ww, ['plugin', 'build', join(repo, 'plugins', plugin), '--out', join(dir, 'packages')], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines = built.trim().split('\n');
+    const packagePath = lines[lines.length - 1] ?? '';
+    execFileSync(ww, ['plugin', 'add', packagePath, '--data-dir', data], { env, stdio: 'ignore' });
+  }
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const token = `ww_studio_e2e_${Math.random().toString(16).slice(2)}`;
+  const server = spawn(
+    ww,
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data, '--studio-dir', join(repo, 'studio/dist')],
+    { env: { ...env, WIREWORK_ADMIN_TOKEN: token }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (server.exitCode !== null || Date.now() > deadline) throw new Error('wirework serve did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const deployed = await fetch(`${url}/api/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' },
+    body: readFileSync(join(repo, 'examples/workflows/lead-intake.yaml'), 'utf8'),
+  });
+  if (!deployed.ok) throw new Error(`deploying lead-intake: ${deployed.status} ${await deployed.text()}`);
+
+  process.env.WIREWORK_STUDIO_URL = url;
+  process.env.WIREWORK_TEST_TOKEN = token;
+  return async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,74 @@
+// The studio's shell and its one piece of shared state: who is signed in and
+// which screen is open. Screens load their own data through `api`.
+import { lazy, Suspense, useEffect, useReducer } from 'react';
+import { api } from './api/client';
+import { SignIn } from './components/SignIn';
+import { WorkflowList } from './components/WorkflowList';
+import { parseRoute, type Route } from './route';
+
+// The canvas (React Flow, ELK) is loaded when a workflow is opened, so the
+// first screen stays small.
+const WorkflowView = lazy(() => import('./components/WorkflowView'));
+
+interface State {
+  /** `undefined` while the session is being checked, `null` when signed out. */
+  token: string | null | undefined;
+  route: Route;
+}
+
+type Action = { type: 'session'; token: string | null } | { type: 'navigate'; route: Route };
+
+function reduce(state: State, action: Action): State {
+  switch (action.type) {
+    case 'session':
+      return { ...state, token: action.token };
+    case 'navigate':
+      return { ...state, route: action.route };
+  }
+}
+
+export function App() {
+  const [state, dispatch] = useReducer(reduce, { token: undefined, route: parseRoute(window.location.hash) });
+
+  useEffect(() => {
+    api.session().then(
+      (token) => dispatch({ type: 'session', token }),
+      () => dispatch({ type: 'session', token: null }),
+    );
+    const follow = () => dispatch({ type: 'navigate', route: parseRoute(window.location.hash) });
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+
+  if (state.token === undefined) return <p className="loading">Loading…</p>;
+  if (state.token === null) return <SignIn onSignedIn={(token) => dispatch({ type: 'session', token })} />;
+
+  const signOut = async () => {
+    await api.signOut().catch(() => undefined);
+    dispatch({ type: 'session', token: null });
+  };
+
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <a className="brand" href="#/workflows">
+          Wirework studio
+        </a>
+        <nav aria-label="Sections">
+          <a href="#/workflows" aria-current={state.route.kind === 'workflows' ? 'page' : undefined}>
+            Workflows
+          </a>
+        </nav>
+        <span className="who">signed in as {state.token}</span>
+        <button type="button" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        <Suspense fallback={<p>Loading…</p>}>
+          {state.route.kind === 'workflows' ? <WorkflowList /> : <WorkflowView id={state.route.id} />}
+        </Suspense>
+      </main>
+    </div>
+  );
+}

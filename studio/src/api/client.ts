@@ -1,0 +1,50 @@
+// The studio's one way to the server: `/api/v1` on the same origin, signed
+// in by the session cookie (HttpOnly: this code never sees a token after
+// sign-in). Requests carry `X-Wirework-Studio: 1`, which the server asks of
+// cookie-authenticated requests that change anything.
+import type { ExecutionSummary, Problem, Workflow, WorkflowHead } from './types';
+
+/** An answer that is not a success: its status, the server's message and the problems it listed. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly problems: Problem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { 'x-wirework-studio': '1', accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = (parsed ?? {}) as { error?: string; problems?: Problem[] };
+    throw new ApiError(response.status, error.error ?? `HTTP ${response.status}`, error.problems ?? []);
+  }
+  return parsed as T;
+}
+
+export const api = {
+  /** The signed-in token's name, or null. */
+  session: () => call<{ token: string | null }>('GET', '/session').then((s) => s.token),
+  signIn: (token: string) => call<{ token: string }>('POST', '/session', { token }).then((s) => s.token),
+  signOut: () => call<null>('DELETE', '/session'),
+  workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
+  workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
+  executions: (query: { workflow?: string; limit?: number } = {}) => {
+    const params = new URLSearchParams();
+    if (query.workflow) params.set('workflow', query.workflow);
+    if (query.limit) params.set('limit', String(query.limit));
+    const suffix = params.size ? `?${params}` : '';
+    return call<ExecutionSummary[]>('GET', `/executions${suffix}`);
+  },
+};

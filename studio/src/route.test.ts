@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { href, parseRoute } from './route';
+
+describe('routes', () => {
+  it('round-trip through the fragment', () => {
+    for (const route of [{ kind: 'workflows' } as const, { kind: 'workflow', id: 'lead intake/2' } as const]) {
+      expect(parseRoute(href(route))).toEqual(route);
+    }
+  });
+  it('fall back to the workflow list', () => {
+    expect(parseRoute('')).toEqual({ kind: 'workflows' });
+    expect(parseRoute('#/nothing/here')).toEqual({ kind: 'workflows' });
+  });
+});
