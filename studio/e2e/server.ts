@@ -1,7 +1,8 @@
 // Playwright's global setup: a real `wirework serve` for the browser tests,
 // on a free loopback port, in a fresh data directory with wirework/core and
 // wirework/http built from source by `wirework plugin build`, the built studio
-// (studio/dist) served at /, and examples/workflows/lead-intake.yaml deployed.
+// (studio/dist) served at /, examples/workflows/lead-intake.yaml deployed, and
+// `flaky`, a workflow whose one node always fails.
 // The tests read WIREWORK_STUDIO_URL and WIREWORK_TEST_TOKEN; the returned
 // function stops the server and removes the directory.
 import { execFileSync, spawn } from 'node:child_process';
@@ -71,6 +72,18 @@ export default async function setup() {
     body: readFileSync(join(repo, 'examples/workflows/lead-intake.yaml'), 'utf8'),
   });
   if (!deployed.ok) throw new Error(`deploying lead-intake: ${deployed.status} ${await deployed.text()}`);
+  // A workflow that always fails: its HTTP call goes to a host never granted.
+  const flaky = await fetch(`${url}/api/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' },
+    body: [
+      'id: flaky',
+      'triggers: [{id: go, type: manual}]',
+      'nodes: [{id: call, uses: "wirework/http@^0.1", node: request, config: {url: "http://127.0.0.1:9/down"}}]',
+      'connections: [{from: go, to: call}]',
+    ].join('\n'),
+  });
+  if (!flaky.ok) throw new Error(`deploying flaky: ${flaky.status} ${await flaky.text()}`);
 
   process.env.WIREWORK_STUDIO_URL = url;
   process.env.WIREWORK_TEST_TOKEN = token;

@@ -9,6 +9,8 @@ import { parseRoute, type Route } from './route';
 // The canvas (React Flow, ELK) is loaded when a workflow is opened, so the
 // first screen stays small.
 const WorkflowView = lazy(() => import('./components/WorkflowView'));
+const ExecutionView = lazy(() => import('./components/ExecutionView'));
+const ExecutionList = lazy(() => import('./components/ExecutionList'));
 
 interface State {
   /** `undefined` while the session is being checked, `null` when signed out. */
@@ -58,6 +60,9 @@ export function App() {
           <a href="#/workflows" aria-current={state.route.kind === 'workflows' ? 'page' : undefined}>
             Workflows
           </a>
+          <a href="#/executions" aria-current={state.route.kind === 'executions' ? 'page' : undefined}>
+            Executions
+          </a>
         </nav>
         <span className="who">signed in as {state.token}</span>
         <button type="button" onClick={signOut}>
@@ -66,9 +71,22 @@ export function App() {
       </header>
       <main>
         <Suspense fallback={<p>Loading…</p>}>
-          {state.route.kind === 'workflows' ? <WorkflowList /> : <WorkflowView id={state.route.id} />}
+          <Screen route={state.route} />
         </Suspense>
       </main>
     </div>
   );
+}
+
+function Screen({ route }: { route: Route }) {
+  switch (route.kind) {
+    case 'workflows':
+      return <WorkflowList />;
+    case 'workflow':
+      return <WorkflowView id={route.id} />;
+    case 'executions':
+      return <ExecutionList />;
+    case 'execution':
+      return <ExecutionView id={route.id} />;
+  }
 }

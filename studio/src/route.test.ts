@@ -3,7 +3,13 @@ import { href, parseRoute } from './route';
 
 describe('routes', () => {
   it('round-trip through the fragment', () => {
-    for (const route of [{ kind: 'workflows' } as const, { kind: 'workflow', id: 'lead intake/2' } as const]) {
+    const routes = [
+      { kind: 'workflows' } as const,
+      { kind: 'workflow', id: 'lead intake/2' } as const,
+      { kind: 'executions' } as const,
+      { kind: 'execution', id: '01a2-b3' } as const,
+    ];
+    for (const route of routes) {
       expect(parseRoute(href(route))).toEqual(route);
     }
   });

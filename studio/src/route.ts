@@ -1,15 +1,30 @@
 // Where the studio is, in the URL's fragment (`#/workflows/lead-intake`), so
 // the server serves one page and the back button works.
 
-export type Route = { kind: 'workflows' } | { kind: 'workflow'; id: string };
+export type Route =
+  | { kind: 'workflows' }
+  | { kind: 'workflow'; id: string }
+  | { kind: 'executions' }
+  | { kind: 'execution'; id: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
   const [section, id] = path.split('/');
   if (section === 'workflows' && id) return { kind: 'workflow', id: decodeURIComponent(id) };
+  if (section === 'executions' && id) return { kind: 'execution', id: decodeURIComponent(id) };
+  if (section === 'executions') return { kind: 'executions' };
   return { kind: 'workflows' };
 }
 
 export function href(route: Route): string {
-  return route.kind === 'workflow' ? `#/workflows/${encodeURIComponent(route.id)}` : '#/workflows';
+  switch (route.kind) {
+    case 'workflow':
+      return `#/workflows/${encodeURIComponent(route.id)}`;
+    case 'execution':
+      return `#/executions/${encodeURIComponent(route.id)}`;
+    case 'executions':
+      return '#/executions';
+    case 'workflows':
+      return '#/workflows';
+  }
 }

@@ -291,6 +291,22 @@ struct Unrunnable {
     pending_start: Option<oneshot::Sender<()>>,
 }
 
+/// Tell the listeners of [`Engine::changes`](super::Engine::changes) the
+/// status `record` was just committed with (nobody listening costs a check).
+pub(crate) fn announce(inner: &Inner, record: &ExecutionRecord) {
+    if inner.changes.receiver_count() == 0 {
+        return;
+    }
+    let _ = inner.changes.send(super::ExecutionChange {
+        id: record.id.clone(),
+        workflow_id: record.workflow_id.clone(),
+        workflow_version: record.workflow_version,
+        status: record.status,
+        created_ms: record.created_ms,
+        finished_ms: record.finished_ms,
+    });
+}
+
 /// Fail an execution whose version cannot run (a pinned plugin was
 /// removed) visibly, with its start's own writes.
 async fn fail_unrunnable(
@@ -311,6 +327,7 @@ async fn fail_unrunnable(
     keys::restatus(&mut batch, &record.id, start.stored_status, record.status);
     inner.store.commit(batch).await?;
     inner.metrics.record_finished(record.status.as_str());
+    announce(inner, &record);
     let watchers = inner.watchers.lock().remove(&record.id);
     for watcher in watchers.into_iter().flatten() {
         let _ = watcher.send(record.status);
@@ -561,8 +578,11 @@ impl Driver {
         batch.put(keys::execution(id), encode(&self.record));
         keys::restatus(&mut batch, id, self.stored_status, self.record.status);
         self.inner.store.commit(batch).await?;
-        if Some(self.record.status) != self.stored_status && self.record.status.is_finished() {
-            self.inner.metrics.record_finished(self.record.status.as_str());
+        if Some(self.record.status) != self.stored_status {
+            if self.record.status.is_finished() {
+                self.inner.metrics.record_finished(self.record.status.as_str());
+            }
+            announce(&self.inner, &self.record);
         }
         self.stored_status = Some(self.record.status);
         if let Some(durable) = self.pending_start.take() {

@@ -194,6 +194,8 @@ pub(crate) struct Inner {
     triggers: RwLock<Arc<triggers::TriggerIndex>>,
     /// Callers of [`Engine::wait_settled`], by execution.
     watchers: Mutex<HashMap<String, Vec<oneshot::Sender<Status>>>>,
+    /// Every durable status change, for whoever listens ([`Engine::changes`]).
+    changes: tokio::sync::broadcast::Sender<ExecutionChange>,
     /// Serialises deploys, rollbacks and activation changes.
     deploy_lock: tokio::sync::Mutex<()>,
     /// Active schedule triggers.
@@ -203,6 +205,27 @@ pub(crate) struct Inner {
     /// Set by [`Engine::shutdown`]: drivers start no new steps.
     stopping: AtomicBool,
     metrics: Arc<Metrics>,
+}
+
+/// How many status changes a slow listener of [`Engine::changes`] may fall
+/// behind by before it is told it lagged.
+const CHANGE_BACKLOG: usize = 4096;
+
+/// An execution's status changed, durably: it started, waits, or finished.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionChange {
+    /// The execution.
+    pub id: String,
+    /// Its workflow.
+    pub workflow_id: String,
+    /// The version it runs.
+    pub workflow_version: u32,
+    /// Its status now.
+    pub status: Status,
+    /// When it was created (ms since the epoch).
+    pub created_ms: u64,
+    /// When it finished, if it has.
+    pub finished_ms: Option<u64>,
 }
 
 /// Extra writes committed in the same atomic batch as a new execution, given
@@ -287,6 +310,7 @@ impl Engine {
             timers_changed: Arc::new(Notify::new()),
             triggers: RwLock::default(),
             watchers: Mutex::default(),
+            changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
             deploy_lock: tokio::sync::Mutex::new(()),
             schedules: Mutex::default(),
             schedules_changed: Arc::new(Notify::new()),
@@ -712,6 +736,14 @@ impl Engine {
         scheduler::prune(&self.inner, cutoff_ms)
     }
 
+    /// Every durable status change of every execution from now on, in
+    /// commit order per execution. A listener that falls more than
+    /// `CHANGE_BACKLOG` changes behind gets `RecvError::Lagged` and should
+    /// read the list again.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<ExecutionChange> {
+        self.inner.changes.subscribe()
+    }
+
     /// Wait until execution `id` stops running: it finished, or it waits for
     /// a timer or an event. Returns its status then.
     pub async fn wait_settled(&self, id: &str) -> Result<Status, EngineError> {
@@ -968,6 +1000,7 @@ impl Inner {
                 if record.status.is_finished() {
                     inner.metrics.record_finished(record.status.as_str());
                 }
+                executor::announce(&inner, &record);
                 if record.status == Status::Running {
                     executor::start_driver(&inner, record, None);
                 }

@@ -45,6 +45,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/workflows/{id}/rollback", post(rollback))
         .route("/workflows/{id}/executions", post(start))
         .route("/executions", get(list_executions))
+        .route("/executions/events", get(execution_events))
         .route("/executions/{id}", get(get_execution))
         .route("/executions/{id}/retry", post(retry))
         .route("/executions/{id}/cancel", post(cancel))
@@ -233,6 +234,40 @@ async fn start(State(state): State<Arc<AppState>>, Path(id): Path<String>, body:
 }
 
 // ---- executions ----
+
+/// `GET /executions/events[?workflow=ID]`: every execution's status changes
+/// from now on, as server-sent events (`event: execution`, the change as
+/// JSON; `event: lagged` when this listener fell too far behind and should
+/// read the list again). The stream ends when the server begins to stop.
+async fn execution_events(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let workflow = query.get("workflow").cloned();
+    let changes = state.engine.changes();
+    let stream =
+        futures_util::stream::unfold((changes, workflow, state), |(mut changes, workflow, state)| async move {
+            loop {
+                if !state.ready.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                let event = match tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv()).await {
+                    Err(_) => continue,
+                    Ok(Err(RecvError::Closed)) => return None,
+                    Ok(Err(RecvError::Lagged(missed))) => Event::default().event("lagged").data(missed.to_string()),
+                    Ok(Ok(change)) if workflow.as_ref().is_some_and(|w| *w != change.workflow_id) => continue,
+                    Ok(Ok(change)) => match Event::default().event("execution").json_data(&change) {
+                        Ok(event) => event,
+                        Err(_) => continue,
+                    },
+                };
+                return Some((Ok::<_, std::convert::Infallible>(event), (changes, workflow, state)));
+            }
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
 
 async fn list_executions(
     State(state): State<Arc<AppState>>,

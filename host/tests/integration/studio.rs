@@ -120,3 +120,52 @@ async fn a_session_cookie_stands_for_its_token_until_sign_out_or_revocation() {
     assert_eq!(after.status(), 401);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn execution_changes_stream_as_server_sent_events() {
+    let data = data_dir("127.0.0.1");
+    let server = serve(data.path(), |_| {}).await;
+    server
+        .deploy(
+            r#"
+id: quick
+triggers: [{id: go, type: manual}]
+nodes: [{id: pass, uses: "wirework/core@^0.1", node: noop}]
+connections: [{from: go, to: pass}]
+"#,
+        )
+        .await;
+    server
+        .deploy("id: other\ntriggers: [{id: go, type: manual}]\nnodes: [{id: pass, uses: \"wirework/core@^0.1\", node: noop}]\nconnections: [{from: go, to: pass}]\n")
+        .await;
+    let mut stream = server.api(Method::GET, "/executions/events?workflow=quick").send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    // Not signed in: refused.
+    let anonymous = server.raw(Method::GET, "/api/v1/executions/events").send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let start = |workflow: &'static str| {
+        server.api_json(Method::POST, &format!("/workflows/{workflow}/executions"), &json!({}))
+    };
+    let (_, other) = json(start("other").send().await.unwrap()).await;
+    let (_, started) = json(start("quick").send().await.unwrap()).await;
+    let id = started["execution_id"].as_str().unwrap().to_string();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !text.contains("\"status\":\"succeeded\"") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("the change arrives").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+    }
+    let events: Vec<serde_json::Value> = text
+        .split("\n\n")
+        .filter(|e| e.contains("event: execution"))
+        .map(|e| serde_json::from_str(e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["id"] == id.as_str()), "only the filtered workflow's: {events:?} (not {other})");
+    let last = events.last().unwrap();
+    assert_eq!((last["workflow_id"].as_str(), last["workflow_version"].as_u64()), (Some("quick"), Some(1)));
+    assert!(last["finished_ms"].as_u64().is_some(), "{last}");
+    drop(stream);
+    server.stop().await;
+}

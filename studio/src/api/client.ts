@@ -2,7 +2,16 @@
 // in by the session cookie (HttpOnly: this code never sees a token after
 // sign-in). Requests carry `X-Wirework-Studio: 1`, which the server asks of
 // cookie-authenticated requests that change anything.
-import type { ExecutionSummary, Problem, Workflow, WorkflowHead } from './types';
+import type {
+  Execution,
+  ExecutionChange,
+  ExecutionStatus,
+  ExecutionSummary,
+  Problem,
+  Workflow,
+  WorkflowHead,
+  WorkflowVersion,
+} from './types';
 
 /** An answer that is not a success: its status, the server's message and the problems it listed. */
 export class ApiError extends Error {
@@ -40,11 +49,37 @@ export const api = {
   signOut: () => call<null>('DELETE', '/session'),
   workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
   workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
-  executions: (query: { workflow?: string; limit?: number } = {}) => {
+  versions: (id: string) => call<WorkflowVersion[]>('GET', `/workflows/${encodeURIComponent(id)}/versions`),
+  executions: (query: ExecutionQuery = {}) => {
     const params = new URLSearchParams();
     if (query.workflow) params.set('workflow', query.workflow);
+    if (query.status) params.set('status', query.status);
+    if (query.sinceMs !== undefined) params.set('since_ms', String(query.sinceMs));
     if (query.limit) params.set('limit', String(query.limit));
     const suffix = params.size ? `?${params}` : '';
     return call<ExecutionSummary[]>('GET', `/executions${suffix}`);
   },
+  execution: (id: string) => call<Execution>('GET', `/executions/${encodeURIComponent(id)}`),
+  retry: (id: string, mode: 'from_failed' | 'from_start' = 'from_failed') =>
+    call<{ execution_id: string }>('POST', `/executions/${encodeURIComponent(id)}/retry`, { mode }),
+  cancel: (id: string) => call<unknown>('POST', `/executions/${encodeURIComponent(id)}/cancel`),
+  /**
+   * Follow execution status changes as the server pushes them (server-sent
+   * events, one connection; the browser reconnects by itself). Returns the
+   * function that stops following.
+   */
+  followExecutions: (onChange: (change: ExecutionChange) => void, onLagged: () => void): (() => void) => {
+    const source = new EventSource('/api/v1/executions/events');
+    source.addEventListener('execution', (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as ExecutionChange));
+    source.addEventListener('lagged', onLagged);
+    return () => source.close();
+  },
 };
+
+/** Filters of the execution list. */
+export interface ExecutionQuery {
+  workflow?: string;
+  status?: ExecutionStatus;
+  sinceMs?: number;
+  limit?: number;
+}

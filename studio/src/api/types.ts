@@ -15,3 +15,16 @@ export type Workflow = Schemas['Workflow'];
 export type ExecutionSummary = Schemas['ExecutionSummary'];
 export type ExecutionStatus = Schemas['Status'];
 export type Problem = Schemas['Problem'];
+export type Execution = Schemas['Execution'];
+export type StepRecord = Schemas['StepRecord'];
+export type WorkflowVersion = Schemas['WorkflowVersion'];
+
+/** A status change, as `GET /api/v1/executions/events` streams it. */
+export interface ExecutionChange {
+  id: string;
+  workflow_id: string;
+  workflow_version: number;
+  status: ExecutionStatus;
+  created_ms: number;
+  finished_ms: number | null;
+}

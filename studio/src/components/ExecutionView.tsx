@@ -1,0 +1,173 @@
+// One execution on the canvas of the exact version it ran: each node
+// coloured by how it ran, and for the selected node every step with its
+// attempt, input and output items, fuel, wall time, logs and error. Items are
+// shown as JSON text. Failed executions can be retried; running or waiting
+// ones cancelled. Status changes the server pushes reload it.
+import { useEffect, useState } from 'react';
+import { api } from '../api/client';
+import type { Execution, StepRecord } from '../api/types';
+import { emitted, failure, outcomeKind, stepsByNode } from '../model/executions';
+import { href } from '../route';
+import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
+
+interface Loaded {
+  execution: Execution;
+  model: CanvasModel;
+}
+
+async function load(id: string): Promise<Loaded> {
+  const execution = await api.execution(id);
+  const versions = await api.versions(execution.workflow_id);
+  const version = versions.find((v) => v.version === execution.workflow_version);
+  if (!version) throw new Error(`version ${execution.workflow_version} of ${execution.workflow_id} is gone`);
+  const states = new Map([...stepsByNode(execution)].map(([node, entry]) => [node, entry.state]));
+  return { execution, model: await buildCanvas(version.workflow, states) };
+}
+
+function Json({ value }: { value: unknown }) {
+  return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
+}
+
+function Step({ step }: { step: StepRecord }) {
+  const kind = outcomeKind(step);
+  const error = failure(step);
+  return (
+    <article className={`step ${kind}`} aria-label={`step ${step.step}, attempt ${step.attempt}`}>
+      <h3>
+        Step {step.step} · attempt {step.attempt} · {kind}
+        {step.resumed ? ' (resumed)' : ''}
+      </h3>
+      <p className="meta">
+        {step.plugin} · {step.fuel ?? 0} fuel · {((step.duration_us ?? 0) / 1000).toFixed(1)} ms
+      </p>
+      {error && (
+        <p className="error" role="status">
+          {error}
+        </p>
+      )}
+      {(step.input?.length ?? 0) > 0 && (
+        <details open>
+          <summary>Input ({step.input?.length} items)</summary>
+          <Json value={step.input} />
+        </details>
+      )}
+      {emitted(step).map(([port, items]) => (
+        <details open key={port}>
+          <summary>
+            Output on {port} ({items.length} items)
+          </summary>
+          <Json value={items} />
+        </details>
+      ))}
+      {kind === 'waiting' && <Json value={(step.outcome as { waiting?: unknown }).waiting} />}
+      {(step.logs?.length ?? 0) > 0 && (
+        <details>
+          <summary>Logs</summary>
+          <ul className="logs">
+            {step.logs?.map((line, i) => (
+              <li key={i}>
+                [{line.level}] {line.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </article>
+  );
+}
+
+export default function ExecutionView({ id }: { id: string }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    load(id).then(
+      (value) => live && setLoaded(value),
+      (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [id, reloads]);
+
+  useEffect(
+    () =>
+      api.followExecutions(
+        (change) => change.id === id && setReloads((n) => n + 1),
+        () => setReloads((n) => n + 1),
+      ),
+    [id],
+  );
+
+  if (error) return <p role="alert">Could not load execution {id}: {error}</p>;
+  if (!loaded) return <p>Loading…</p>;
+  const { execution, model } = loaded;
+  const nodes = stepsByNode(execution);
+  const shown = selected ?? execution.steps[execution.steps.length - 1]?.node ?? null;
+  const act = async (what: () => Promise<unknown>) => {
+    setBusy(true);
+    try {
+      await what();
+      setReloads((n) => n + 1);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="execution" aria-labelledby="execution-title">
+      <h1 id="execution-title">
+        Execution of <a href={href({ kind: 'workflow', id: execution.workflow_id })}>{execution.workflow_id}</a> v
+        {execution.workflow_version} <span className={`status ${execution.status}`}>{execution.status}</span>
+      </h1>
+      <p className="meta">
+        {execution.id} · started {new Date(execution.created_ms).toLocaleString()}
+        {execution.finished_ms ? ` · took ${execution.finished_ms - execution.created_ms} ms` : ''}
+      </p>
+      {execution.error && (
+        <p className="error" role="alert">
+          {execution.error.node ? `${execution.error.node}: ` : ''}
+          {execution.error.message}
+        </p>
+      )}
+      <div className="actions">
+        {execution.status === 'failed' && (
+          <button type="button" disabled={busy} onClick={() => act(() => api.retry(id))}>
+            Retry from the failed step
+          </button>
+        )}
+        {(execution.status === 'running' || execution.status === 'waiting') && (
+          <button type="button" disabled={busy} onClick={() => act(() => api.cancel(id))}>
+            Cancel
+          </button>
+        )}
+      </div>
+      <div className="split">
+        <Canvas model={model} label={`Canvas of execution ${execution.id}`} onSelect={setSelected} />
+        <aside className="trace" aria-label="Step trace">
+          <h2>
+            {shown ?? 'No steps'}
+            {shown && nodes.get(shown) ? ` · ${nodes.get(shown)?.state}` : ''}
+          </h2>
+          <label>
+            Node
+            <select value={shown ?? ''} onChange={(e) => setSelected(e.target.value)}>
+              {[...nodes.keys()].map((node) => (
+                <option key={node} value={node}>
+                  {node}
+                </option>
+              ))}
+            </select>
+          </label>
+          {shown && nodes.get(shown)?.steps.map((step) => <Step key={`${step.step}-${step.attempt}`} step={step} />)}
+        </aside>
+      </div>
+    </section>
+  );
+}
