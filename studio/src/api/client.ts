@@ -3,6 +3,7 @@
 // sign-in). Requests carry `X-Wirework-Studio: 1`, which the server asks of
 // cookie-authenticated requests that change anything.
 import type {
+  Deployed,
   Execution,
   ExecutionChange,
   ExecutionStatus,
@@ -24,14 +25,21 @@ export class ApiError extends Error {
   }
 }
 
+/** A body sent as it is, with its content type (a YAML definition). */
+interface Raw {
+  text: string;
+  contentType: string;
+}
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { 'x-wirework-studio': '1', accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const raw = body instanceof Object && 'contentType' in body ? (body as Raw) : undefined;
+  if (body !== undefined) headers['content-type'] = raw ? raw.contentType : 'application/json';
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? raw.text : JSON.stringify(body),
   });
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : null;
@@ -50,6 +58,12 @@ export const api = {
   workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
   workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
   versions: (id: string) => call<WorkflowVersion[]>('GET', `/workflows/${encodeURIComponent(id)}/versions`),
+  /** Deploy a definition (YAML or JSON text): a new version, made current. */
+  deploy: (text: string) => call<Deployed>('POST', '/workflows', { text, contentType: 'application/yaml' }),
+  rollback: (id: string, version: number) =>
+    call<WorkflowHead>('POST', `/workflows/${encodeURIComponent(id)}/rollback`, { version }),
+  setActive: (id: string, active: boolean) =>
+    call<WorkflowHead>('POST', `/workflows/${encodeURIComponent(id)}/${active ? 'activate' : 'deactivate'}`),
   executions: (query: ExecutionQuery = {}) => {
     const params = new URLSearchParams();
     if (query.workflow) params.set('workflow', query.workflow);

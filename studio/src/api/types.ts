@@ -18,6 +18,7 @@ export type Problem = Schemas['Problem'];
 export type Execution = Schemas['Execution'];
 export type StepRecord = Schemas['StepRecord'];
 export type WorkflowVersion = Schemas['WorkflowVersion'];
+export type Deployed = Schemas['Deployed'];
 
 /** A status change, as `GET /api/v1/executions/events` streams it. */
 export interface ExecutionChange {

@@ -1,18 +1,142 @@
-// A workflow on the canvas, as its current version defines it.
-import { api } from '../api/client';
-import { buildCanvas, Canvas } from './Canvas';
-import { useLoad } from './useLoad';
+// A workflow: its current version on the canvas; activate or deactivate it;
+// export it as YAML or deploy an edited YAML as a new version (the server's
+// validation problems listed, each with its location); its versions, each
+// diffed against the current one and one click from a rollback.
+import { useEffect, useState } from 'react';
+import { api, ApiError } from '../api/client';
+import type { Problem, Workflow, WorkflowVersion } from '../api/types';
+import { diffYaml, toYaml } from '../model/yaml';
+import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
 
-async function load(id: string) {
-  const workflow = await api.workflow(id);
-  return { workflow, model: await buildCanvas(workflow.definition) };
+interface Loaded {
+  workflow: Workflow;
+  versions: WorkflowVersion[];
+  model: CanvasModel;
+}
+
+async function load(id: string): Promise<Loaded> {
+  const [workflow, versions] = await Promise.all([api.workflow(id), api.versions(id)]);
+  return { workflow, versions, model: await buildCanvas(workflow.definition) };
+}
+
+function download(name: string, text: string) {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+function Versions({ loaded, onRollback }: { loaded: Loaded; onRollback: (version: number) => void }) {
+  const { workflow, versions } = loaded;
+  const [picked, setPicked] = useState<number | null>(null);
+  const current = versions.find((v) => v.version === workflow.current);
+  const other = versions.find((v) => v.version === picked);
+  return (
+    <section className="versions" aria-labelledby="versions-title">
+      <h2 id="versions-title">Versions</h2>
+      <ol reversed>
+        {[...versions].reverse().map((v) => (
+          <li key={v.version}>
+            <button type="button" aria-pressed={picked === v.version} onClick={() => setPicked(v.version)}>
+              v{v.version}
+            </button>{' '}
+            {new Date(v.deployed_ms).toLocaleString()}
+            {v.version === workflow.current && <strong> · current</strong>}
+          </li>
+        ))}
+      </ol>
+      {other && current && (
+        <div className="diff-panel">
+          <h3>
+            v{other.version} against the current v{current.version}
+          </h3>
+          {other.version !== current.version && (
+            <button type="button" onClick={() => onRollback(other.version)}>
+              Roll back to v{other.version}
+            </button>
+          )}
+          <pre className="diff" aria-label={`Changes from v${current.version} to v${other.version}`}>
+            {diffYaml(current.workflow, other.workflow).map((line, i) => (
+              <span key={i} className={`line ${line.kind}`}>
+                {line.kind === 'added' ? '+ ' : line.kind === 'removed' ? '- ' : '  '}
+                {line.text}
+                {'\n'}
+              </span>
+            ))}
+          </pre>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Import({ initial, onDeployed }: { initial: string; onDeployed: () => void }) {
+  const [text, setText] = useState(initial);
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const deploy = async () => {
+    setError(null);
+    setProblems([]);
+    try {
+      await api.deploy(text);
+      onDeployed();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      if (e instanceof ApiError) setProblems(e.problems);
+    }
+  };
+  return (
+    <section className="import" aria-labelledby="import-title">
+      <h2 id="import-title">Edit as YAML</h2>
+      <label htmlFor="yaml">Definition</label>
+      <textarea id="yaml" value={text} onChange={(e) => setText(e.target.value)} rows={18} spellCheck={false} />
+      <button type="button" onClick={deploy}>
+        Deploy as a new version
+      </button>
+      {error && (
+        <div role="alert" className="error">
+          <p>{error}</p>
+          {problems.length > 0 && (
+            <ul>
+              {problems.map((p, i) => (
+                <li key={i}>
+                  <code>{p.location}</code>: {p.message}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </section>
+  );
 }
 
 export default function WorkflowView({ id }: { id: string }) {
-  const loaded = useLoad(() => load(id), id);
-  if (loaded.state === 'loading') return <p>Loading…</p>;
-  if (loaded.state === 'failed') return <p role="alert">Could not load workflow {id}: {loaded.error}</p>;
-  const { workflow, model } = loaded.value;
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0);
+  const [editing, setEditing] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    load(id).then(
+      (value) => live && setLoaded(value),
+      (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [id, reloads]);
+
+  if (error) return <p role="alert">Could not load workflow {id}: {error}</p>;
+  if (!loaded) return <p>Loading…</p>;
+  const { workflow, model } = loaded;
+  const act = (what: () => Promise<unknown>) =>
+    what().then(
+      () => setReloads((n) => n + 1),
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
   return (
     <section className="workflow" aria-labelledby="workflow-title">
       <h1 id="workflow-title">
@@ -20,7 +144,31 @@ export default function WorkflowView({ id }: { id: string }) {
         <span className={workflow.active ? 'badge on' : 'badge off'}>{workflow.active ? 'active' : 'inactive'}</span>{' '}
         <span className="version">v{workflow.current}</span>
       </h1>
-      <Canvas model={model} label={`Canvas of ${workflow.id}`} />
+      <div className="actions">
+        <button type="button" onClick={() => act(() => api.setActive(workflow.id, !workflow.active))}>
+          {workflow.active ? 'Deactivate' : 'Activate'}
+        </button>
+        <button type="button" onClick={() => download(`${workflow.id}.yaml`, toYaml(workflow.definition))}>
+          Export YAML
+        </button>
+        <button type="button" aria-expanded={editing} onClick={() => setEditing((e) => !e)}>
+          Edit as YAML
+        </button>
+      </div>
+      {editing && (
+        <Import
+          key={workflow.current}
+          initial={toYaml(workflow.definition)}
+          onDeployed={() => {
+            setEditing(false);
+            setReloads((n) => n + 1);
+          }}
+        />
+      )}
+      <div className="split">
+        <Canvas model={model} label={`Canvas of ${workflow.id}`} />
+        <Versions key={workflow.current} loaded={loaded} onRollback={(v) => act(() => api.rollback(workflow.id, v))} />
+      </div>
     </section>
   );
 }
