@@ -12,6 +12,7 @@ export default defineConfig({
   outputDir: 'test-results',
   globalSetup: './e2e/server.ts',
   use: {
+    viewport: { width: 1600, height: 1000 },
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
     launchOptions: {

@@ -67,6 +67,15 @@ pub struct NodeInfo {
     pub kind: NodeKind,
     /// Its title.
     pub title: String,
+    /// What it does, for humans.
+    #[serde(default)]
+    pub description: String,
+    /// JSON Schema of its configuration (the studio's forms come from it).
+    #[serde(default)]
+    pub config_schema: Value,
+    /// Its output ports; empty when its configuration names them (a switch).
+    #[serde(default)]
+    pub ports: Vec<String>,
 }
 
 /// `GET /plugins`: one loaded version.
@@ -413,7 +422,14 @@ mod tests {
         check(&answer("/api/v1/executions/{id}/retry", "post", "200"), &ExecutionId { execution_id: "x".into() });
         let cancelled = Cancelled { execution_id: "x".into(), status: Some(Status::Cancelled) };
         check(&answer("/api/v1/executions/{id}/cancel", "post", "200"), &cancelled);
-        let node = NodeInfo { name: "request".into(), kind: NodeKind::Action, title: "HTTP request".into() };
+        let node = NodeInfo {
+            name: "request".into(),
+            kind: NodeKind::Action,
+            title: "HTTP request".into(),
+            description: "Calls a URL".into(),
+            config_schema: json!({"type": "object", "required": ["url"]}),
+            ports: vec!["main".into()],
+        };
         let plugin = PluginAnswer {
             name: "wirework/http".into(),
             version: Version::new(0, 1, 0),

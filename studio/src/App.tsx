@@ -11,6 +11,7 @@ import { parseRoute, type Route } from './route';
 const WorkflowView = lazy(() => import('./components/WorkflowView'));
 const ExecutionView = lazy(() => import('./components/ExecutionView'));
 const ExecutionList = lazy(() => import('./components/ExecutionList'));
+const Editor = lazy(() => import('./components/Editor'));
 
 interface State {
   /** `undefined` while the session is being checked, `null` when signed out. */
@@ -88,5 +89,7 @@ function Screen({ route }: { route: Route }) {
       return <ExecutionList />;
     case 'execution':
       return <ExecutionView id={route.id} />;
+    case 'edit':
+      return <Editor key={route.id ?? ''} id={route.id} />;
   }
 }

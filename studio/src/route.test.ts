@@ -8,6 +8,8 @@ describe('routes', () => {
       { kind: 'workflow', id: 'lead intake/2' } as const,
       { kind: 'executions' } as const,
       { kind: 'execution', id: '01a2-b3' } as const,
+      { kind: 'edit', id: null } as const,
+      { kind: 'edit', id: 'lead-intake' } as const,
     ];
     for (const route of routes) {
       expect(parseRoute(href(route))).toEqual(route);

@@ -5,7 +5,8 @@ export type Route =
   | { kind: 'workflows' }
   | { kind: 'workflow'; id: string }
   | { kind: 'executions' }
-  | { kind: 'execution'; id: string };
+  | { kind: 'execution'; id: string }
+  | { kind: 'edit'; id: string | null };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
@@ -13,6 +14,8 @@ export function parseRoute(hash: string): Route {
   if (section === 'workflows' && id) return { kind: 'workflow', id: decodeURIComponent(id) };
   if (section === 'executions' && id) return { kind: 'execution', id: decodeURIComponent(id) };
   if (section === 'executions') return { kind: 'executions' };
+  if (section === 'new') return { kind: 'edit', id: null };
+  if (section === 'edit' && id) return { kind: 'edit', id: decodeURIComponent(id) };
   return { kind: 'workflows' };
 }
 
@@ -24,6 +27,8 @@ export function href(route: Route): string {
       return `#/executions/${encodeURIComponent(route.id)}`;
     case 'executions':
       return '#/executions';
+    case 'edit':
+      return route.id === null ? '#/new' : `#/edit/${encodeURIComponent(route.id)}`;
     case 'workflows':
       return '#/workflows';
   }

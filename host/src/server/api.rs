@@ -351,7 +351,15 @@ async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
                 .loaded
                 .iter()
                 .flat_map(|l| &l.nodes)
-                .map(|n| dto::NodeInfo { name: n.name.clone(), kind: n.kind, title: n.title.clone() })
+                .map(|n| dto::NodeInfo {
+                    name: n.name.clone(),
+                    kind: n.kind,
+                    title: n.title.clone(),
+                    description: n.description.clone(),
+                    // A schema that is not JSON (the plugin's fault) shows as none.
+                    config_schema: serde_json::from_str(&n.config_schema).unwrap_or(Value::Null),
+                    ports: n.ports.clone(),
+                })
                 .collect(),
             name: p.name,
             version: p.version,

@@ -6,6 +6,7 @@ import type {
   Deployed,
   Execution,
   ExecutionChange,
+  Plugin,
   ExecutionStatus,
   ExecutionSummary,
   Problem,
@@ -57,6 +58,7 @@ export const api = {
   signOut: () => call<null>('DELETE', '/session'),
   workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
   workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
+  plugins: () => call<Plugin[]>('GET', '/plugins'),
   versions: (id: string) => call<WorkflowVersion[]>('GET', `/workflows/${encodeURIComponent(id)}/versions`),
   /** Deploy a definition (YAML or JSON text): a new version, made current. */
   deploy: (text: string) => call<Deployed>('POST', '/workflows', { text, contentType: 'application/yaml' }),

@@ -804,10 +804,15 @@ export interface components {
             /** @description SHA-256 of the component. */
             digest: string;
             nodes: {
-                name?: string;
+                name: string;
                 /** @enum {string} */
-                kind?: "action" | "trigger";
-                title?: string;
+                kind: "action" | "trigger";
+                title: string;
+                description?: string;
+                /** @description JSON Schema of the node's configuration (null when the plugin's is not JSON). */
+                config_schema?: unknown;
+                /** @description Output ports; empty when the configuration names them (a switch). */
+                ports?: string[];
             }[];
             requested: components["schemas"]["Requested"];
             grants: components["schemas"]["Grants"];

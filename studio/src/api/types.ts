@@ -19,6 +19,8 @@ export type Execution = Schemas['Execution'];
 export type StepRecord = Schemas['StepRecord'];
 export type WorkflowVersion = Schemas['WorkflowVersion'];
 export type Deployed = Schemas['Deployed'];
+export type Plugin = Schemas['Plugin'];
+export type PluginNode = Plugin['nodes'][number];
 
 /** A status change, as `GET /api/v1/executions/events` streams it. */
 export interface ExecutionChange {

@@ -85,6 +85,7 @@ export function Canvas({
         edges={model.edges}
         nodeTypes={nodeTypes}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         nodesConnectable={false}
         onNodeClick={(_, node) => onSelect?.(node.id)}
         proOptions={{ hideAttribution: true }}

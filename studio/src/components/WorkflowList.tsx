@@ -28,6 +28,11 @@ export function WorkflowList() {
   return (
     <section aria-labelledby="workflows-title">
       <h1 id="workflows-title">Workflows</h1>
+      <p>
+        <a className="button" href={href({ kind: 'edit', id: null })}>
+          New workflow
+        </a>
+      </p>
       {rows.state === 'loading' && <p>Loading…</p>}
       {rows.state === 'failed' && <p role="alert">Could not load the workflows: {rows.error}</p>}
       {rows.state === 'ready' && rows.value.length === 0 && <p>No workflows yet: deploy one with the CLI or the API.</p>}

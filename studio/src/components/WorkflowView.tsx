@@ -6,6 +6,7 @@ import { useEffect, useState } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Problem, Workflow, WorkflowVersion } from '../api/types';
 import { diffYaml, toYaml } from '../model/yaml';
+import { href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
 
 interface Loaded {
@@ -151,6 +152,9 @@ export default function WorkflowView({ id }: { id: string }) {
         <button type="button" onClick={() => download(`${workflow.id}.yaml`, toYaml(workflow.definition))}>
           Export YAML
         </button>
+        <a className="button" href={href({ kind: 'edit', id: workflow.id })}>
+          Edit on the canvas
+        </a>
         <button type="button" aria-expanded={editing} onClick={() => setEditing((e) => !e)}>
           Edit as YAML
         </button>

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { addNode, connect, freshId, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
+import { graphToWorkflow, type Graph } from './graph';
+
+const set: PaletteEntry = { kind: 'node', plugin: 'wirework/core', version: '0.1.4', node: 'set', title: 'Set', description: '', ports: ['main'] };
+const hook: PaletteEntry = { kind: 'plugin-trigger', plugin: 'wirework/core', version: '0.1.4', node: 'webhook', title: 'Webhook', description: '' };
+
+describe('the editor', () => {
+  it('makes ranges and fresh ids', () => {
+    expect(rangeOf('0.1.4')).toBe('^0.1');
+    expect(rangeOf('2.3.0')).toBe('^2');
+    expect(freshId('set', ['set', 'set-2'])).toBe('set-3');
+    expect(freshId('Send Mail!', [])).toBe('send-mail');
+  });
+
+  it('builds a workflow from palette entries and connections', () => {
+    let graph: Graph = { nodes: [], edges: [] };
+    graph = addNode(graph, nodeFrom(hook, []));
+    graph = addNode(graph, nodeFrom(set, graph.nodes.map((n) => n.id)));
+    graph = addNode(graph, nodeFrom(set, graph.nodes.map((n) => n.id)));
+    graph = connect(graph, 'webhook', 'main', 'set');
+    graph = connect(graph, 'set', 'main', 'set-2');
+    expect(connect(graph, 'set', 'main', 'set-2')).toBe(graph);
+    expect(connect(graph, 'set', 'main', 'webhook')).toBe(graph);
+    const workflow = graphToWorkflow(graph, { id: 'built', triggers: [], nodes: [] });
+    expect(workflow).toEqual({
+      id: 'built',
+      triggers: [{ id: 'webhook', type: 'webhook', path: 'webhook', uses: 'wirework/core@^0.1', node: 'webhook' }],
+      nodes: [
+        { id: 'set', uses: 'wirework/core@^0.1', node: 'set', config: {} },
+        { id: 'set-2', uses: 'wirework/core@^0.1', node: 'set', config: {} },
+      ],
+      connections: [
+        { from: 'webhook', to: 'set' },
+        { from: 'set', to: 'set-2' },
+      ],
+    });
+    const smaller = removeNode(graph, 'set');
+    expect(smaller.nodes.map((n) => n.id)).toEqual(['webhook', 'set-2']);
+    expect(smaller.edges).toEqual([]);
+  });
+
+  it('finds the nodes problems name', () => {
+    const byNode = problemsByNode([
+      { location: 'nodes[2](send).config/url', message: 'required' },
+      { location: 'triggers[0](form).path', message: 'taken' },
+      { location: 'connections[1](send:ok -> x)', message: 'no node x' },
+      { location: 'settings.error_workflow', message: 'unknown' },
+    ]);
+    expect(byNode.get('send')?.map((p) => p.message)).toEqual(['required', 'no node x']);
+    expect(byNode.get('form')).toHaveLength(1);
+    expect(byNode.get('')).toHaveLength(1);
+  });
+});

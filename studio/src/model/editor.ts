@@ -1,0 +1,85 @@
+// What the editor does to a draft workflow, apart from React: add a node
+// from the palette, connect ports, and find the nodes the server's
+// validation problems name.
+import type { NodeSpec, Problem, Trigger } from '../api/types';
+import type { Graph, GraphNode } from './graph';
+
+/** A palette entry: a plugin's node type, or one of the engine's own triggers. */
+export type PaletteEntry =
+  | { kind: 'node'; plugin: string; version: string; node: string; title: string; description: string; ports: string[] }
+  | { kind: 'plugin-trigger'; plugin: string; version: string; node: string; title: string; description: string }
+  | { kind: 'trigger'; type: 'manual' | 'schedule' | 'event'; title: string; description: string };
+
+/** `^major.minor` of a version: the range a new node `uses`. */
+export function rangeOf(version: string): string {
+  const [major = '0', minor = '0'] = version.split('.');
+  return major === '0' ? `^0.${minor}` : `^${major}`;
+}
+
+/** A fresh id from `name`: itself, or with the first free number after it. */
+export function freshId(name: string, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  const base = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56) || 'node';
+  if (!used.has(base)) return base;
+  for (let n = 2; ; n++) if (!used.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+/** The graph node a palette entry makes, with a fresh id. */
+export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNode {
+  switch (entry.kind) {
+    case 'node': {
+      const id = freshId(entry.node, taken);
+      const spec: NodeSpec = { id, uses: `${entry.plugin}@${rangeOf(entry.version)}`, node: entry.node, config: {} };
+      return { id, kind: 'node', spec, ports: entry.ports.length > 0 ? [...entry.ports] : ['main'] };
+    }
+    case 'plugin-trigger': {
+      const id = freshId(entry.node === 'webhook' ? 'webhook' : entry.node, taken);
+      const spec: Trigger = { id, type: 'webhook', path: id, uses: `${entry.plugin}@${rangeOf(entry.version)}`, node: entry.node };
+      return { id, kind: 'trigger', spec, ports: ['main'] };
+    }
+    case 'trigger': {
+      const id = freshId(entry.type, taken);
+      const spec: Trigger = { id, type: entry.type };
+      if (entry.type === 'schedule') spec.cron = '0 9 * * *';
+      if (entry.type === 'event') spec.event = 'contact.created';
+      return { id, kind: 'trigger', spec, ports: ['main'] };
+    }
+  }
+}
+
+/** `graph` with `node` added. */
+export function addNode(graph: Graph, node: GraphNode): Graph {
+  return { ...graph, nodes: [...graph.nodes, node] };
+}
+
+/** `graph` with a connection from `source`'s `port` to `target`, unless it has it or it would end at a trigger. */
+export function connect(graph: Graph, source: string, port: string, target: string): Graph {
+  const to = graph.nodes.find((n) => n.id === target);
+  if (!to || to.kind === 'trigger' || source === target) return graph;
+  if (graph.edges.some((e) => e.source === source && e.port === port && e.target === target)) return graph;
+  const id = `e${Date.now().toString(36)}${graph.edges.length}`;
+  return { ...graph, edges: [...graph.edges, { id, source, port, target }] };
+}
+
+/** `graph` without node `id` and its connections. */
+export function removeNode(graph: Graph, id: string): Graph {
+  return {
+    nodes: graph.nodes.filter((n) => n.id !== id),
+    edges: graph.edges.filter((e) => e.source !== id && e.target !== id),
+  };
+}
+
+/**
+ * The problems the server listed, by the trigger or node they name
+ * (`nodes[2](send).config/url` is about `send`); the rest under `''`.
+ */
+export function problemsByNode(problems: Problem[]): Map<string, Problem[]> {
+  const byNode = new Map<string, Problem[]>();
+  for (const problem of problems) {
+    const named = /^(?:nodes|triggers)\[\d+\]\(([^)]*)\)/.exec(problem.location);
+    const connection = /^connections\[\d+\]\(([^:\s)]+)/.exec(problem.location);
+    const key = named?.[1] ?? connection?.[1] ?? '';
+    byNode.set(key, [...(byNode.get(key) ?? []), problem]);
+  }
+  return byNode;
+}
