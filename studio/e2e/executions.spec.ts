@@ -69,3 +69,22 @@ test('a failed execution shows its error on the node and is retried', async ({ p
   await expect(trace.getByRole('article', { name: /attempt 2/ })).toBeVisible();
   await expect(page.getByRole('heading', { name: /Execution of flaky/ })).toContainText('failed');
 });
+
+test('a waiting execution is resumed by sending the event it waits for', async ({ page }) => {
+  await signIn(page);
+  const started = await fetch(`${url()}/api/v1/workflows/approvals/executions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ items: [{ request_id: 'r-77' }] }),
+  });
+  const { execution_id: id } = (await started.json()) as { execution_id: string };
+  await page.goto(`${url()}/#/executions/${id}`);
+  await expect(page.getByRole('heading', { name: /Execution of approvals/ })).toContainText('waiting');
+  await expect(page.getByText('Waiting for the event approval.decided:r-77.')).toBeVisible();
+  await page.getByLabel('Payload of approval.decided:r-77').fill('{"decision": "approved", "by": "<b>Dee</b>"}');
+  await page.getByRole('button', { name: 'Send approval.decided:r-77' }).click();
+  await expect(page.getByRole('heading', { name: /Execution of approvals/ })).toContainText('succeeded');
+  await page.getByTestId('node-done').click();
+  const trace = page.getByRole('complementary', { name: 'Step trace' });
+  await expect(trace.locator('pre').first()).toContainText('"by": "<b>Dee</b>"');
+});

@@ -2,7 +2,8 @@
 // on a free loopback port, in a fresh data directory with wirework/core and
 // wirework/http built from source by `wirework plugin build`, the built studio
 // (studio/dist) served at /, examples/workflows/lead-intake.yaml deployed, and
-// `flaky`, a workflow whose one node always fails.
+// `flaky`, a workflow whose one node always fails, and `approvals`, which
+// waits for an event.
 // The tests read WIREWORK_STUDIO_URL and WIREWORK_TEST_TOKEN; the returned
 // function stops the server and removes the directory.
 import { execFileSync, spawn } from 'node:child_process';
@@ -84,6 +85,20 @@ export default async function setup() {
     ].join('\n'),
   });
   if (!flaky.ok) throw new Error(`deploying flaky: ${flaky.status} ${await flaky.text()}`);
+  // A workflow that waits for a decision, an event named by its item.
+  const approvals = await fetch(`${url}/api/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' },
+    body: [
+      'id: approvals',
+      'triggers: [{id: go, type: manual}]',
+      'nodes:',
+      '  - {id: decide, uses: "wirework/core@^0.1", node: wait, config: {event: "approval.decided:{{ $json.request_id }}", timeout_seconds: 3600}}',
+      '  - {id: done, uses: "wirework/core@^0.1", node: noop}',
+      'connections: [{from: go, to: decide}, {from: decide, to: done}]',
+    ].join('\n'),
+  });
+  if (!approvals.ok) throw new Error(`deploying approvals: ${approvals.status} ${await approvals.text()}`);
 
   process.env.WIREWORK_STUDIO_URL = url;
   process.env.WIREWORK_TEST_TOKEN = token;

@@ -78,6 +78,9 @@ export const api = {
   execution: (id: string) => call<Execution>('GET', `/executions/${encodeURIComponent(id)}`),
   retry: (id: string, mode: 'from_failed' | 'from_start' = 'from_failed') =>
     call<{ execution_id: string }>('POST', `/executions/${encodeURIComponent(id)}/retry`, { mode }),
+  /** Emit an event: the waits on exactly its name end, and listening workflows start. */
+  emit: (name: string, payload: Record<string, unknown>) =>
+    call<{ resumed: number; started: string[] }>('POST', '/events', { name, payload }),
   cancel: (id: string) => call<unknown>('POST', `/executions/${encodeURIComponent(id)}/cancel`),
   /**
    * Follow execution status changes as the server pushes them (server-sent

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { Execution, StepRecord } from '../api/types';
-import { emitted, failure, outcomeKind, stepsByNode } from '../model/executions';
+import { awaitedEvents, emitted, failure, outcomeKind, stepsByNode } from '../model/executions';
 import { href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
 
@@ -22,6 +22,41 @@ async function load(id: string): Promise<Loaded> {
   if (!version) throw new Error(`version ${execution.workflow_version} of ${execution.workflow_id} is gone`);
   const states = new Map([...stepsByNode(execution)].map(([node, entry]) => [node, entry.state]));
   return { execution, model: await buildCanvas(version.workflow, states) };
+}
+
+/** Resume a wait by hand: send the event it waits for, with a payload. */
+function Resume({ event, onSent }: { event: string; onSent: () => void }) {
+  const [payload, setPayload] = useState('{}');
+  const [error, setError] = useState<string | null>(null);
+  const send = async () => {
+    setError(null);
+    try {
+      const parsed: unknown = JSON.parse(payload);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the payload must be a JSON object');
+      await api.emit(event, parsed as Record<string, unknown>);
+      onSent();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const id = `payload-${event}`;
+  return (
+    <div className="resume">
+      <p>
+        Waiting for the event <code>{event}</code>.
+      </p>
+      <label htmlFor={id}>Payload of {event}</label>
+      <textarea id={id} value={payload} onChange={(e) => setPayload(e.target.value)} rows={4} spellCheck={false} />
+      <button type="button" onClick={send}>
+        Send {event}
+      </button>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </div>
+  );
 }
 
 function Json({ value }: { value: unknown }) {
@@ -148,6 +183,9 @@ export default function ExecutionView({ id }: { id: string }) {
           </button>
         )}
       </div>
+      {awaitedEvents(execution).map((wait) => (
+        <Resume key={`${wait.node}-${wait.event}`} event={wait.event} onSent={() => setReloads((n) => n + 1)} />
+      ))}
       <div className="split">
         <Canvas model={model} label={`Canvas of execution ${execution.id}`} onSelect={setSelected} />
         <aside className="trace" aria-label="Step trace">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Execution, ExecutionChange, ExecutionSummary } from '../api/types';
-import { applyChange, failure, stepsByNode } from './executions';
+import { applyChange, awaitedEvents, failure, stepsByNode } from './executions';
 
 const change = (id: string, status: ExecutionChange['status'], workflow = 'lead-intake'): ExecutionChange => ({
   id,
@@ -51,5 +51,7 @@ describe('steps by node', () => {
     expect(nodes.get('send')?.state).toBe('succeeded');
     expect(nodes.get('wait')?.state).toBe('waiting');
     expect(failure(execution.steps[1]!)).toBe('HTTP 503 (http_503)');
+    expect(awaitedEvents({ ...execution, status: 'waiting' })).toEqual([{ node: 'wait', event: 'x', untilMs: null }]);
+    expect(awaitedEvents({ ...execution, status: 'succeeded' })).toEqual([]);
   });
 });

@@ -66,6 +66,18 @@ export function failure(step: StepRecord): string | undefined {
   return failed.code ? `${failed.message ?? ''} (${failed.code})` : (failed.message ?? JSON.stringify(failed));
 }
 
+/** The events an execution waits for now: the last step of each node, if it is a wait on an event. */
+export function awaitedEvents(execution: Execution): { node: string; event: string; untilMs: number | null }[] {
+  if (execution.status !== 'waiting') return [];
+  const found: { node: string; event: string; untilMs: number | null }[] = [];
+  for (const [node, { steps }] of stepsByNode(execution)) {
+    const last = steps[steps.length - 1];
+    const waiting = (last?.outcome as { waiting?: { event?: string | null; until_ms?: number | null } }).waiting;
+    if (waiting?.event) found.push({ node, event: waiting.event, untilMs: waiting.until_ms ?? null });
+  }
+  return found;
+}
+
 /** Each node's steps, in the order recorded, and its state from the last one. */
 export function stepsByNode(execution: Execution): Map<string, { steps: StepRecord[]; state: NodeState }> {
   const byNode = new Map<string, { steps: StepRecord[]; state: NodeState }>();
