@@ -12,6 +12,8 @@ const WorkflowView = lazy(() => import('./components/WorkflowView'));
 const ExecutionView = lazy(() => import('./components/ExecutionView'));
 const ExecutionList = lazy(() => import('./components/ExecutionList'));
 const Editor = lazy(() => import('./components/Editor'));
+const Credentials = lazy(() => import('./components/Credentials'));
+const Plugins = lazy(() => import('./components/Plugins'));
 
 interface State {
   /** `undefined` while the session is being checked, `null` when signed out. */
@@ -64,6 +66,12 @@ export function App() {
           <a href="#/executions" aria-current={state.route.kind === 'executions' ? 'page' : undefined}>
             Executions
           </a>
+          <a href="#/plugins" aria-current={state.route.kind === 'plugins' ? 'page' : undefined}>
+            Plugins
+          </a>
+          <a href="#/credentials" aria-current={state.route.kind === 'credentials' ? 'page' : undefined}>
+            Credentials
+          </a>
         </nav>
         <span className="who">signed in as {state.token}</span>
         <button type="button" onClick={signOut}>
@@ -91,5 +99,9 @@ function Screen({ route }: { route: Route }) {
       return <ExecutionView id={route.id} />;
     case 'edit':
       return <Editor key={route.id ?? ''} id={route.id} />;
+    case 'credentials':
+      return <Credentials />;
+    case 'plugins':
+      return <Plugins />;
   }
 }

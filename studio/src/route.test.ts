@@ -10,6 +10,8 @@ describe('routes', () => {
       { kind: 'execution', id: '01a2-b3' } as const,
       { kind: 'edit', id: null } as const,
       { kind: 'edit', id: 'lead-intake' } as const,
+      { kind: 'credentials' } as const,
+      { kind: 'plugins' } as const,
     ];
     for (const route of routes) {
       expect(parseRoute(href(route))).toEqual(route);

@@ -6,7 +6,9 @@ export type Route =
   | { kind: 'workflow'; id: string }
   | { kind: 'executions' }
   | { kind: 'execution'; id: string }
-  | { kind: 'edit'; id: string | null };
+  | { kind: 'edit'; id: string | null }
+  | { kind: 'credentials' }
+  | { kind: 'plugins' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
@@ -15,6 +17,8 @@ export function parseRoute(hash: string): Route {
   if (section === 'executions' && id) return { kind: 'execution', id: decodeURIComponent(id) };
   if (section === 'executions') return { kind: 'executions' };
   if (section === 'new') return { kind: 'edit', id: null };
+  if (section === 'credentials') return { kind: 'credentials' };
+  if (section === 'plugins') return { kind: 'plugins' };
   if (section === 'edit' && id) return { kind: 'edit', id: decodeURIComponent(id) };
   return { kind: 'workflows' };
 }
@@ -29,6 +33,10 @@ export function href(route: Route): string {
       return '#/executions';
     case 'edit':
       return route.id === null ? '#/new' : `#/edit/${encodeURIComponent(route.id)}`;
+    case 'credentials':
+      return '#/credentials';
+    case 'plugins':
+      return '#/plugins';
     case 'workflows':
       return '#/workflows';
   }

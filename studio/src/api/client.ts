@@ -6,6 +6,7 @@ import type {
   Deployed,
   Execution,
   ExecutionChange,
+  Credential,
   Plugin,
   ExecutionStatus,
   ExecutionSummary,
@@ -59,6 +60,12 @@ export const api = {
   workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
   workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
   plugins: () => call<Plugin[]>('GET', '/plugins'),
+  removePlugin: (name: string, version: string) => call<unknown>('DELETE', `/plugins/${name}/${encodeURIComponent(version)}`),
+  credentials: () => call<Credential[]>('GET', '/credentials'),
+  /** Create or replace a credential: a typed one (`publisher/plugin:type` and fields) or a plain value. Write-only. */
+  setCredential: (name: string, body: { type: string; fields: Record<string, string> } | { value: string }) =>
+    call<null>('PUT', `/credentials/${encodeURIComponent(name)}`, body),
+  deleteCredential: (name: string) => call<null>('DELETE', `/credentials/${encodeURIComponent(name)}`),
   versions: (id: string) => call<WorkflowVersion[]>('GET', `/workflows/${encodeURIComponent(id)}/versions`),
   /** Deploy a definition (YAML or JSON text): a new version, made current. */
   deploy: (text: string) => call<Deployed>('POST', '/workflows', { text, contentType: 'application/yaml' }),

@@ -21,6 +21,8 @@ export type WorkflowVersion = Schemas['WorkflowVersion'];
 export type Deployed = Schemas['Deployed'];
 export type Plugin = Schemas['Plugin'];
 export type PluginNode = Plugin['nodes'][number];
+export type Credential = Schemas['Credential'];
+export type CredentialType = Schemas['CredentialType'];
 
 /** A status change, as `GET /api/v1/executions/events` streams it. */
 export interface ExecutionChange {
