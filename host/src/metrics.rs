@@ -36,6 +36,13 @@ pub struct PluginLabels {
     pub plugin: String,
 }
 
+/// Labels of per-workflow metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkflowLabels {
+    /// The workflow's id.
+    pub workflow: String,
+}
+
 /// Labels of webhook metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
@@ -63,6 +70,8 @@ pub struct Metrics {
     pub step_duration: SecondsHistogram,
     /// Fuel consumed, by plugin.
     pub fuel: Family<PluginLabels, Counter>,
+    /// Fuel consumed, by workflow (the studio's dashboard shows both).
+    pub workflow_fuel: Family<WorkflowLabels, Counter>,
     /// Webhook requests' time from arrival to answer, by mode and status.
     pub webhook_duration: Family<WebhookLabels, Histogram, fn() -> Histogram>,
     /// Executions with a driver in memory (running now); set when scraped.
@@ -93,6 +102,8 @@ impl Metrics {
         registry.register("step_duration_seconds", "Node calls' wall time", step_duration.clone());
         let fuel = Family::<PluginLabels, Counter>::default();
         registry.register("fuel_consumed", "Fuel consumed by node calls, by plugin", fuel.clone());
+        let workflow_fuel = Family::<WorkflowLabels, Counter>::default();
+        registry.register("workflow_fuel_consumed", "Fuel consumed by node calls, by workflow", workflow_fuel.clone());
         let webhook_duration = Family::<WebhookLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             seconds_histogram as fn() -> Histogram,
         );
@@ -131,6 +142,7 @@ impl Metrics {
             executions_finished,
             step_duration,
             fuel,
+            workflow_fuel,
             webhook_duration,
             executions_in_memory,
             plugin_calls_in_flight,
@@ -144,11 +156,12 @@ impl Metrics {
         self.executions_finished.get_or_create(&ExecutionLabels { status: status.to_string() }).inc();
     }
 
-    /// A node call of `plugin` (`publisher/name@version`) finished.
-    pub fn record_step(&self, plugin: &str, node: &str, duration_us: u64, fuel: u64) {
+    /// A node call of `plugin` (`publisher/name@version`) in `workflow` finished.
+    pub fn record_step(&self, workflow: &str, plugin: &str, node: &str, duration_us: u64, fuel: u64) {
         let labels = StepLabels { plugin: plugin.to_string(), node: node.to_string() };
         self.step_duration.get_or_create(&labels).observe(duration_us as f64 / 1e6);
         self.fuel.get_or_create(&PluginLabels { plugin: labels.plugin }).inc_by(fuel);
+        self.workflow_fuel.get_or_create(&WorkflowLabels { workflow: workflow.to_string() }).inc_by(fuel);
     }
 
     /// The text exposition of every metric.

@@ -55,3 +55,24 @@ test('plugins show what they request and are granted; one in use is not removed'
   await expect(page.getByRole('alert')).toContainText('flaky');
   await expect(page.getByRole('article', { name: /^wirework\/http@/ })).toBeVisible();
 });
+
+test('the dashboard charts executions, outcomes and fuel from the server', async ({ page }) => {
+  for (let i = 0; i < 3; i++) {
+    const fired = await fetch(`${url()}/hooks/lead-intake/leads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `d${i}@example.com`, score: 10 * i }),
+    });
+    expect(fired.status).toBe(201);
+  }
+  await signIn(page);
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  const finished = page.locator('.tiles div', { hasText: 'Finished (last hour)' }).locator('dd');
+  await expect(finished).not.toHaveText('0');
+  expect(Number(await finished.textContent())).toBeGreaterThanOrEqual(3);
+  await expect(page.getByRole('img', { name: /Executions per minute, last hour: \d+ in all/ })).toBeVisible();
+  await expect(page.getByRole('img', { name: 'Fuel per workflow (since the server started)' }).locator('text')).toContainText(['lead-intake']);
+  await expect(page.getByRole('img', { name: 'Fuel per plugin (since the server started)' }).locator('text').first()).toContainText(
+    'wirework/core@',
+  );
+});

@@ -1,6 +1,8 @@
 // Executions in the studio: they appear live as the server runs them, open on
 // the canvas of the version they ran with every step's items, untrusted data
 // shows as text, and a failed one can be retried.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 
 const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
@@ -19,25 +21,34 @@ test('a webhook execution appears live and opens with its step trace; items are 
     dialogs.push(d.message());
     void d.dismiss();
   });
+  // A workflow of this test's own (other tests run lead-intake too).
+  const id = `live-${Date.now()}`;
+  const text = readFileSync(join(import.meta.dirname, '../../examples/workflows/lead-intake.yaml'), 'utf8');
+  const deployed = await fetch(`${url()}/api/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/yaml' },
+    body: text.replace('id: lead-intake', `id: ${id}`),
+  });
+  expect(deployed.status).toBe(201);
   await signIn(page);
   await page.getByRole('link', { name: 'Executions' }).click();
-  await page.getByLabel('Workflow').selectOption('lead-intake');
+  await page.getByLabel('Workflow').selectOption(id);
   await expect(page.getByText('No executions match.')).toBeVisible();
 
   // Fired from outside the browser: the list learns of it by the server's push.
   const hostile = '<script>alert("pwned")</script><img src=x onerror=alert(1)>';
-  const fired = await fetch(`${url()}/hooks/lead-intake/leads`, {
+  const fired = await fetch(`${url()}/hooks/${id}/leads`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'ann@example.com', score: 72, note: hostile }),
   });
   expect(fired.status).toBe(201);
   const row = page.getByRole('table', { name: 'Executions' }).getByRole('row').nth(1);
-  await expect(row).toContainText('lead-intake v1');
+  await expect(row).toContainText(`${id} v1`);
   await expect(row).toContainText('succeeded');
 
   await row.getByRole('link').click();
-  await expect(page.getByRole('heading', { name: /Execution of lead-intake v1/ })).toContainText('succeeded');
+  await expect(page.getByRole('heading', { name: new RegExp(`Execution of ${id} v1`) })).toContainText('succeeded');
   await expect(page.getByTestId('node-form')).toHaveAttribute('data-state', 'succeeded');
   await page.getByTestId('node-form').click();
   const trace = page.getByRole('complementary', { name: 'Step trace' });

@@ -14,6 +14,7 @@ const ExecutionList = lazy(() => import('./components/ExecutionList'));
 const Editor = lazy(() => import('./components/Editor'));
 const Credentials = lazy(() => import('./components/Credentials'));
 const Plugins = lazy(() => import('./components/Plugins'));
+const Dashboard = lazy(() => import('./components/Dashboard'));
 
 interface State {
   /** `undefined` while the session is being checked, `null` when signed out. */
@@ -66,6 +67,9 @@ export function App() {
           <a href="#/executions" aria-current={state.route.kind === 'executions' ? 'page' : undefined}>
             Executions
           </a>
+          <a href="#/dashboard" aria-current={state.route.kind === 'dashboard' ? 'page' : undefined}>
+            Dashboard
+          </a>
           <a href="#/plugins" aria-current={state.route.kind === 'plugins' ? 'page' : undefined}>
             Plugins
           </a>
@@ -103,5 +107,7 @@ function Screen({ route }: { route: Route }) {
       return <Credentials />;
     case 'plugins':
       return <Plugins />;
+    case 'dashboard':
+      return <Dashboard />;
   }
 }

@@ -12,6 +12,7 @@ describe('routes', () => {
       { kind: 'edit', id: 'lead-intake' } as const,
       { kind: 'credentials' } as const,
       { kind: 'plugins' } as const,
+      { kind: 'dashboard' } as const,
     ];
     for (const route of routes) {
       expect(parseRoute(href(route))).toEqual(route);

@@ -8,7 +8,8 @@ export type Route =
   | { kind: 'execution'; id: string }
   | { kind: 'edit'; id: string | null }
   | { kind: 'credentials' }
-  | { kind: 'plugins' };
+  | { kind: 'plugins' }
+  | { kind: 'dashboard' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
@@ -19,6 +20,7 @@ export function parseRoute(hash: string): Route {
   if (section === 'new') return { kind: 'edit', id: null };
   if (section === 'credentials') return { kind: 'credentials' };
   if (section === 'plugins') return { kind: 'plugins' };
+  if (section === 'dashboard') return { kind: 'dashboard' };
   if (section === 'edit' && id) return { kind: 'edit', id: decodeURIComponent(id) };
   return { kind: 'workflows' };
 }
@@ -37,6 +39,8 @@ export function href(route: Route): string {
       return '#/credentials';
     case 'plugins':
       return '#/plugins';
+    case 'dashboard':
+      return '#/dashboard';
     case 'workflows':
       return '#/workflows';
   }

@@ -777,7 +777,8 @@ impl Driver {
         let node_index = plan.node_index[&activation.node];
         let node = &plan.nodes[node_index];
         let (result, mut record) = self.step_record(node, &activation, done);
-        self.inner.metrics.record_step(&record.plugin, &node.spec.node, record.duration_us, record.fuel);
+        let workflow = &self.record.workflow_id;
+        self.inner.metrics.record_step(workflow, &record.plugin, &node.spec.node, record.duration_us, record.fuel);
         self.record.state.fuel_used = self.record.state.fuel_used.saturating_add(record.fuel);
         // A call that failed once the budget is spent (out of the fuel it had
         // left, most likely) ends the execution: no retry, no on_error path.

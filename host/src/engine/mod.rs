@@ -497,7 +497,7 @@ impl Engine {
         let InvokeReport { result, fuel, wall, logs, denials } = self.run_trigger(route, request).await;
         let plugin = format!("{}@{}", route.plugin, route.plugin_version);
         let duration_us = wall.as_micros() as u64;
-        self.inner.metrics.record_step(&plugin, &route.node, duration_us, fuel);
+        self.inner.metrics.record_step(&route.workflow, &plugin, &route.node, duration_us, fuel);
         (result, TriggerCall { plugin, fuel, started_ms, duration_us, logs, denials })
     }
 
