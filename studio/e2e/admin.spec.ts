@@ -1,6 +1,7 @@
 // Credentials (write-only: values typed, sent once, never shown back) and
 // plugins (capabilities requested and granted; removal refused while in use).
 import { expect, test, type Page } from '@playwright/test';
+import { shot } from './shots';
 
 const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
 const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
@@ -75,4 +76,5 @@ test('the dashboard charts executions, outcomes and fuel from the server', async
   await expect(page.getByRole('img', { name: 'Fuel per plugin (since the server started)' }).locator('text').first()).toContainText(
     'wirework/core@',
   );
+  await shot(page, 'dashboard');
 });

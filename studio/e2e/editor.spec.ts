@@ -2,6 +2,7 @@
 // configured, saved and run; then broken, with the server's error shown on
 // the node it names.
 import { expect, test, type Page } from '@playwright/test';
+import { shot } from './shots';
 
 const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
 const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
@@ -41,6 +42,7 @@ test('build a workflow by drag and drop, save, run it, break it', async ({ page 
   await page.getByTestId('port-webhook-main').dragTo(page.getByTestId('port-set-in'));
   await page.getByTestId('port-set-main').dragTo(page.getByTestId('port-respond-in'));
   await expect(page.locator('.react-flow__edge')).toHaveCount(2);
+  await shot(page, 'editor');
 
   await page.getByRole('button', { name: 'Save as a new version' }).click();
   await expect(page).toHaveURL(new RegExp(`#/workflows/${id}$`));
@@ -61,6 +63,7 @@ test('build a workflow by drag and drop, save, run it, break it', async ({ page 
   await expect(page.getByTestId('node-respond')).toContainText('status');
   await expect(page.getByTestId('node-respond').locator('.box-problem')).toBeVisible();
   await expect(page.getByTestId('node-set').locator('.box-problem')).toHaveCount(0);
+  await shot(page, 'editor-problem');
   const head = await fetch(`${url()}/api/v1/workflows/${id}`, { headers: { authorization: `Bearer ${token()}` } });
   expect(((await head.json()) as { current: number }).current).toBe(1);
 });

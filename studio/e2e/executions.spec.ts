@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { shot } from './shots';
 
 const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
 const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
@@ -46,6 +47,7 @@ test('a webhook execution appears live and opens with its step trace; items are 
   const row = page.getByRole('table', { name: 'Executions' }).getByRole('row').nth(1);
   await expect(row).toContainText(`${id} v1`);
   await expect(row).toContainText('succeeded');
+  await shot(page, 'executions');
 
   await row.getByRole('link').click();
   await expect(page.getByRole('heading', { name: new RegExp(`Execution of ${id} v1`) })).toContainText('succeeded');
@@ -58,6 +60,7 @@ test('a webhook execution appears live and opens with its step trace; items are 
   await expect(trace.locator('pre').first()).toContainText(hostile.replace(/"/g, '\\"'));
   expect(await page.locator('img[src="x"]').count()).toBe(0);
   expect(dialogs).toEqual([]);
+  await shot(page, 'execution');
 });
 
 test('a failed execution shows its error on the node and is retried', async ({ page }) => {

@@ -1,5 +1,6 @@
 // The studio in a real browser against a real server (see server.ts).
 import { expect, test } from '@playwright/test';
+import { shot } from './shots';
 
 const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
 const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
@@ -41,6 +42,7 @@ test('sign in with a token, open a workflow on the canvas, sign out', async ({ p
   const nodes = page.locator('.react-flow__node');
   await expect(nodes).toHaveCount(6);
   await expect(page.locator('.react-flow__edge')).not.toHaveCount(0);
+  await shot(page, 'workflow');
 
   // Keyboard: the nav and the sign-out button are reachable and focus shows.
   await page.getByRole('link', { name: 'Workflows', exact: true }).focus();
