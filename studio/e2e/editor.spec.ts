@@ -67,3 +67,38 @@ test('build a workflow by drag and drop, save, run it, break it', async ({ page 
   const head = await fetch(`${url()}/api/v1/workflows/${id}`, { headers: { authorization: `Bearer ${token()}` } });
   expect(((await head.json()) as { current: number }).current).toBe(1);
 });
+
+test('a schedule previews its next runs; a node binds a stored credential', async ({ page }) => {
+  const id = `bound-${Date.now()}`;
+  const stored = await fetch(`${url()}/api/v1/credentials/api-${id}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'wirework/http:bearer', fields: { token: 'tok_bound_1' } }),
+  });
+  expect(stored.status).toBe(204);
+  await signIn(page);
+  await page.getByRole('link', { name: 'New workflow' }).click();
+  await page.getByLabel('Workflow id').fill(id);
+  const inspector = page.getByRole('complementary', { name: 'Inspector' });
+
+  await page.getByRole('button', { name: 'Add Schedule trigger' }).click();
+  await inspector.getByLabel('Cron').fill('30 9 * * 1-5');
+  await inspector.getByLabel('Time zone').fill('Europe/Amsterdam');
+  const runs = inspector.getByLabel('Next runs').getByRole('listitem');
+  await expect(runs).toHaveCount(5);
+  await expect(runs.first()).toContainText('T09:30:00+0');
+  await inspector.getByLabel('Cron').fill('not a cron');
+  await expect(inspector.getByRole('status')).toBeVisible();
+  await inspector.getByLabel('Cron').fill('0 8 * * *');
+
+  await page.getByRole('button', { name: /^Add HTTP request/ }).click();
+  await inspector.getByLabel('url').fill('https://api.example.com/ping');
+  await inspector.getByLabel('Bearer token').selectOption(`api-${id}`);
+  await page.getByTestId('port-schedule-main').dragTo(page.getByTestId('port-request-in'));
+  await page.getByRole('button', { name: 'Save as a new version' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/workflows/${id}$`));
+  const saved = await fetch(`${url()}/api/v1/workflows/${id}`, { headers: { authorization: `Bearer ${token()}` } });
+  const { definition } = (await saved.json()) as { definition: { nodes: { credentials?: Record<string, string> }[]; triggers: { cron?: string; timezone?: string }[] } };
+  expect(definition.nodes[0]?.credentials).toEqual({ bearer: `api-${id}` });
+  expect(definition.triggers[0]).toMatchObject({ cron: '0 8 * * *', timezone: 'Europe/Amsterdam' });
+});

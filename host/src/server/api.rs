@@ -59,6 +59,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/credentials", get(list_credentials))
         .route("/credentials/{name}", put(set_credential).delete(delete_credential))
         .route("/events", post(emit))
+        .route("/schedule-preview", get(schedule_preview))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{name}", delete(revoke_token))
         .route_layer(middleware::from_fn_with_state(state, require_token));
@@ -666,6 +667,30 @@ async fn emit(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
         return Err(ApiError::bad_request("an event's payload must be a JSON object"));
     }
     ok(state.engine.emit_event(&name, payload).await?)
+}
+
+/// `GET /schedule-preview?cron=EXPR[&timezone=ZONE][&count=N]`: the next
+/// times a schedule trigger with this cron and zone fires (the studio shows
+/// them beside the fields), or a 400 saying why the expression is refused.
+async fn schedule_preview(Query(query): Query<HashMap<String, String>>) -> ApiResult {
+    let cron = query.get("cron").map(String::as_str).unwrap_or_default();
+    let count = match query.get("count") {
+        Some(n) => {
+            n.parse::<usize>().map_err(|_| ApiError::bad_request(format!("`count` must be a number, not `{n}`")))?
+        }
+        None => 5,
+    }
+    .clamp(1, 50);
+    let schedule = crate::engine::schedule::CronSchedule::parse(cron, query.get("timezone").map(String::as_str))
+        .map_err(ApiError::bad_request)?;
+    let mut next = Vec::with_capacity(count);
+    let mut after = crate::engine::now_ms();
+    while next.len() < count {
+        let Some(at) = schedule.next_after(after) else { break };
+        next.push(json!({"at_ms": at, "local": schedule.format(at)}));
+        after = at;
+    }
+    ok(json!({"next": next}))
 }
 
 // ---- tokens ----

@@ -169,3 +169,27 @@ connections: [{from: go, to: pass}]
     drop(stream);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_schedule_preview_lists_the_next_runs_or_says_why_not() {
+    let data = data_dir("127.0.0.1");
+    let server = serve(data.path(), |_| {}).await;
+    let preview = |query: &str| server.api(Method::GET, &format!("/schedule-preview?{query}")).send();
+    let (status, body) = json(preview("cron=30%209%20*%20*%201-5&timezone=Europe/Amsterdam").await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let next = body["next"].as_array().unwrap();
+    assert_eq!(next.len(), 5);
+    let times: Vec<u64> = next.iter().map(|n| n["at_ms"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert!(next.iter().all(|n| n["local"].as_str().unwrap().contains("T09:30:00+0")), "{body}");
+    let (_, one) = json(preview("cron=0%208%20*%20*%20*&count=0").await.unwrap()).await;
+    assert_eq!(one["next"].as_array().unwrap().len(), 1, "count is at least 1");
+    for bad in
+        ["cron=not%20a%20cron", "cron=0%208%20*%20*%20*&timezone=Mars/Base", "cron=0%208%20*%20*%20*&count=x", ""]
+    {
+        let (status, body) = json(preview(bad).await.unwrap()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{bad}: {body}");
+    }
+    server.stop().await;
+}

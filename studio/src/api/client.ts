@@ -62,6 +62,12 @@ export const api = {
   plugins: () => call<Plugin[]>('GET', '/plugins'),
   removePlugin: (name: string, version: string) => call<unknown>('DELETE', `/plugins/${name}/${encodeURIComponent(version)}`),
   credentials: () => call<Credential[]>('GET', '/credentials'),
+  /** The next times a schedule fires, or an ApiError saying why the cron is refused. */
+  schedulePreview: (cron: string, timezone?: string) => {
+    const params = new URLSearchParams({ cron });
+    if (timezone) params.set('timezone', timezone);
+    return call<{ next: { at_ms: number; local: string }[] }>('GET', `/schedule-preview?${params}`);
+  },
   /** Create or replace a credential: a typed one (`publisher/plugin:type` and fields) or a plain value. Write-only. */
   setCredential: (name: string, body: { type: string; fields: Record<string, string> } | { value: string }) =>
     call<null>('PUT', `/credentials/${encodeURIComponent(name)}`, body),

@@ -22,7 +22,7 @@ import {
 } from '@xyflow/react';
 import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react';
 import { api, ApiError } from '../api/client';
-import type { NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
+import type { Credential, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
 import { addNode, connect, nodeFrom, problemsByNode, removeNode, type PaletteEntry } from '../model/editor';
 import { describe, graphToWorkflow, workflowToGraph, type Graph, type GraphNode } from '../model/graph';
 import { layout, NODE_HEIGHT, NODE_WIDTH, type Positions } from '../model/layout';
@@ -193,6 +193,85 @@ function EditableBox({ data, selected }: NodeProps<BoxNode>) {
 
 const nodeTypes = { box: EditableBox };
 
+/** The next firings of a schedule, as the server computes them. */
+function CronPreview({ cron, timezone }: { cron: string; timezone?: string }) {
+  const [next, setNext] = useState<string[] | string>([]);
+  useEffect(() => {
+    let live = true;
+    const timer = setTimeout(() => {
+      api.schedulePreview(cron, timezone).then(
+        (preview) => live && setNext(preview.next.map((n) => n.local)),
+        (e: unknown) => live && setNext(e instanceof Error ? e.message : String(e)),
+      );
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [cron, timezone]);
+  return typeof next === 'string' ? (
+    <p className="error" role="status">
+      {next}
+    </p>
+  ) : (
+    <div aria-label="Next runs">
+      <p className="meta">Next runs:</p>
+      <ul className="next-runs">
+        {next.map((at) => (
+          <li key={at}>{at}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** Credential bindings: for each credential type the node's plugin declares, a stored credential of it. */
+function CredentialBindings({
+  plugin,
+  stored,
+  bound,
+  onChange,
+}: {
+  plugin: Plugin | undefined;
+  stored: Credential[];
+  bound: Record<string, string>;
+  onChange: (bound: Record<string, string>) => void;
+}) {
+  const types = plugin?.credential_types ?? [];
+  if (types.length === 0) return null;
+  return (
+    <fieldset className="bindings">
+      <legend>Credentials</legend>
+      {types.map((type) => {
+        const id = `${plugin?.name}:${type.name}`;
+        return (
+          <label key={type.name}>
+            {type.title ?? type.name}
+            <select
+              value={bound[type.name] ?? ''}
+              onChange={(e) => {
+                const next = { ...bound };
+                if (e.target.value) next[type.name] = e.target.value;
+                else delete next[type.name];
+                onChange(next);
+              }}
+            >
+              <option value="">none</option>
+              {stored
+                .filter((c) => c.type === id)
+                .map((c) => (
+                  <option key={c.name} value={c.name}>
+                    {c.name}
+                  </option>
+                ))}
+            </select>
+          </label>
+        );
+      })}
+    </fieldset>
+  );
+}
+
 function TriggerFields({ spec, onChange }: { spec: Trigger; onChange: (spec: Trigger) => void }) {
   const field = (name: keyof Trigger, label: string) => (
     <label>
@@ -219,6 +298,7 @@ function TriggerFields({ spec, onChange }: { spec: Trigger; onChange: (spec: Tri
         <>
           {field('cron', 'Cron')}
           {field('timezone', 'Time zone')}
+          <CronPreview cron={spec.cron ?? ''} timezone={spec.timezone} />
         </>
       );
     case 'event':
@@ -283,6 +363,14 @@ function NodeFields({
   );
 }
 
+/** Where a node added without a pointer goes: right of the rightmost one. */
+function besideTheRest(positions: Positions): { x: number; y: number } {
+  const placed = Object.values(positions);
+  if (placed.length === 0) return { x: 40, y: 40 };
+  const right = placed.reduce((a, b) => (b.x > a.x ? b : a));
+  return { x: right.x + NODE_WIDTH + 60, y: right.y };
+}
+
 function EditorCanvas({
   draft,
   dispatch,
@@ -323,7 +411,7 @@ function EditorCanvas({
     <div className="editor-body">
       <Palette
         entries={entries}
-        onAdd={(entry) => dispatch({ type: 'add', node: nodeFrom(entry, taken), at: { x: 40 + taken.length * 40, y: 40 + taken.length * 30 } })}
+        onAdd={(entry) => dispatch({ type: 'add', node: nodeFrom(entry, taken), at: besideTheRest(draft.positions) })}
       />
       <div className="canvas" aria-label="Editor canvas" onDragOver={(e) => e.preventDefault()} onDrop={drop}>
         <ReactFlow
@@ -358,16 +446,18 @@ async function loadDraft(id: string | null): Promise<Draft> {
 export default function Editor({ id }: { id: string | null }) {
   const [draft, dispatch] = useReducer(reduce, null);
   const [plugins, setPlugins] = useState<Plugin[]>([]);
+  const [stored, setStored] = useState<Credential[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
     let live = true;
-    Promise.all([loadDraft(id), api.plugins()]).then(
-      ([loaded, installed]) => {
+    Promise.all([loadDraft(id), api.plugins(), api.credentials()]).then(
+      ([loaded, installed, credentials]) => {
         if (!live) return;
         dispatch({ type: 'load', draft: loaded });
         setPlugins(installed);
+        setStored(credentials);
       },
       (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),
     );
@@ -387,6 +477,7 @@ export default function Editor({ id }: { id: string | null }) {
     return schema && typeof schema === 'object' ? (schema as RJSFSchema) : undefined;
   };
   const general = problemsByNode(draft.problems).get('') ?? [];
+  const pluginOf = (uses: string | undefined) => plugins.find((p) => p.name === (uses ?? 'wirework/core').split('@')[0]);
 
   const save = async () => {
     setSaving(true);
@@ -446,7 +537,22 @@ export default function Editor({ id }: { id: string | null }) {
               <p className="meta">{describe(selected)}</p>
               {selected.kind === 'trigger' ? (
                 <TriggerFields spec={selected.spec as Trigger} onChange={(spec) => dispatch({ type: 'spec', id: selected.id, spec })} />
-              ) : (
+              ) : null}
+              {(selected.kind === 'node' || (selected.spec as Trigger).type === 'webhook') && (
+                <CredentialBindings
+                  plugin={pluginOf((selected.spec as NodeSpec | Trigger).uses)}
+                  stored={stored}
+                  bound={(selected.spec as NodeSpec | Trigger).credentials ?? {}}
+                  onChange={(credentials) =>
+                    dispatch({
+                      type: 'spec',
+                      id: selected.id,
+                      spec: { ...selected.spec, credentials: Object.keys(credentials).length ? credentials : undefined } as NodeSpec,
+                    })
+                  }
+                />
+              )}
+              {selected.kind === 'trigger' ? null : (
                 <NodeFields
                   spec={selected.spec as NodeSpec}
                   schema={schemaOf(selected.spec as NodeSpec)}
