@@ -9,6 +9,7 @@ import type { Execution, StepRecord } from '../api/types';
 import { awaitedEvents, emitted, failure, outcomeKind, stepsByNode } from '../model/executions';
 import { href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
+import { useLoad } from './useLoad';
 
 interface Loaded {
   execution: Execution;
@@ -112,22 +113,11 @@ function Step({ step }: { step: StepRecord }) {
 }
 
 export default function ExecutionView({ id }: { id: string }) {
-  const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [reloads, setReloads] = useState(0);
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    let live = true;
-    load(id).then(
-      (value) => live && setLoaded(value),
-      (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [id, reloads]);
+  const current = useLoad(() => load(id), id, reloads);
 
   useEffect(
     () =>
@@ -138,9 +128,10 @@ export default function ExecutionView({ id }: { id: string }) {
     [id],
   );
 
-  if (error) return <p role="alert">Could not load execution {id}: {error}</p>;
-  if (!loaded) return <p>Loading…</p>;
-  const { execution, model } = loaded;
+  const failed = error ?? (current.state === 'failed' ? current.error : null);
+  if (failed) return <p role="alert">Could not load execution {id}: {failed}</p>;
+  if (current.state !== 'ready') return <p>Loading…</p>;
+  const { execution, model } = current.value;
   const nodes = stepsByNode(execution);
   const shown = selected ?? execution.steps[execution.steps.length - 1]?.node ?? null;
   const act = async (what: () => Promise<unknown>) => {

@@ -2,12 +2,13 @@
 // export it as YAML or deploy an edited YAML as a new version (the server's
 // validation problems listed, each with its location); its versions, each
 // diffed against the current one and one click from a rollback.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Problem, Workflow, WorkflowVersion } from '../api/types';
 import { diffYaml, toYaml } from '../model/yaml';
 import { href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
+import { useLoad } from './useLoad';
 
 interface Loaded {
   workflow: Workflow;
@@ -114,24 +115,15 @@ function Import({ initial, onDeployed }: { initial: string; onDeployed: () => vo
 }
 
 export default function WorkflowView({ id }: { id: string }) {
-  const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reloads, setReloads] = useState(0);
   const [editing, setEditing] = useState(false);
+  const current = useLoad(() => load(id), id, reloads);
 
-  useEffect(() => {
-    let live = true;
-    load(id).then(
-      (value) => live && setLoaded(value),
-      (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [id, reloads]);
-
-  if (error) return <p role="alert">Could not load workflow {id}: {error}</p>;
-  if (!loaded) return <p>Loading…</p>;
+  const failed = error ?? (current.state === 'failed' ? current.error : null);
+  if (failed) return <p role="alert">Could not load workflow {id}: {failed}</p>;
+  if (current.state !== 'ready') return <p>Loading…</p>;
+  const loaded = current.value;
   const { workflow, model } = loaded;
   const act = (what: () => Promise<unknown>) =>
     what().then(
