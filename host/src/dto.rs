@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use wirework_registry::log::Revocations;
 use wirework_registry::{Capabilities, NodeKind};
 
-pub use crate::engine::{Deployed, EventOutcome, Problem, Workflow, WorkflowHead, WorkflowVersion};
+pub use crate::engine::{Deletion, Deployed, EventOutcome, Problem, Workflow, WorkflowHead, WorkflowVersion};
 pub use crate::plugins::GrantEntry as Grants;
 
 // ---- answers ----
@@ -97,6 +97,12 @@ pub struct PluginAnswer {
     /// credentials of (`publisher/name:type`), with their fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credential_types: Vec<wirework_registry::CredentialType>,
+    /// The registry it was installed from (none for an uploaded file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The version range it was installed with, which an upgrade stays in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
 }
 
 /// `POST /plugins`: a package file installed and loaded.
@@ -240,6 +246,41 @@ pub struct StartRequest {
     pub items: Vec<Value>,
 }
 
+/// `POST /test-runs`: run a draft once, without deploying it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRunRequest {
+    /// The draft: a workflow definition, as deployed.
+    pub workflow: Value,
+    /// The trigger to start through (default: the first manual one, else the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The trigger's items, JSON objects (default: one empty item).
+    #[serde(default)]
+    pub items: Vec<Value>,
+    /// Outputs that stand for their nodes (node id, then port, then items):
+    /// those nodes are not called.
+    #[serde(default)]
+    pub pinned: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<Value>>>,
+    /// Answer once the run stops running (it finished, or waits), for at
+    /// most 30 seconds.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// `POST /test-runs`: the run started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestRunAnswer {
+    /// The execution.
+    pub execution_id: String,
+    /// Where its draft is stored: `{id}~test`.
+    pub workflow_id: String,
+    /// The draft's version there.
+    pub workflow_version: u32,
+    /// Its status when answered.
+    pub status: crate::engine::Status,
+}
+
 /// `POST /executions/{id}/retry`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,6 +304,39 @@ pub struct RegistryInstallRequest {
     /// Trust the publisher's current key if the server trusts none of its keys yet.
     #[serde(default)]
     pub trust_on_first_use: bool,
+}
+
+/// `POST /plugins/install/preview`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryPreviewRequest {
+    /// `publisher/name@RANGE`.
+    pub plugin: String,
+    /// The registry's URL.
+    pub registry: String,
+    /// As for an install: trust the publisher's current key if the server trusts none of its keys yet.
+    #[serde(default)]
+    pub trust_on_first_use: bool,
+}
+
+/// `POST /plugins/install/preview`: what installing would do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginPreview {
+    /// `publisher/name`.
+    pub name: String,
+    /// The version the range resolves to.
+    pub version: Version,
+    /// What its manifest requests: what to grant.
+    pub requested: Capabilities,
+    /// The plugin's grant now, when an earlier version has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Grants>,
+    /// The key that signed it.
+    pub key_id: String,
+    /// The registry.
+    pub registry: String,
+    /// A key the install would trust, a registry pinned at first contact, ...
+    pub notes: Vec<String>,
 }
 
 /// `POST /plugins/install-locked` (an empty body: the server's own lockfile).
@@ -444,6 +518,8 @@ mod tests {
             )
             .unwrap()
             .credentials,
+            registry: Some("http://127.0.0.1:7080".into()),
+            range: Some("^0.1".into()),
         };
         check(&answer("/api/v1/plugins", "get", "200"), &vec![plugin]);
         let added = PluginAdded {
@@ -454,6 +530,16 @@ mod tests {
         };
         check(&answer("/api/v1/plugins", "post", "201"), &added);
         check(&answer("/api/v1/plugins/install", "post", "201"), &installed());
+        let preview = PluginPreview {
+            name: "acme/crm".into(),
+            version: Version::new(1, 2, 0),
+            requested: requested(),
+            grants: Some(grants()),
+            key_id: "ed25519:ab".into(),
+            registry: "http://127.0.0.1:7080".into(),
+            notes: vec![],
+        };
+        check(&answer("/api/v1/plugins/install/preview", "post", "200"), &preview);
         check(
             &answer("/api/v1/plugins/install-locked", "post", "201"),
             &PluginsInstalled { plugins: vec![installed()] },
@@ -491,6 +577,15 @@ mod tests {
         );
         check(&answer("/api/v1/plugins/{publisher}/{name}/grants", "get", "200"), &grants());
         check(&answer("/api/v1/tokens", "post", "201"), &NewToken { name: "ci".into(), token: "ww_x".into() });
+        let run = TestRunAnswer {
+            execution_id: "x".into(),
+            workflow_id: "w~test".into(),
+            workflow_version: 3,
+            status: Status::Waiting,
+        };
+        check(&answer("/api/v1/test-runs", "post", "201"), &run);
+        let deleted = Deletion { id: "w".into(), versions: 2, executions: 10 };
+        check(&answer("/api/v1/workflows/{id}", "delete", "200"), &deleted);
         check(
             &answer("/api/v1/events", "post", "200"),
             &EventOutcome { started: vec!["x".into()], resumed: 1, failed: vec![] },
@@ -510,6 +605,12 @@ mod tests {
             trust_on_first_use: true,
         };
         check(&request("/api/v1/plugins/install", "post"), &install);
+        let preview = RegistryPreviewRequest {
+            plugin: "acme/crm@^1".into(),
+            registry: "http://127.0.0.1:7080".into(),
+            trust_on_first_use: true,
+        };
+        check(&request("/api/v1/plugins/install/preview", "post"), &preview);
         let locked = LockedInstallRequest { lockfile: Some("".into()), grants: vec![], trust_on_first_use: false };
         check(&request("/api/v1/plugins/install-locked", "post"), &locked);
         let upgrade = UpgradeRequest { plugins: vec!["acme/crm".into()], grants: vec!["all".into()] };
@@ -524,5 +625,14 @@ mod tests {
             &EventRequest { name: "contact.added".into(), payload: json!({"id": 1}) },
         );
         check(&request("/api/v1/tokens", "post"), &TokenRequest { name: "ci".into() });
+        let pinned = json!({"fetch": {"main": [{"status": 200}]}});
+        let run = TestRunRequest {
+            workflow: json!({"id": "w", "triggers": [{"id": "go", "type": "manual"}], "nodes": [], "connections": []}),
+            trigger: Some("go".into()),
+            items: vec![json!({"email": "a@b.c"})],
+            pinned: serde_json::from_value(pinned).unwrap(),
+            wait: true,
+        };
+        check(&request("/api/v1/test-runs", "post"), &run);
     }
 }

@@ -19,6 +19,7 @@
 //! The engine knows nothing of wasmtime: nodes run through [`NodeHost`].
 
 mod bindings;
+mod deletion;
 mod executor;
 pub mod expr;
 pub mod model;
@@ -27,12 +28,15 @@ mod outbox;
 pub mod records;
 pub mod schedule;
 mod scheduler;
+mod test_runs;
 pub mod triggers;
 pub mod validate;
 
+pub use deletion::Deletion;
 pub use model::Workflow;
 pub use nodes::{credential_type_id, CredentialValue, Credentials, MemoryCredentials, NodeHost, PluginVersion};
 pub use records::{ExecutionRecord, Status, StepRecord, WorkflowHead, WorkflowVersion};
+pub use test_runs::{TestRun, TestRunStarted, KEPT as TEST_RUNS_KEPT};
 pub use triggers::Webhook;
 pub use validate::{Invalid, Problem};
 
@@ -360,13 +364,11 @@ impl Engine {
         self.deploy(workflow).await
     }
 
-    /// Validate `workflow` and store it as the workflow's next version, which
-    /// new executions start on. Running executions keep their version.
-    pub async fn deploy(&self, workflow: Workflow) -> Result<Deployed, EngineError> {
-        let _guard = self.inner.deploy_lock.lock().await;
+    /// Every check a deploy makes (plugins resolved by range, credentials
+    /// bound, the error workflow deployed); the plan, or every problem.
+    fn check(&self, workflow: Workflow) -> Result<Plan, EngineError> {
         let nodes = self.inner.nodes.clone();
         let resolve = |name: &str, range: &semver::VersionReq| nodes.resolve(name, range);
-        let store = &self.inner.store;
         let error_trigger = |id: &str| {
             let version = self.workflow(id, None).ok()?;
             Some(version.workflow.triggers.iter().any(|t| t.kind == model::TriggerType::Error))
@@ -375,7 +377,15 @@ impl Engine {
             credentials: &*self.inner.credentials,
             max_wall_ms: self.inner.config.max_call_wall_ms,
         };
-        let plan = validate::plan(workflow, &resolve, &error_trigger, Some(deploy))?;
+        Ok(validate::plan(workflow, &resolve, &error_trigger, Some(deploy))?)
+    }
+
+    /// Validate `workflow` and store it as the workflow's next version, which
+    /// new executions start on. Running executions keep their version.
+    pub async fn deploy(&self, workflow: Workflow) -> Result<Deployed, EngineError> {
+        let _guard = self.inner.deploy_lock.lock().await;
+        let plan = self.check(workflow)?;
+        let store = &self.inner.store;
         let id = plan.workflow.id.clone();
         let head: Option<WorkflowHead> = self.head(&id)?;
         let version = head.as_ref().map_or(1, |h| h.latest + 1);
@@ -384,6 +394,7 @@ impl Engine {
             deployed_ms: now_ms(),
             workflow: plan.workflow.clone(),
             pins: plan.pins.clone(),
+            pinned: Default::default(),
         };
         let head =
             WorkflowHead { id: id.clone(), current: version, latest: version, active: head.is_none_or(|h| h.active) };
@@ -879,7 +890,8 @@ impl Inner {
                 .ok_or_else(|| format!("{name} {version}, pinned by this workflow version, is no longer installed")),
             None => Err(format!("{name} is not pinned by this workflow version")),
         };
-        let plan = validate::plan(record.workflow, &resolve, &|_| Some(true), None).map_err(|e| e.to_string())?;
+        let mut plan = validate::plan(record.workflow, &resolve, &|_| Some(true), None).map_err(|e| e.to_string())?;
+        test_runs::apply_pins(&mut plan, record.pinned);
         let plan = Arc::new(plan);
         self.plans.lock().insert((workflow.to_string(), version), plan.clone());
         Ok(plan)

@@ -148,6 +148,11 @@ pub struct WorkflowVersion {
     pub workflow: super::model::Workflow,
     /// The exact plugin versions its ranges resolved to.
     pub pins: BTreeMap<String, Version>,
+    /// Node outputs pinned for a test run (node id, then port, then items):
+    /// those nodes are not called, their steps emit these. Only the drafts
+    /// of test runs have any ([`crate::engine::Engine::test_run`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pinned: BTreeMap<String, BTreeMap<String, Vec<Json>>>,
 }
 
 /// How an execution was started.
@@ -427,6 +432,9 @@ pub(crate) mod keys {
     pub const OUTBOX: &[u8] = b"ob/";
     pub fn action(id: &str, seq: u64) -> Vec<u8> {
         format!("ob/{id}/{seq:010}").into_bytes()
+    }
+    pub fn schedules(workflow: &str) -> Vec<u8> {
+        format!("sc/{workflow}\u{0}").into_bytes()
     }
     pub fn schedule(workflow: &str, trigger: &str) -> Vec<u8> {
         format!("sc/{workflow}\u{0}{trigger}").into_bytes()

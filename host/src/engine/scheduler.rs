@@ -83,7 +83,7 @@ pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
     let mut batch = Batch::default();
     // Execution ids are UUIDv7: `ex/` keys are in creation order.
     for entry in inner.store.scan_prefix(b"ex/") {
-        let (key, bytes) = entry?;
+        let (_, bytes) = entry?;
         let record: ExecutionRecord = decode(&bytes, "execution")?;
         if record.created_ms >= cutoff_ms {
             break;
@@ -92,14 +92,7 @@ pub(crate) fn prune(inner: &Inner, cutoff_ms: u64) -> anyhow::Result<usize> {
         if !record.status.is_finished() || inner.drivers.lock().contains_key(&record.id) {
             continue;
         }
-        for step in inner.store.scan_prefix(&keys::steps(&record.id)) {
-            batch.delete(step?.0);
-        }
-        batch.delete(keys::workflow_execution(&record.workflow_id, &record.id));
-        if let Some(key) = keys::status_entry(record.status, &record.id) {
-            batch.delete(key);
-        }
-        batch.delete(key);
+        super::deletion::delete_execution(&inner.store, &record, &mut batch)?;
         pruned += 1;
         if batch.ops.len() > 10_000 {
             inner.store.apply(std::mem::take(&mut batch))?;

@@ -50,6 +50,8 @@ pub(crate) struct PlanNode {
     pub credential_types: std::sync::Arc<Vec<wirework_registry::CredentialType>>,
     /// The secret names its plugin requests.
     pub secrets: std::sync::Arc<Vec<String>>,
+    /// Outputs pinned by a test run: the node is not called, its step emits these.
+    pub pinned: Option<Vec<crate::runtime::PortItems>>,
 }
 
 /// Where an edge starts.
@@ -408,6 +410,7 @@ fn plan_node(
         config,
         static_config,
         first_port,
+        pinned: None,
     }
 }
 

@@ -20,7 +20,7 @@
 //! the first and then finds its plugins current.
 
 use super::registry::{
-    newer_in_range, prepare, read_revocations, sync_revocations, Decide, Installed, Locked, Lockfile, Source,
+    newer_in_range, prepare, read_revocations, sync_revocations, Decide, Installed, Locked, Lockfile, Review, Source,
 };
 use super::{check_not_replacing, is_installed, read_grants, set_grant, GrantEntry, InstalledPlugins, VersionConflict};
 use crate::data_dir::DataDir;
@@ -468,6 +468,27 @@ impl PluginManager {
         }
         tracing::info!(plugin = %name, %version, registry = %installed.locked.registry, "installed from the registry");
         Ok(installed)
+    }
+
+    /// Everything [`install`](Self::install) checks (resolved, downloaded,
+    /// verified against the trust store, not revoked), without installing:
+    /// what the version requests, for the operator to grant before the
+    /// install. Only the registry's key and head are remembered (as on any
+    /// first contact).
+    pub async fn preview(&self, request: &RegistryRequest) -> Result<Review, PluginError> {
+        let _turn = self.registry_turn.lock().await;
+        let source = Source {
+            home: &self.home,
+            data_dir: self.dir.root(),
+            registry: &request.registry,
+            trust_on_first_use: request.trust_on_first_use,
+        };
+        let mut keep =
+            |_: &str, _: &Capabilities, earlier: Option<&GrantEntry>| Ok(earlier.cloned().unwrap_or_default());
+        let prepared = prepare(&source, &request.name, &request.range, None, &mut keep)
+            .await
+            .map_err(PluginError::from_install)?;
+        Ok(prepared.review())
     }
 
     /// Install exactly the versions and digests of `lock` (the data

@@ -489,7 +489,44 @@ pub async fn prepare(
     })
 }
 
+/// What installing a version would do, for an operator to decide its grant
+/// on ([`PluginManager::preview`](super::PluginManager::preview)).
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// `publisher/name`.
+    pub name: String,
+    /// The version the range resolves to.
+    pub version: Version,
+    /// What its manifest requests.
+    pub requested: Capabilities,
+    /// The plugin's grant now, if it has one (an install keeps it unless told otherwise).
+    pub earlier: Option<GrantEntry>,
+    /// The key that signed it.
+    pub key_id: String,
+    /// The registry, as pinned.
+    pub registry: String,
+    /// A key the install would trust, a registry pinned at first contact, ...
+    pub notes: Vec<String>,
+}
+
 impl Prepared {
+    /// What this install would do, for the operator to decide on.
+    pub fn review(&self) -> Review {
+        let mut notes = self.notes.clone();
+        if let Some((_, _, note)) = &self.newly_trusted {
+            notes.push(note.clone());
+        }
+        Review {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            requested: self.requested.clone(),
+            earlier: self.earlier.clone(),
+            key_id: self.entry.key_id.clone(),
+            registry: self.entry.registry.clone(),
+            notes,
+        }
+    }
+
     /// Decide the grant again if the plugin's grant in `data_dir` changed
     /// since [`prepare`] decided it: the caller took the change lock after
     /// asking the registry, and decides under it.

@@ -38,12 +38,13 @@ type ApiResult = Result<Response, ApiError>;
 pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let protected = Router::new()
         .route("/workflows", get(list_workflows).post(deploy))
-        .route("/workflows/{id}", get(get_workflow))
+        .route("/workflows/{id}", get(get_workflow).delete(delete_workflow))
         .route("/workflows/{id}/activate", post(activate))
         .route("/workflows/{id}/deactivate", post(deactivate))
         .route("/workflows/{id}/versions", get(versions))
         .route("/workflows/{id}/rollback", post(rollback))
         .route("/workflows/{id}/executions", post(start))
+        .route("/test-runs", post(test_run))
         .route("/executions", get(list_executions))
         .route("/executions/events", get(execution_events))
         .route("/executions/{id}", get(get_execution))
@@ -51,6 +52,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/executions/{id}/cancel", post(cancel))
         .route("/plugins", get(list_plugins).post(install_plugin).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)))
         .route("/plugins/install", post(install_from_registry))
+        .route("/plugins/install/preview", post(preview_install))
         .route("/plugins/upgrade", post(upgrade_from_registry))
         .route("/plugins/install-locked", post(install_locked))
         .route("/plugins/refresh", post(refresh_plugins))
@@ -200,6 +202,13 @@ async fn get_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>
     ok(dto::WorkflowAnswer { head, definition: version.workflow, pins: version.pins })
 }
 
+/// `DELETE /workflows/{id}`: the workflow, its versions, its finished
+/// executions and its test runs (refused while one of its executions runs
+/// or waits, or while another workflow names it as its error workflow).
+async fn delete_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    ok(state.engine.delete_workflow(&id).await?)
+}
+
 async fn activate(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     let head = state.engine.set_active(&id, true).await?;
     ok(head)
@@ -232,6 +241,38 @@ async fn start(State(state): State<Arc<AppState>>, Path(id): Path<String>, body:
     }
     let execution = state.engine.start(&id, trigger.as_deref(), items).await?;
     Ok((StatusCode::ACCEPTED, Json(dto::ExecutionId { execution_id: execution })).into_response())
+}
+
+/// How long `POST /test-runs` with `wait` waits for the run to stop running.
+const TEST_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST /test-runs`: check a draft as a deploy would, store it as a test
+/// run's draft (not a version of the workflow) and run it once.
+async fn test_run(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let request: dto::TestRunRequest = parse_json(&body)?;
+    let items = if request.items.is_empty() { vec![json!({})] } else { request.items };
+    if let Some(bad) = items.iter().find(|i| !i.is_object()) {
+        return Err(ApiError::bad_request(format!("items must be JSON objects, not {bad}")));
+    }
+    let workflow = crate::engine::Workflow::parse(&request.workflow.to_string()).map_err(|message| {
+        ApiError::invalid(crate::engine::Invalid {
+            problems: vec![crate::engine::Problem { location: "workflow".into(), message }],
+        })
+    })?;
+    let run = crate::engine::TestRun { workflow, trigger: request.trigger, items, pinned: request.pinned };
+    let started = state.engine.test_run(run).await?;
+    let mut status = crate::engine::Status::Running;
+    if request.wait {
+        if let Ok(settled) = tokio::time::timeout(TEST_RUN_WAIT, state.engine.wait_settled(&started.execution)).await {
+            status = settled?;
+        }
+    }
+    created(dto::TestRunAnswer {
+        execution_id: started.execution,
+        workflow_id: started.workflow,
+        workflow_version: started.version,
+        status,
+    })
 }
 
 // ---- executions ----
@@ -368,6 +409,8 @@ async fn list_plugins(State(state): State<Arc<AppState>>) -> ApiResult {
             credential_types: p.loaded.as_ref().map(|l| l.credential_types.clone()).unwrap_or_default(),
             requested: p.requested,
             grants: p.grant,
+            registry: p.locked.as_ref().map(|l| l.registry.clone()),
+            range: p.locked.map(|l| l.range),
         })
         .collect();
     ok(plugins)
@@ -462,6 +505,34 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
         installed.map(|i| installed_answer(&state, i)).map_err(|e| install_refusal(&state, e))
     });
     created(install.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the install task stopped: {e}")))??)
+}
+
+/// `POST /plugins/install/preview`: resolve, download and verify as an
+/// install would, and answer what the version requests, installing
+/// nothing: the studio's capability prompt asks the operator about these.
+async fn preview_install(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let request: dto::RegistryPreviewRequest = parse_json(&body)?;
+    let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let registry = RegistryRequest {
+        name,
+        range,
+        registry: request.registry,
+        trust_on_first_use: request.trust_on_first_use,
+        locked: None,
+    };
+    let preview = tokio::spawn(async move {
+        let review = state.manager.preview(&registry).await.map_err(|e| install_refusal(&state, e))?;
+        Ok::<_, ApiError>(dto::PluginPreview {
+            grants: review.earlier,
+            name: review.name,
+            version: review.version,
+            requested: review.requested,
+            key_id: review.key_id,
+            registry: review.registry,
+            notes: review.notes,
+        })
+    });
+    ok(preview.await.map_err(|e| ApiError::internal(anyhow::anyhow!("the preview task stopped: {e}")))??)
 }
 
 /// `POST /plugins/install-locked`: install exactly the versions and digests

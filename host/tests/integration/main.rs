@@ -39,3 +39,4 @@ mod sandbox;
 mod serve_process;
 mod server;
 mod studio;
+mod test_runs;

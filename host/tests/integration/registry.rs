@@ -510,6 +510,25 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("trust"), "{body}");
     nothing_installed(&before);
+    // A preview checks what an install checks, and installs nothing: what the
+    // version requests, and the key it would trust on first use.
+    let preview = |body: Value| async move {
+        let response = server.api_json(reqwest::Method::POST, "/plugins/install/preview", &body).send().await.unwrap();
+        common::server::json(response).await
+    };
+    let (status, body) = preview(json!({"plugin": "globex/crm@^1", "registry": url})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("trust"), "{body}");
+    let (status, body) = preview(json!({"plugin": "globex/crm@^1", "registry": url, "trust_on_first_use": true})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["name"].as_str(), body["version"].as_str()), (Some("globex/crm"), Some("1.0.0")), "{body}");
+    assert_eq!(body["requested"]["http"], json!(["api.globex.example"]), "{body}");
+    assert!(body["notes"].to_string().contains("trust"), "{body}");
+    nothing_installed(&before);
+    let (status, body) = preview(json!({"plugin": "globex/crm@^9", "registry": url, "trust_on_first_use": true})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = preview(json!({"plugin": "globex/crm@^1", "registry": "http://127.0.0.1:9"})).await;
+    assert_eq!(status, 502, "{body}");
     // Trusted on first use, but refused for want of a grant: the key is not kept.
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "trust_on_first_use": true})).await;
     assert_eq!(status, 422, "{body}");
