@@ -78,3 +78,53 @@ test('the dashboard charts executions, outcomes and fuel from the server', async
   );
   await shot(page, 'dashboard');
 });
+
+test('a plugin is installed from a registry after a capability prompt, then upgraded; fuel shows per plugin', async ({ page }) => {
+  const registry = process.env.WIREWORK_REGISTRY_URL ?? '';
+  await signIn(page);
+  await page.getByRole('link', { name: 'Plugins' }).click();
+  const install = page.getByRole('region', { name: 'Install from a registry' });
+  await install.getByLabel('Registry URL').fill(registry);
+  await install.getByLabel('Plugin').fill('wirework/sms@^0.1');
+
+  // A range with no version: the server's refusal, nothing installed.
+  await install.getByLabel('Plugin').fill('wirework/sms@^9');
+  await install.getByRole('button', { name: 'Review' }).click();
+  await expect(install.getByRole('alert')).toContainText('wirework/sms');
+  await install.getByLabel('Plugin').fill('wirework/sms@^0.1');
+  await install.getByRole('button', { name: 'Review' }).click();
+  const prompt = install.getByRole('group', { name: /^Install wirework\/sms / });
+  await expect(prompt).toContainText(`From ${registry}, signed by key`);
+  // Nothing is granted until ticked; grant the provider's host and the credential only.
+  const twilio = prompt.getByLabel('call api.twilio.com over HTTP');
+  await expect(twilio).not.toBeChecked();
+  await twilio.check();
+  await prompt.getByLabel('be handed twilio credentials bound to its nodes').check();
+  await shot(page, 'plugins-install');
+  await prompt.getByRole('button', { name: 'Install with these grants' }).click();
+  await expect(page.getByRole('status')).toContainText(/Installed wirework\/sms 0\.1\.\d+; not granted: .*event/);
+
+  const sms = page.getByRole('article', { name: /^wirework\/sms@/ });
+  await expect(sms).toContainText(`from ${registry}`);
+  const granted = sms.getByRole('list', { name: 'Capabilities of wirework/sms' });
+  await expect(granted).toContainText('http api.twilio.com: granted');
+  await expect(granted).toContainText('http *: not granted');
+  await expect(granted).toContainText('credential twilio: granted');
+  const grants = await fetch(`${url()}/api/v1/plugins/wirework/sms/grants`, { headers: { authorization: `Bearer ${token()}` } });
+  expect(await grants.json()).toMatchObject({ http: ['api.twilio.com'], credentials: ['twilio'], kv: false });
+
+  // The newest in its range already: an upgrade says so.
+  await sms.getByRole('button', { name: 'Upgrade wirework/sms' }).click();
+  await expect(page.getByRole('status')).toContainText(/wirework\/sms: 0\.1\.\d+ is the newest in \^0\.1/);
+
+  // Fuel per plugin version, from the server's metrics (lead-intake runs core nodes).
+  const fired = await fetch(`${url()}/hooks/lead-intake/leads`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'fuel@example.com', score: 80 }),
+  });
+  expect(fired.status).toBe(201);
+  await page.reload();
+  await expect(page.getByRole('article', { name: /^wirework\/core@/ })).toContainText(/fuel used since the server started: [1-9][\d,]*/);
+  await expect(page.getByRole('article', { name: /^wirework\/sms@/ })).toContainText('fuel used since the server started: 0');
+});

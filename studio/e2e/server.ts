@@ -3,10 +3,12 @@
 // wirework/http built from source by `wirework plugin build`, the built studio
 // (studio/dist) served at /, examples/workflows/lead-intake.yaml deployed, and
 // `flaky`, a workflow whose one node always fails, and `approvals`, which
-// waits for an event.
-// The tests read WIREWORK_STUDIO_URL and WIREWORK_TEST_TOKEN; the returned
-// function stops the server and removes the directory.
-import { execFileSync, spawn } from 'node:child_process';
+// waits for an event. A local registry (`wirework registry serve`) holds
+// wirework/sms, published and not installed, for the install tests.
+// The tests read WIREWORK_STUDIO_URL, WIREWORK_TEST_TOKEN and
+// WIREWORK_REGISTRY_URL; the returned function stops the server and the
+// registry and removes the directory.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,20 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Wait until `url` answers 2xx (a minute at most), failing if `child` exits first. */
+async function waitUntilUp(url: string, child: ChildProcess) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const up = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export default async function setup() {
   const ww = process.env.WIREWORK_BIN ?? join(repo, 'target/debug/wirework');
   if (!existsSync(ww)) throw new Error(`${ww} is missing: build it first (cargo build -p wirework)`);
@@ -38,16 +54,27 @@ export default async function setup() {
     WIREWORK_WASM_TARGET_DIR: process.env.WIREWORK_WASM_TARGET_DIR ?? join(repo, 'target/wasm-plugins'),
   };
   const data = join(dir, 'data');
-  for (const plugin of ['core', 'http']) {
+  const build = (plugin: string) => {
     const built = execFileSync(ww, ['plugin', 'build', join(repo, 'plugins', plugin), '--out', join(dir, 'packages')], {
       env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = built.trim().split('\n');
-    const packagePath = lines[lines.length - 1] ?? '';
-    execFileSync(ww, ['plugin', 'add', packagePath, '--data-dir', data], { env, stdio: 'ignore' });
+    return lines[lines.length - 1] ?? '';
+  };
+  for (const plugin of ['core', 'http']) {
+    execFileSync(ww, ['plugin', 'add', build(plugin), '--data-dir', data], { env, stdio: 'ignore' });
   }
+
+  const registryPort = await freePort();
+  const registryUrl = `http://127.0.0.1:${registryPort}`;
+  const registry = spawn(ww, ['registry', 'serve', '--listen', `127.0.0.1:${registryPort}`, '--data-dir', join(dir, 'registry')], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitUntilUp(`${registryUrl}/v1/key`, registry);
+  execFileSync(ww, ['plugin', 'publish', build('sms'), '--registry', registryUrl], { env, stdio: 'ignore' });
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -57,16 +84,7 @@ export default async function setup() {
     ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data, '--studio-dir', join(repo, 'studio/dist')],
     { env: { ...env, WIREWORK_ADMIN_TOKEN: token }, stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const up = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (server.exitCode !== null || Date.now() > deadline) throw new Error('wirework serve did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilUp(`${url}/healthz`, server);
   const deployed = await fetch(`${url}/api/v1/workflows`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' },
@@ -102,9 +120,12 @@ export default async function setup() {
 
   process.env.WIREWORK_STUDIO_URL = url;
   process.env.WIREWORK_TEST_TOKEN = token;
+  process.env.WIREWORK_REGISTRY_URL = registryUrl;
   return async () => {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    for (const child of [server, registry]) {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 }

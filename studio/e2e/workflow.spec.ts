@@ -81,3 +81,42 @@ test('edit as YAML, see a broken version refused, diff and roll back, deactivate
   await expect(badge).toHaveText('active');
   expect((await fire(id)).status).toBe(201);
 });
+
+test('a workflow is deleted, refused while an execution of it waits', async ({ page }) => {
+  const id = `doomed-${Date.now()}`;
+  const deployed = await fetch(`${url()}/api/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/yaml' },
+    body: [
+      `id: ${id}`,
+      'triggers: [{id: go, type: manual}]',
+      'nodes: [{id: hold, uses: "wirework/core@^0.1", node: wait, config: {event: "never.comes"}}]',
+      'connections: [{from: go, to: hold}]',
+    ].join('\n'),
+  });
+  expect(deployed.status).toBe(201);
+  const started = await fetch(`${url()}/api/v1/workflows/${id}/executions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  const { execution_id: waiting } = (await started.json()) as { execution_id: string };
+  await signIn(page);
+  await page.goto(`${url()}/#/workflows/${id}`);
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  const confirm = page.getByRole('group', { name: 'Delete the workflow' });
+  await expect(confirm).toContainText('1 version');
+  await confirm.getByRole('button', { name: `Delete ${id}` }).click();
+  await expect(confirm.getByRole('alert')).toContainText(waiting);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(id);
+
+  const cancelled = await fetch(`${url()}/api/v1/executions/${waiting}/cancel`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  expect(cancelled.status).toBe(200);
+  await confirm.getByRole('button', { name: `Delete ${id}` }).click();
+  await expect(page).toHaveURL(/#\/workflows$/);
+  await expect(page.getByRole('link', { name: id })).toHaveCount(0);
+  const gone = await fetch(`${url()}/api/v1/workflows/${id}`, { headers: { authorization: `Bearer ${token()}` } });
+  expect(gone.status).toBe(404);
+});

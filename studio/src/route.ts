@@ -45,3 +45,8 @@ export function href(route: Route): string {
       return '#/workflows';
   }
 }
+
+/** Go to `route` (a new history entry, as following a link does). */
+export function go(route: Route): void {
+  window.location.assign(href(route));
+}

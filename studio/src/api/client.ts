@@ -7,14 +7,21 @@ import type {
   Execution,
   ExecutionChange,
   Credential,
+  Deletion,
   Plugin,
+  PluginPreview,
+  RegistryInstalledPlugin,
+  TestRun,
+  Upgrades,
   ExecutionStatus,
   ExecutionSummary,
   Problem,
   Workflow,
   WorkflowHead,
+  WorkflowDefinition,
   WorkflowVersion,
 } from './types';
+import type { Pins } from '../model/testrun';
 
 /** An answer that is not a success: its status, the server's message and the problems it listed. */
 export class ApiError extends Error {
@@ -59,7 +66,22 @@ export const api = {
   signOut: () => call<null>('DELETE', '/session'),
   workflows: () => call<WorkflowHead[]>('GET', '/workflows'),
   workflow: (id: string) => call<Workflow>('GET', `/workflows/${encodeURIComponent(id)}`),
+  /** Delete a workflow with its versions, finished executions and test runs (409 while one of its executions runs or waits). */
+  deleteWorkflow: (id: string) => call<Deletion>('DELETE', `/workflows/${encodeURIComponent(id)}`),
+  /** Run a draft once without deploying it; answers once it stops running (at most 30 s). */
+  testRun: (workflow: WorkflowDefinition, items: Record<string, unknown>[], pinned: Pins) =>
+    call<TestRun>('POST', '/test-runs', { workflow, items, pinned, wait: true }),
   plugins: () => call<Plugin[]>('GET', '/plugins'),
+  /** What installing `plugin` (`publisher/name@range`) from `registry` would request; installs nothing. */
+  previewInstall: (plugin: string, registry: string, trustOnFirstUse: boolean) =>
+    call<PluginPreview>('POST', '/plugins/install/preview', { plugin, registry, trust_on_first_use: trustOnFirstUse }),
+  /** Install from a registry with these grants (`http=HOST`, `kv`, `credential=TYPE`, `event=PATTERN`, or `none`). */
+  install: (plugin: string, registry: string, grants: string[], trustOnFirstUse: boolean) =>
+    call<RegistryInstalledPlugin>('POST', '/plugins/install', { plugin, registry, grants, trust_on_first_use: trustOnFirstUse }),
+  /** Upgrade plugins within their locked ranges, each from its registry. */
+  upgrade: (plugins: string[]) => call<Upgrades>('POST', '/plugins/upgrade', { plugins }),
+  /** The server's metrics, as OpenMetrics text. */
+  metrics: () => fetch('/metrics', { credentials: 'same-origin' }).then((r) => r.text()),
   removePlugin: (name: string, version: string) => call<unknown>('DELETE', `/plugins/${name}/${encodeURIComponent(version)}`),
   credentials: () => call<Credential[]>('GET', '/credentials'),
   /** The next times a schedule fires, or an ApiError saying why the cron is refused. */

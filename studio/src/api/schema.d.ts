@@ -75,7 +75,11 @@ export interface paths {
         get: operations["getWorkflow"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a workflow
+         * @description Deletes the workflow, its versions, its schedules' last slots, its finished executions and its test runs. Refused while one of its executions runs or waits (cancel it first), or while another workflow names it as its `error_workflow`. Durable when answered.
+         */
+        delete: operations["deleteWorkflow"];
         options?: never;
         head?: never;
         patch?: never;
@@ -172,6 +176,26 @@ export interface paths {
          * @description Starts the workflow's current version, active or not. The body may be empty: one item `{}` through the first `manual` trigger (else the first trigger).
          */
         post: operations["startExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/test-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test-run a draft
+         * @description Checks a draft as a deploy would (every problem at once, nothing stored) and runs it once without deploying it. The draft is kept as a test run under the workflow id `{id}~test` (listed by neither `GET /workflows` nor the workflow's versions; its newest 20 test runs are kept), and its execution is listed and shown like any other. Nodes really run (an HTTP node sends its request), except those with a pinned output, whose step emits it instead. A failed test run does not start the error workflow.
+         */
+        post: operations["testRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -304,6 +328,26 @@ export interface paths {
          * @description What `wirework plugin install` does on a data directory, done by the server on its own: resolve the range on the registry (whose key is pinned at first contact), download, verify the signature against the server's trust store (or a key rotated from a trusted one in the registry's log, or with `trust_on_first_use`), check the revocations, install into the served data directory with a lockfile entry, and load it: it runs from now on. The grants are added to the plugin's recorded grant (`none` replaces it), for every installed version. The package is compiled and loaded before anything is written: when a check or the load fails, nothing is installed and no key is trusted.
          */
         post: operations["installPluginFromRegistry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/plugins/install/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview an install from a registry
+         * @description Resolves, downloads and verifies a version as an install would (trust store, revocations, the registry's log) and answers what it requests, installing nothing: what to grant before installing it (the studio's capability prompt). Only the registry's key and log head are remembered, as on any first contact.
+         */
+        post: operations["previewPluginInstall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -732,6 +776,28 @@ export interface components {
             deployed_ms: number;
             workflow: components["schemas"]["WorkflowDefinition"];
             pins: components["schemas"]["Pins"];
+            pinned?: components["schemas"]["PinnedOutputs"];
+        };
+        /** @description Outputs that stand for their nodes in a test run: node id, then port, then the items (JSON objects). Those nodes are not called. */
+        PinnedOutputs: {
+            [key: string]: {
+                [key: string]: Record<string, never>[];
+            };
+        };
+        Deletion: {
+            id: string;
+            /** @description Versions deleted. */
+            versions: number;
+            /** @description Finished executions deleted with it, its test runs' included. */
+            executions: number;
+        };
+        TestRun: {
+            execution_id: string;
+            /** @description Where the draft is stored: `{id}~test`. */
+            workflow_id: string;
+            /** @description The draft's number among the workflow's test runs. */
+            workflow_version: number;
+            status: components["schemas"]["Status"];
         };
         /** @enum {string} */
         Status: "running" | "waiting" | "succeeded" | "failed" | "cancelled";
@@ -838,6 +904,10 @@ export interface components {
             grants: components["schemas"]["Grants"];
             /** @description The credential types its manifest declares: credentials of them are `publisher/name:type`. */
             credential_types?: components["schemas"]["CredentialType"][];
+            /** @description The registry it was installed from (absent for an uploaded file). */
+            registry?: string;
+            /** @description The version range it was installed with: an upgrade stays in it. */
+            range?: string;
         };
         CredentialType: {
             name: string;
@@ -864,6 +934,19 @@ export interface components {
             registry?: string;
             /** @description A registry pinned at first contact, a newly trusted key. */
             notes?: string[];
+        };
+        PluginPreview: {
+            /** @description `publisher/name`. */
+            name: string;
+            /** @description The version the range resolves to. */
+            version: string;
+            requested: components["schemas"]["Requested"];
+            grants?: components["schemas"]["Grants"];
+            /** @description The key that signed it. */
+            key_id: string;
+            registry: string;
+            /** @description A key the install would trust, a registry pinned at first contact. */
+            notes: string[];
         };
         /** @description The capabilities the manifest requests. */
         Requested: {
@@ -1256,6 +1339,41 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    deleteWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workflow's id. */
+                id: components["parameters"]["WorkflowId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description An execution of it runs or waits, or another workflow names it as its error workflow. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
     activateWorkflow: {
         parameters: {
             query?: never;
@@ -1408,6 +1526,59 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The server is shutting down, or the items cannot be routed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    testRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    workflow: components["schemas"]["WorkflowDefinition"];
+                    /** @description The trigger to start through (default: the first `manual` trigger, else the first). */
+                    trigger?: string;
+                    /** @description The trigger's items (JSON objects); default `[{}]`. */
+                    items?: Record<string, never>[];
+                    pinned?: components["schemas"]["PinnedOutputs"];
+                    /** @description Answer once the run stops running (it finished, or waits for a timer or an event), for at most 30 s; `status` says where it stands. */
+                    wait?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Started (durable). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestRun"];
+                };
+            };
+            /** @description Not JSON, items that are not objects, or an invalid draft or pin (`problems` names each node and field). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             /** @description The server is shutting down, or the items cannot be routed. */
             409: {
                 headers: {
@@ -1757,6 +1928,58 @@ export interface operations {
             };
             500: components["responses"]["Internal"];
             /** @description The registry could not be reached; nothing installed. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewPluginInstall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description `publisher/name@RANGE`. */
+                    plugin: string;
+                    /** @description The registry's URL. */
+                    registry: string;
+                    /** @description As for an install. */
+                    trust_on_first_use?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description What installing would do. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PluginPreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description An install would be refused: no version matches, the signer is not trusted, the version or its key is revoked, or the registry's log does not verify. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            /** @description The registry could not be reached. */
             502: {
                 headers: {
                     [name: string]: unknown;

@@ -2,7 +2,7 @@
 // host/src/server/openapi.json (generated into schema.d.ts by `npm run
 // gen:api`), the document the server's own tests check its answers and the
 // engine's workflow model against: the studio does not re-invent them.
-import type { components } from './schema';
+import type { components, paths } from './schema';
 
 type Schemas = components['schemas'];
 
@@ -23,6 +23,12 @@ export type Plugin = Schemas['Plugin'];
 export type PluginNode = Plugin['nodes'][number];
 export type Credential = Schemas['Credential'];
 export type CredentialType = Schemas['CredentialType'];
+export type TestRun = Schemas['TestRun'];
+export type Deletion = Schemas['Deletion'];
+export type PluginPreview = Schemas['PluginPreview'];
+export type RegistryInstalledPlugin = Schemas['RegistryInstalledPlugin'];
+export type Upgrades = paths['/api/v1/plugins/upgrade']['post']['responses']['200']['content']['application/json'];
+export type Upgrade = Upgrades['plugins'][number];
 
 /** A status change, as `GET /api/v1/executions/events` streams it. */
 export interface ExecutionChange {

@@ -22,11 +22,15 @@ import {
 } from '@xyflow/react';
 import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react';
 import { api, ApiError } from '../api/client';
-import type { Credential, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
-import { addNode, connect, nodeFrom, problemsByNode, removeNode, type PaletteEntry } from '../model/editor';
+import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
+import { addNode, connect, disconnect, nodeFrom, problemsByNode, removeNode, type PaletteEntry } from '../model/editor';
+import { failure, stepsByNode, type NodeState } from '../model/executions';
+import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
+import { Connections } from './Connections';
+import { TestData } from './TestData';
 import { describe, graphToWorkflow, workflowToGraph, type Graph, type GraphNode } from '../model/graph';
 import { layout, NODE_HEIGHT, NODE_WIDTH, type Positions } from '../model/layout';
-import { href } from '../route';
+import { go, href } from '../route';
 
 /**
  * Forms are not validated in the browser: the strict Content-Security-Policy
@@ -42,12 +46,24 @@ const serverValidates: ValidatorType = {
 
 const DRAG_TYPE = 'application/x-wirework-palette';
 
+/** The last test run of the draft: its execution, and what each node emitted. */
+interface LastRun {
+  execution: Execution;
+  outputs: Map<string, PortItems>;
+  states: Map<string, NodeState>;
+}
+
 interface Draft {
   base: WorkflowDefinition;
   graph: Graph;
   positions: Positions;
   selected: string | null;
   problems: Problem[];
+  /** Outputs pinned for test runs, by node: those nodes are not called. */
+  pins: Pins;
+  /** A test run's trigger items, as the author typed them (JSON). */
+  sample: string;
+  run: LastRun | null;
 }
 
 type Action =
@@ -59,7 +75,11 @@ type Action =
   | { type: 'remove'; id: string }
   | { type: 'spec'; id: string; spec: Trigger | NodeSpec }
   | { type: 'base'; base: WorkflowDefinition }
-  | { type: 'problems'; problems: Problem[] };
+  | { type: 'problems'; problems: Problem[] }
+  | { type: 'disconnect'; edge: string }
+  | { type: 'pin'; id: string; ports: PortItems | null }
+  | { type: 'sample'; text: string }
+  | { type: 'ran'; run: LastRun };
 
 function reduce(draft: Draft | null, action: Action): Draft | null {
   if (action.type === 'load') return action.draft;
@@ -92,6 +112,18 @@ function reduce(draft: Draft | null, action: Action): Draft | null {
       return { ...draft, base: action.base };
     case 'problems':
       return { ...draft, problems: action.problems };
+    case 'disconnect':
+      return { ...draft, graph: disconnect(draft.graph, action.edge) };
+    case 'pin': {
+      const pins = { ...draft.pins };
+      if (action.ports) pins[action.id] = action.ports;
+      else delete pins[action.id];
+      return { ...draft, pins };
+    }
+    case 'sample':
+      return { ...draft, sample: action.text };
+    case 'ran':
+      return { ...draft, run: action.run, problems: [] };
   }
 }
 
@@ -156,21 +188,31 @@ function Palette({ entries, onAdd }: { entries: PaletteEntry[]; onAdd: (entry: P
   );
 }
 
-type BoxData = { node: GraphNode; problems: Problem[] };
+type BoxData = { node: GraphNode; problems: Problem[]; state?: NodeState; pinned: boolean; items?: number };
 type BoxNode = Node<BoxData, 'box'>;
 
 function EditableBox({ data, selected }: NodeProps<BoxNode>) {
-  const { node, problems } = data;
+  const { node, problems, state, pinned, items } = data;
   const ports = node.ports.length > 0 ? node.ports : ['main'];
   return (
     <div
-      className={`box ${node.kind}${problems.length > 0 ? ' has-problems' : ''}${selected ? ' selected' : ''}`}
+      className={`box ${node.kind}${problems.length > 0 ? ' has-problems' : ''}${selected ? ' selected' : ''}${state ? ` ran-${state}` : ''}`}
       style={{ width: NODE_WIDTH, minHeight: NODE_HEIGHT }}
       data-testid={`node-${node.id}`}
+      data-state={state}
     >
       {node.kind === 'node' && <Handle type="target" position={Position.Left} id="in" data-testid={`port-${node.id}-in`} />}
-      <div className="box-id">{node.id}</div>
+      <div className="box-id">
+        {node.id}
+        {pinned && <span className="pin-badge"> · pinned</span>}
+      </div>
       <div className="box-what">{describe(node)}</div>
+      {state && (
+        <div className="box-state">
+          {state}
+          {items !== undefined ? ` · ${items} item${items === 1 ? '' : 's'}` : ''}
+        </div>
+      )}
       {problems.map((p, i) => (
         <div key={i} className="box-problem" role="status">
           {p.location.replace(/^[a-z]+\[\d+\]\([^)]*\)\.?/, '') || 'here'}: {p.message}
@@ -386,9 +428,15 @@ function EditorCanvas({
     id: node.id,
     type: 'box',
     position: draft.positions[node.id] ?? { x: 0, y: 0 },
-    data: { node, problems: byNode.get(node.id) ?? [] },
+    data: {
+      node,
+      problems: byNode.get(node.id) ?? [],
+      state: draft.run?.states.get(node.id),
+      pinned: draft.pins[node.id] !== undefined,
+      items: draft.run?.outputs.has(node.id) ? itemCount(draft.run.outputs.get(node.id)!) : undefined,
+    },
     selected: draft.selected === node.id,
-    ariaLabel: `${node.kind} ${node.id}: ${describe(node)}`,
+    ariaLabel: `${node.kind} ${node.id}: ${describe(node)}${draft.run?.states.get(node.id) ? `, ${draft.run.states.get(node.id)}` : ''}`,
   }));
   const edges = draft.graph.edges.map((edge) => ({
     id: edge.id,
@@ -434,13 +482,17 @@ function EditorCanvas({
   );
 }
 
+/** What a draft starts without: problems, pins, sample input, a last run. */
+const fresh = { problems: [], pins: {}, sample: '{}', run: null };
+
 async function loadDraft(id: string | null): Promise<Draft> {
   if (id === null) {
-    return { base: { id: '', triggers: [], nodes: [] }, graph: { nodes: [], edges: [] }, positions: {}, selected: null, problems: [] };
+    const graph = { nodes: [], edges: [] };
+    return { base: { id: '', triggers: [], nodes: [] }, graph, positions: {}, selected: null, ...fresh };
   }
   const workflow = await api.workflow(id);
   const graph = workflowToGraph(workflow.definition);
-  return { base: workflow.definition, graph, positions: await layout(graph), selected: null, problems: [] };
+  return { base: workflow.definition, graph, positions: await layout(graph), selected: null, ...fresh };
 }
 
 export default function Editor({ id }: { id: string | null }) {
@@ -449,6 +501,8 @@ export default function Editor({ id }: { id: string | null }) {
   const [stored, setStored] = useState<Credential[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [testing, setTesting] = useState(false);
+  const [testError, setTestError] = useState<string | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -485,14 +539,44 @@ export default function Editor({ id }: { id: string | null }) {
     try {
       const definition = graphToWorkflow(draft.graph, draft.base);
       const deployed = await api.deploy(JSON.stringify(definition));
-      window.location.hash = href({ kind: 'workflow', id: deployed.id });
+      go({ kind: 'workflow', id: deployed.id });
     } catch (e) {
-      const problems = e instanceof ApiError && e.problems.length > 0 ? e.problems : [{ location: '', message: String(e instanceof Error ? e.message : e) }];
-      dispatch({ type: 'problems', problems });
+      dispatch({ type: 'problems', problems: failedProblems(e) });
     } finally {
       setSaving(false);
     }
   };
+
+  const failedProblems = (e: unknown): Problem[] =>
+    e instanceof ApiError && e.problems.length > 0 ? e.problems : [{ location: '', message: String(e instanceof Error ? e.message : e) }];
+
+  /** Run the draft once (from node `from`: everything before it pinned to its last output). */
+  const testRun = async (from?: string) => {
+    setTestError(null);
+    const sample = parseSample(draft.sample);
+    if ('error' in sample) return setTestError(`Sample input: ${sample.error}`);
+    let pins = livePins(draft.graph, draft.pins);
+    if (from) {
+      const planned = pinsToRunFrom(draft.graph, from, draft.run?.outputs ?? new Map(), pins);
+      if (planned.missing.length > 0) {
+        return setTestError(`To run from ${from}, test-run the whole draft first: ${planned.missing.join(', ')} have no output yet.`);
+      }
+      pins = planned.pins;
+    }
+    setTesting(true);
+    dispatch({ type: 'problems', problems: [] });
+    try {
+      const run = await api.testRun(graphToWorkflow(draft.graph, draft.base), sample.items, pins);
+      const execution = await api.execution(run.execution_id);
+      const states = new Map([...stepsByNode(execution)].map(([node, { state }]) => [node, state]));
+      dispatch({ type: 'ran', run: { execution, outputs: outputsByNode(execution), states } });
+    } catch (e) {
+      dispatch({ type: 'problems', problems: failedProblems(e) });
+    } finally {
+      setTesting(false);
+    }
+  };
+  const run = draft.run;
 
   return (
     <section className="editor" aria-labelledby="editor-title">
@@ -516,6 +600,31 @@ export default function Editor({ id }: { id: string | null }) {
           Save as a new version
         </button>
       </div>
+      <div className="test-run">
+        <label htmlFor="sample-input">Sample input (a JSON object, or an array of them)</label>
+        <textarea
+          id="sample-input"
+          rows={2}
+          value={draft.sample}
+          onChange={(e) => dispatch({ type: 'sample', text: e.target.value })}
+          spellCheck={false}
+        />
+        <button type="button" onClick={() => testRun()} disabled={testing || draft.base.id === ''}>
+          {testing ? 'Running…' : 'Test run'}
+        </button>
+        {testError && (
+          <p role="alert" className="error">
+            {testError}
+          </p>
+        )}
+        {run && (
+          <p role="status" aria-label="Last test run" className="meta">
+            Test run <span className={`status ${run.execution.status}`}>{run.execution.status}</span>
+            {run.execution.error ? `: ${run.execution.error.node ? `${run.execution.error.node}: ` : ''}${run.execution.error.message}` : ''} ·{' '}
+            <a href={href({ kind: 'execution', id: run.execution.id })}>open its execution</a>
+          </p>
+        )}
+      </div>
       {general.length > 0 && (
         <ul role="alert" className="error">
           {general.map((p, i) => (
@@ -531,6 +640,17 @@ export default function Editor({ id }: { id: string | null }) {
           <EditorCanvas draft={draft} dispatch={dispatch} entries={entries} />
         </ReactFlowProvider>
         <aside className="inspector" aria-label="Inspector">
+          <label>
+            Selected
+            <select value={draft.selected ?? ''} onChange={(e) => dispatch({ type: 'select', id: e.target.value || null })}>
+              <option value="">none</option>
+              {draft.graph.nodes.map((n) => (
+                <option key={n.id} value={n.id}>
+                  {n.id}
+                </option>
+              ))}
+            </select>
+          </label>
           {selected ? (
             <>
               <h2>{selected.id}</h2>
@@ -559,12 +679,34 @@ export default function Editor({ id }: { id: string | null }) {
                   onChange={(spec) => dispatch({ type: 'spec', id: selected.id, spec })}
                 />
               )}
+              <Connections
+                key={selected.id}
+                graph={draft.graph}
+                node={selected}
+                onConnect={(port, target) => dispatch({ type: 'connect', source: selected.id, port, target })}
+                onDisconnect={(edge) => dispatch({ type: 'disconnect', edge })}
+              />
+              {selected.kind === 'node' && (
+                <TestData
+                  key={`${selected.id}:${JSON.stringify(draft.pins[selected.id] ?? null)}`}
+                  node={selected.id}
+                  output={run?.outputs.get(selected.id)}
+                  failure={run ? stepsByNode(run.execution).get(selected.id)?.steps.map(failure).filter(Boolean).pop() : undefined}
+                  pinned={draft.pins[selected.id]}
+                  busy={testing}
+                  onPin={(ports) => dispatch({ type: 'pin', id: selected.id, ports })}
+                  onRunFrom={() => testRun(selected.id)}
+                />
+              )}
               <button type="button" onClick={() => dispatch({ type: 'remove', id: selected.id })}>
                 Remove {selected.id}
               </button>
             </>
           ) : (
-            <p>Select a trigger or node to configure it; drag node types from the palette; connect a port to a node.</p>
+            <p>
+              Select a trigger or node to configure it; drag node types from the palette (or Add them); connect a port to a node on the
+              canvas, or with Connect here.
+            </p>
           )}
         </aside>
       </div>

@@ -112,6 +112,11 @@ function Step({ step }: { step: StepRecord }) {
   );
 }
 
+/** The workflow a test run's draft belongs to (`lead-intake~test` → `lead-intake`), or null for a deployed workflow. */
+function testOf(workflowId: string): string | null {
+  return workflowId.endsWith('~test') ? workflowId.slice(0, -'~test'.length) : null;
+}
+
 export default function ExecutionView({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
@@ -149,8 +154,18 @@ export default function ExecutionView({ id }: { id: string }) {
   return (
     <section className="execution" aria-labelledby="execution-title">
       <h1 id="execution-title">
-        Execution of <a href={href({ kind: 'workflow', id: execution.workflow_id })}>{execution.workflow_id}</a> v
-        {execution.workflow_version} <span className={`status ${execution.status}`}>{execution.status}</span>
+        {testOf(execution.workflow_id) !== null ? (
+          <>
+            Test run {execution.workflow_version} of{' '}
+            <a href={href({ kind: 'edit', id: testOf(execution.workflow_id) })}>{testOf(execution.workflow_id)}</a>
+          </>
+        ) : (
+          <>
+            Execution of <a href={href({ kind: 'workflow', id: execution.workflow_id })}>{execution.workflow_id}</a> v
+            {execution.workflow_version}
+          </>
+        )}{' '}
+        <span className={`status ${execution.status}`}>{execution.status}</span>
       </h1>
       <p className="meta">
         {execution.id} · started {new Date(execution.created_ms).toLocaleString()}

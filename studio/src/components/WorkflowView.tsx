@@ -6,7 +6,7 @@ import { useState } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Problem, Workflow, WorkflowVersion } from '../api/types';
 import { diffYaml, toYaml } from '../model/yaml';
-import { href } from '../route';
+import { go, href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
 import { useLoad } from './useLoad';
 
@@ -118,6 +118,8 @@ export default function WorkflowView({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [reloads, setReloads] = useState(0);
   const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [refusal, setRefusal] = useState<string | null>(null);
   const current = useLoad(() => load(id), id, reloads);
 
   const failed = error ?? (current.state === 'failed' ? current.error : null);
@@ -125,11 +127,8 @@ export default function WorkflowView({ id }: { id: string }) {
   if (current.state !== 'ready') return <p>Loading…</p>;
   const loaded = current.value;
   const { workflow, model } = loaded;
-  const act = (what: () => Promise<unknown>) =>
-    what().then(
-      () => setReloads((n) => n + 1),
-      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
-    );
+  const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
+  const act = (what: () => Promise<unknown>) => what().then(() => setReloads((n) => n + 1), fail);
   return (
     <section className="workflow" aria-labelledby="workflow-title">
       <h1 id="workflow-title">
@@ -150,7 +149,38 @@ export default function WorkflowView({ id }: { id: string }) {
         <button type="button" aria-expanded={editing} onClick={() => setEditing((e) => !e)}>
           Edit as YAML
         </button>
+        <button type="button" aria-expanded={deleting} onClick={() => setDeleting((d) => !d)}>
+          Delete…
+        </button>
       </div>
+      {deleting && (
+        <div className="confirm" role="group" aria-label="Delete the workflow">
+          <p>
+            Delete {workflow.id} with its {workflow.latest} version{workflow.latest === 1 ? '' : 's'}, its finished executions and its
+            test runs? This cannot be undone.
+          </p>
+          <button
+            type="button"
+            className="danger"
+            onClick={() =>
+              api.deleteWorkflow(workflow.id).then(
+                () => go({ kind: 'workflows' }),
+                (e: unknown) => setRefusal(e instanceof Error ? e.message : String(e)),
+              )
+            }
+          >
+            Delete {workflow.id}
+          </button>
+          <button type="button" onClick={() => setDeleting(false)}>
+            Keep it
+          </button>
+          {refusal && (
+            <p role="alert" className="error">
+              {refusal}
+            </p>
+          )}
+        </div>
+      )}
       {editing && (
         <Import
           key={workflow.current}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addNode, connect, freshId, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
+import { addNode, connect, disconnect, freshId, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
 import { graphToWorkflow, type Graph } from './graph';
 
 const set: PaletteEntry = { kind: 'node', plugin: 'wirework/core', version: '0.1.4', node: 'set', title: 'Set', description: '', ports: ['main'] };
@@ -35,6 +35,9 @@ describe('the editor', () => {
         { from: 'set', to: 'set-2' },
       ],
     });
+    const unlinked = disconnect(graph, graph.edges[1]!.id);
+    expect(unlinked.edges.map((e) => `${e.source}->${e.target}`)).toEqual(['webhook->set']);
+    expect(unlinked.nodes).toBe(graph.nodes);
     const smaller = removeNode(graph, 'set');
     expect(smaller.nodes.map((n) => n.id)).toEqual(['webhook', 'set-2']);
     expect(smaller.edges).toEqual([]);

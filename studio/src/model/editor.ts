@@ -61,6 +61,11 @@ export function connect(graph: Graph, source: string, port: string, target: stri
   return { ...graph, edges: [...graph.edges, { id, source, port, target }] };
 }
 
+/** `graph` without connection `edge`. */
+export function disconnect(graph: Graph, edge: string): Graph {
+  return { ...graph, edges: graph.edges.filter((e) => e.id !== edge) };
+}
+
 /** `graph` without node `id` and its connections. */
 export function removeNode(graph: Graph, id: string): Graph {
   return {
