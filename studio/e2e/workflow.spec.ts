@@ -82,26 +82,27 @@ test('edit as YAML, see a broken version refused, diff and roll back, deactivate
   expect((await fire(id)).status).toBe(201);
 });
 
-test('a workflow is deleted, refused while an execution of it waits', async ({ page }) => {
+test('a workflow is imported from YAML, then deleted, refused while an execution of it waits', async ({ page }) => {
   const id = `doomed-${Date.now()}`;
-  const deployed = await fetch(`${url()}/api/v1/workflows`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/yaml' },
-    body: [
+  await signIn(page);
+  await page.getByRole('button', { name: 'Import YAML' }).click();
+  const imported = page.getByRole('region', { name: 'Import a workflow' });
+  await imported.getByLabel('Definition').fill(
+    [
       `id: ${id}`,
       'triggers: [{id: go, type: manual}]',
       'nodes: [{id: hold, uses: "wirework/core@^0.1", node: wait, config: {event: "never.comes"}}]',
       'connections: [{from: go, to: hold}]',
     ].join('\n'),
-  });
-  expect(deployed.status).toBe(201);
+  );
+  await imported.getByRole('button', { name: 'Deploy as a new version' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/workflows/${id}$`));
   const started = await fetch(`${url()}/api/v1/workflows/${id}/executions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token()}` },
   });
   const { execution_id: waiting } = (await started.json()) as { execution_id: string };
-  await signIn(page);
-  await page.goto(`${url()}/#/workflows/${id}`);
+  await page.reload();
   await page.getByRole('button', { name: 'Delete…' }).click();
   const confirm = page.getByRole('group', { name: 'Delete the workflow' });
   await expect(confirm).toContainText('1 version');

@@ -119,13 +119,16 @@ export const api = {
   cancel: (id: string) => call<unknown>('POST', `/executions/${encodeURIComponent(id)}/cancel`),
   /**
    * Follow execution status changes as the server pushes them (server-sent
-   * events, one connection; the browser reconnects by itself). Returns the
-   * function that stops following.
+   * events, one connection; the browser reconnects by itself). `onOpen` is
+   * told each time the stream is (re)connected: what is read after that
+   * misses no change. Returns the function that stops following.
    */
-  followExecutions: (onChange: (change: ExecutionChange) => void, onLagged: () => void): (() => void) => {
+  followExecutions: (onChange: (change: ExecutionChange) => void, onLagged: () => void, onOpen?: () => void): (() => void) => {
     const source = new EventSource('/api/v1/executions/events');
     source.addEventListener('execution', (e) => onChange(JSON.parse((e as MessageEvent<string>).data) as ExecutionChange));
     source.addEventListener('lagged', onLagged);
+    // Also after a reconnection, when changes may have been missed.
+    if (onOpen) source.addEventListener('open', onOpen);
     return () => source.close();
   },
 };

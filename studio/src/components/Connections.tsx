@@ -3,6 +3,7 @@
 // ports to another node (the canvas's drag from a port does the same).
 // Keyed by the node, so that its choices start again for another node.
 import { useState } from 'react';
+import { portsOf } from '../model/editor';
 import type { Graph, GraphNode } from '../model/graph';
 
 export function Connections({
@@ -16,7 +17,7 @@ export function Connections({
   onConnect: (port: string, target: string) => void;
   onDisconnect: (edge: string) => void;
 }) {
-  const ports = node.ports.length > 0 ? node.ports : ['main'];
+  const ports = node.kind === 'node' ? portsOf(node) : node.ports.length > 0 ? node.ports : ['main'];
   const targets = graph.nodes.filter((n) => n.kind === 'node' && n.id !== node.id);
   const [port, setPort] = useState(ports[0] ?? 'main');
   const [target, setTarget] = useState(targets[0]?.id ?? '');

@@ -12,6 +12,7 @@ import {
   Background,
   Controls,
   Handle,
+  Panel,
   Position,
   ReactFlow,
   ReactFlowProvider,
@@ -23,7 +24,7 @@ import {
 import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
-import { addNode, connect, disconnect, nodeFrom, problemsByNode, removeNode, type PaletteEntry } from '../model/editor';
+import { addNode, badId, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
 import { failure, stepsByNode, type NodeState } from '../model/executions';
 import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
 import { Connections } from './Connections';
@@ -71,12 +72,14 @@ type Action =
   | { type: 'add'; node: GraphNode; at: { x: number; y: number } }
   | { type: 'connect'; source: string; port: string; target: string }
   | { type: 'move'; id: string; at: { x: number; y: number } }
+  | { type: 'arrange'; positions: Positions }
   | { type: 'select'; id: string | null }
   | { type: 'remove'; id: string }
   | { type: 'spec'; id: string; spec: Trigger | NodeSpec }
   | { type: 'base'; base: WorkflowDefinition }
   | { type: 'problems'; problems: Problem[] }
   | { type: 'disconnect'; edge: string }
+  | { type: 'rename'; from: string; to: string }
   | { type: 'pin'; id: string; ports: PortItems | null }
   | { type: 'sample'; text: string }
   | { type: 'ran'; run: LastRun };
@@ -94,6 +97,8 @@ function reduce(draft: Draft | null, action: Action): Draft | null {
       };
     case 'connect':
       return { ...draft, graph: connect(draft.graph, action.source, action.port, action.target) };
+    case 'arrange':
+      return { ...draft, positions: action.positions };
     case 'move':
       return { ...draft, positions: { ...draft.positions, [action.id]: action.at } };
     case 'select':
@@ -114,6 +119,18 @@ function reduce(draft: Draft | null, action: Action): Draft | null {
       return { ...draft, problems: action.problems };
     case 'disconnect':
       return { ...draft, graph: disconnect(draft.graph, action.edge) };
+    case 'rename': {
+      const { from, to } = action;
+      const move = <T,>(record: Record<string, T>): Record<string, T> =>
+        Object.fromEntries(Object.entries(record).map(([k, v]) => [k === from ? to : k, v]));
+      return {
+        ...draft,
+        graph: renameNode(draft.graph, from, to),
+        positions: move(draft.positions),
+        pins: move(draft.pins),
+        selected: draft.selected === from ? to : draft.selected,
+      };
+    }
     case 'pin': {
       const pins = { ...draft.pins };
       if (action.ports) pins[action.id] = action.ports;
@@ -193,7 +210,7 @@ type BoxNode = Node<BoxData, 'box'>;
 
 function EditableBox({ data, selected }: NodeProps<BoxNode>) {
   const { node, problems, state, pinned, items } = data;
-  const ports = node.ports.length > 0 ? node.ports : ['main'];
+  const ports = node.kind === 'node' ? portsOf(node) : node.ports.length > 0 ? node.ports : ['main'];
   return (
     <div
       className={`box ${node.kind}${problems.length > 0 ? ' has-problems' : ''}${selected ? ' selected' : ''}${state ? ` ran-${state}` : ''}`}
@@ -350,6 +367,69 @@ function TriggerFields({ spec, onChange }: { spec: Trigger; onChange: (spec: Tri
   }
 }
 
+/** The selected trigger's or node's id, renamed on Enter or Rename (its connections follow). */
+function RenameField({ id, check, onRename }: { id: string; check: (to: string) => string | null; onRename: (to: string) => void }) {
+  const [text, setText] = useState(id);
+  const problem = check(text);
+  return (
+    <form
+      className="rename"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (text !== id && problem === null) onRename(text);
+      }}
+    >
+      <label>
+        Id
+        <input value={text} onChange={(e) => setText(e.target.value)} aria-invalid={problem !== null} />
+      </label>
+      <button type="submit" disabled={text === id || problem !== null}>
+        Rename
+      </button>
+      {problem && (
+        <span className="error" role="status">
+          {problem}
+        </span>
+      )}
+    </form>
+  );
+}
+
+/**
+ * The node's configuration as JSON text, for what a generated form edits
+ * poorly (free-form objects: `set`'s fields, a condition) and for pasting.
+ * Keyed by the configuration, so that an edit in the form shows here.
+ */
+function ConfigJson({ node, config, onChange }: { node: string; config: unknown; onChange: (config: unknown) => void }) {
+  const [text, setText] = useState(() => JSON.stringify(config, null, 2));
+  const [error, setError] = useState<string | null>(null);
+  const apply = () => {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the configuration is a JSON object');
+      setError(null);
+      onChange(parsed);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <details className="config-json">
+      <summary>Configuration as JSON</summary>
+      <label htmlFor={`config-json-${node}`}>Configuration (JSON)</label>
+      <textarea id={`config-json-${node}`} rows={8} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} />
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <button type="button" onClick={apply}>
+        Apply configuration
+      </button>
+    </details>
+  );
+}
+
 function NodeFields({
   spec,
   schema,
@@ -373,6 +453,7 @@ function NodeFields({
       ) : (
         <p>This node type describes no configuration.</p>
       )}
+      <ConfigJson key={JSON.stringify(spec.config ?? {})} node={spec.id} config={spec.config ?? {}} onChange={(config) => onChange({ ...spec, config })} />
       <label>
         Retries (attempts)
         <input
@@ -447,6 +528,12 @@ function EditorCanvas({
     label: edge.port === 'main' ? undefined : edge.port,
   }));
   const taken = draft.graph.nodes.map((n) => n.id);
+  /** Lay the draft out again (ELK, left to right, as a deployed workflow is shown) and fit it in view. */
+  const arrange = async () => {
+    dispatch({ type: 'arrange', positions: await layout(draft.graph) });
+    // Once the new positions are rendered.
+    requestAnimationFrame(() => void flow.fitView({ maxZoom: 1 }));
+  };
   const drop = (event: DragEvent) => {
     event.preventDefault();
     const data = event.dataTransfer.getData(DRAG_TYPE);
@@ -476,6 +563,11 @@ function EditorCanvas({
         >
           <Background />
           <Controls />
+          <Panel position="top-right">
+            <button type="button" onClick={arrange}>
+              Lay out
+            </button>
+          </Panel>
         </ReactFlow>
       </div>
     </div>
@@ -654,6 +746,7 @@ export default function Editor({ id }: { id: string | null }) {
           {selected ? (
             <>
               <h2>{selected.id}</h2>
+              <RenameField key={`rename:${selected.id}`} id={selected.id} check={(to) => badId(draft.graph, to, selected.id)} onRename={(to) => dispatch({ type: 'rename', from: selected.id, to })} />
               <p className="meta">{describe(selected)}</p>
               {selected.kind === 'trigger' ? (
                 <TriggerFields spec={selected.spec as Trigger} onChange={(spec) => dispatch({ type: 'spec', id: selected.id, spec })} />
@@ -680,7 +773,7 @@ export default function Editor({ id }: { id: string | null }) {
                 />
               )}
               <Connections
-                key={selected.id}
+                key={`connections:${selected.id}`}
                 graph={draft.graph}
                 node={selected}
                 onConnect={(port, target) => dispatch({ type: 'connect', source: selected.id, port, target })}
@@ -688,7 +781,7 @@ export default function Editor({ id }: { id: string | null }) {
               />
               {selected.kind === 'node' && (
                 <TestData
-                  key={`${selected.id}:${JSON.stringify(draft.pins[selected.id] ?? null)}`}
+                  key={`test:${selected.id}:${JSON.stringify(draft.pins[selected.id] ?? null)}`}
                   node={selected.id}
                   output={run?.outputs.get(selected.id)}
                   failure={run ? stepsByNode(run.execution).get(selected.id)?.steps.map(failure).filter(Boolean).pop() : undefined}

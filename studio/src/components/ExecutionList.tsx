@@ -3,7 +3,7 @@
 // polling).
 import { useEffect, useState } from 'react';
 import { api, type ExecutionQuery } from '../api/client';
-import type { ExecutionStatus, ExecutionSummary } from '../api/types';
+import type { ExecutionChange, ExecutionStatus, ExecutionSummary } from '../api/types';
 import { applyChange } from '../model/executions';
 import { href } from '../route';
 
@@ -38,14 +38,31 @@ export default function ExecutionList() {
       sinceMs: since === undefined ? undefined : Date.now() - since,
       limit: PAGE,
     };
+    // Follow first, then read: the list is read each time the stream
+    // (re)connects, and the changes that arrive while it is read are applied
+    // to it once it is in, so that no execution is missed in between.
     let live = true;
-    api.executions(query).then(
-      (list) => live && setRows(list),
-      (e: unknown) => live && setError(String(e)),
-    );
+    let reading: ExecutionChange[] | null = null;
+    const read = () => {
+      const arrived: ExecutionChange[] = [];
+      reading = arrived;
+      api.executions(query).then(
+        (list) => {
+          if (!live || reading !== arrived) return;
+          reading = null;
+          setRows(arrived.reduce((rows, change) => applyChange(rows, change, query, PAGE), list));
+        },
+        (e: unknown) => live && setError(String(e)),
+      );
+    };
     const stop = api.followExecutions(
-      (change) => live && setRows((list) => (list ? applyChange(list, change, query, PAGE) : list)),
+      (change) => {
+        if (!live) return;
+        if (reading) reading.push(change);
+        else setRows((list) => (list ? applyChange(list, change, query, PAGE) : list));
+      },
       () => live && setGeneration((g) => g + 1),
+      read,
     );
     return () => {
       live = false;

@@ -1,9 +1,11 @@
 // Workflows with their status: active or not, the current version, the last
 // run and how many of the recent runs failed.
+import { useState } from 'react';
 import { api } from '../api/client';
 import type { ExecutionSummary, WorkflowHead } from '../api/types';
-import { href } from '../route';
+import { go, href } from '../route';
 import { useLoad } from './useLoad';
+import { YamlImport } from './YamlImport';
 
 /** How many recent executions the list reads to show last runs and failures. */
 const RECENT = 500;
@@ -25,14 +27,21 @@ async function loadRows(): Promise<Row[]> {
 
 export function WorkflowList() {
   const rows = useLoad(loadRows, 'workflows');
+  const [importing, setImporting] = useState(false);
   return (
     <section aria-labelledby="workflows-title">
       <h1 id="workflows-title">Workflows</h1>
-      <p>
+      <p className="actions">
         <a className="button" href={href({ kind: 'edit', id: null })}>
           New workflow
         </a>
+        <button type="button" aria-expanded={importing} onClick={() => setImporting((i) => !i)}>
+          Import YAML
+        </button>
       </p>
+      {importing && (
+        <YamlImport title="Import a workflow" initial="" onDeployed={(deployed) => go({ kind: 'workflow', id: deployed.id })} />
+      )}
       {rows.state === 'loading' && <p>Loading…</p>}
       {rows.state === 'failed' && <p role="alert">Could not load the workflows: {rows.error}</p>}
       {rows.state === 'ready' && rows.value.length === 0 && <p>No workflows yet: deploy one with the CLI or the API.</p>}

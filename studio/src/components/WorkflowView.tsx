@@ -3,12 +3,13 @@
 // validation problems listed, each with its location); its versions, each
 // diffed against the current one and one click from a rollback.
 import { useState } from 'react';
-import { api, ApiError } from '../api/client';
-import type { Problem, Workflow, WorkflowVersion } from '../api/types';
+import { api } from '../api/client';
+import type { Workflow, WorkflowVersion } from '../api/types';
 import { diffYaml, toYaml } from '../model/yaml';
 import { go, href } from '../route';
 import { buildCanvas, Canvas, type CanvasModel } from './Canvas';
 import { useLoad } from './useLoad';
+import { YamlImport } from './YamlImport';
 
 interface Loaded {
   workflow: Workflow;
@@ -67,47 +68,6 @@ function Versions({ loaded, onRollback }: { loaded: Loaded; onRollback: (version
               </span>
             ))}
           </pre>
-        </div>
-      )}
-    </section>
-  );
-}
-
-function Import({ initial, onDeployed }: { initial: string; onDeployed: () => void }) {
-  const [text, setText] = useState(initial);
-  const [problems, setProblems] = useState<Problem[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const deploy = async () => {
-    setError(null);
-    setProblems([]);
-    try {
-      await api.deploy(text);
-      onDeployed();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-      if (e instanceof ApiError) setProblems(e.problems);
-    }
-  };
-  return (
-    <section className="import" aria-labelledby="import-title">
-      <h2 id="import-title">Edit as YAML</h2>
-      <label htmlFor="yaml">Definition</label>
-      <textarea id="yaml" value={text} onChange={(e) => setText(e.target.value)} rows={18} spellCheck={false} />
-      <button type="button" onClick={deploy}>
-        Deploy as a new version
-      </button>
-      {error && (
-        <div role="alert" className="error">
-          <p>{error}</p>
-          {problems.length > 0 && (
-            <ul>
-              {problems.map((p, i) => (
-                <li key={i}>
-                  <code>{p.location}</code>: {p.message}
-                </li>
-              ))}
-            </ul>
-          )}
         </div>
       )}
     </section>
@@ -182,8 +142,9 @@ export default function WorkflowView({ id }: { id: string }) {
         </div>
       )}
       {editing && (
-        <Import
+        <YamlImport
           key={workflow.current}
+          title="Edit as YAML"
           initial={toYaml(workflow.definition)}
           onDeployed={() => {
             setEditing(false);

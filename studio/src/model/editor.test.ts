@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addNode, connect, disconnect, freshId, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
+import { addNode, badId, connect, disconnect, freshId, portsOf, renameNode, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
 import { graphToWorkflow, type Graph } from './graph';
 
 const set: PaletteEntry = { kind: 'node', plugin: 'wirework/core', version: '0.1.4', node: 'set', title: 'Set', description: '', ports: ['main'] };
@@ -53,5 +53,37 @@ describe('the editor', () => {
     expect(byNode.get('send')?.map((p) => p.message)).toEqual(['required', 'no node x']);
     expect(byNode.get('form')).toHaveLength(1);
     expect(byNode.get('')).toHaveLength(1);
+  });
+
+  it("shows a switch's ports from its rules and fallback", () => {
+    const sw: PaletteEntry = { kind: 'node', plugin: 'wirework/core', version: '0.1.4', node: 'switch', title: 'Switch', description: '', ports: [] };
+    const node = nodeFrom(sw, []);
+    expect(portsOf(node)).toEqual(['main']);
+    const rules = [
+      { port: 'nl', when: { field: 'country', op: 'eq', value: 'NL' } },
+      { port: 'de', when: { field: 'country', op: 'eq', value: 'DE' } },
+    ];
+    const configured = { ...node, spec: { ...node.spec, config: { rules } } };
+    expect(portsOf(configured)).toEqual(['nl', 'de', 'default']);
+    const renamed = { ...configured, spec: { ...configured.spec, config: { rules, fallback: 'rest' } }, ports: ['nl'] };
+    expect(portsOf(renamed)).toEqual(['nl', 'de', 'rest']);
+    expect(portsOf(nodeFrom(set, []))).toEqual(['main']);
+  });
+
+  it('renames a node, its connections following; refuses a bad or taken id', () => {
+    let graph: Graph = { nodes: [], edges: [] };
+    graph = addNode(graph, nodeFrom(hook, []));
+    graph = addNode(graph, nodeFrom(set, ['webhook']));
+    graph = connect(graph, 'webhook', 'main', 'set');
+    expect(badId(graph, 'stamp', 'set')).toBeNull();
+    expect(badId(graph, 'set', 'set')).toBeNull();
+    expect(badId(graph, 'webhook', 'set')).toBe('webhook is taken');
+    expect(badId(graph, 'Stamp!', 'set')).toMatch(/lower-case/);
+    const renamed = renameNode(graph, 'set', 'stamp');
+    expect(renamed.nodes.map((n) => [n.id, n.spec.id])).toEqual([
+      ['webhook', 'webhook'],
+      ['stamp', 'stamp'],
+    ]);
+    expect(renamed.edges.map((e) => `${e.source}->${e.target}`)).toEqual(['webhook->stamp']);
   });
 });

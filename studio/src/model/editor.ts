@@ -30,7 +30,8 @@ export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNod
     case 'node': {
       const id = freshId(entry.node, taken);
       const spec: NodeSpec = { id, uses: `${entry.plugin}@${rangeOf(entry.version)}`, node: entry.node, config: {} };
-      return { id, kind: 'node', spec, ports: entry.ports.length > 0 ? [...entry.ports] : ['main'] };
+      // A node whose configuration names its ports (a switch) describes none.
+      return { id, kind: 'node', spec, ports: [...entry.ports] };
     }
     case 'plugin-trigger': {
       const id = freshId(entry.node === 'webhook' ? 'webhook' : entry.node, taken);
@@ -47,6 +48,24 @@ export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNod
   }
 }
 
+/**
+ * The output ports a box shows: those its connections use and those its
+ * configuration names (a `switch`'s rules' ports and its fallback, default
+ * `default`), else `main`.
+ */
+export function portsOf(node: GraphNode): string[] {
+  const ports = [...node.ports];
+  const config = node.kind === 'node' ? ((node.spec as NodeSpec).config as { rules?: unknown; fallback?: unknown } | undefined) : undefined;
+  if (config && Array.isArray(config.rules)) {
+    for (const rule of config.rules as { port?: unknown }[]) {
+      if (typeof rule?.port === 'string' && rule.port !== '') ports.push(rule.port);
+    }
+    ports.push(typeof config.fallback === 'string' && config.fallback !== '' ? config.fallback : 'default');
+  }
+  const unique = [...new Set(ports)];
+  return unique.length > 0 ? unique : ['main'];
+}
+
 /** `graph` with `node` added. */
 export function addNode(graph: Graph, node: GraphNode): Graph {
   return { ...graph, nodes: [...graph.nodes, node] };
@@ -59,6 +78,22 @@ export function connect(graph: Graph, source: string, port: string, target: stri
   if (graph.edges.some((e) => e.source === source && e.port === port && e.target === target)) return graph;
   const id = `e${Date.now().toString(36)}${graph.edges.length}`;
   return { ...graph, edges: [...graph.edges, { id, source, port, target }] };
+}
+
+/** Why `id` cannot be the new id of a trigger or node of `graph`, or null when it can. */
+export function badId(graph: Graph, id: string, current: string): string | null {
+  if (id === current) return null;
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return 'lower-case letters, digits, - and _ (at most 64, starting with a letter or digit)';
+  if (graph.nodes.some((n) => n.id === id)) return `${id} is taken`;
+  return null;
+}
+
+/** `graph` with trigger or node `from` renamed `to`, its connections following it. */
+export function renameNode(graph: Graph, from: string, to: string): Graph {
+  return {
+    nodes: graph.nodes.map((n) => (n.id === from ? { ...n, id: to, spec: { ...n.spec, id: to } } : n)),
+    edges: graph.edges.map((e) => ({ ...e, source: e.source === from ? to : e.source, target: e.target === from ? to : e.target })),
+  };
 }
 
 /** `graph` without connection `edge`. */
