@@ -130,6 +130,8 @@ test('build the lead-intake workflow by drag and drop, save, activate, fire it, 
   await page.getByRole('button', { name: 'Save as a new version' }).click();
   await expect(page.getByTestId('node-answer')).toContainText('status');
   await expect(page.getByTestId('node-answer').locator('.box-problem')).toBeVisible();
+  // And on the field it names, in the node's form.
+  await expect(inspector.locator('[id="config-answer_status__error"]')).toContainText('42');
   await expect(page.getByTestId('node-stamp').locator('.box-problem')).toHaveCount(0);
   await shot(page, 'editor-problem');
   const head = await fetch(`${url()}/api/v1/workflows/${id}`, { headers: { authorization: `Bearer ${token()}` } });

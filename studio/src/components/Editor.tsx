@@ -7,7 +7,7 @@
 // node they name.
 import '@xyflow/react/dist/style.css';
 import Form from '@rjsf/core';
-import type { RJSFSchema, ValidatorType } from '@rjsf/utils';
+import type { ErrorSchema, RJSFSchema, ValidatorType } from '@rjsf/utils';
 import {
   Background,
   Controls,
@@ -24,7 +24,7 @@ import {
 import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
-import { addNode, badId, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
+import { addNode, badId, configErrors, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
 import { failure, stepsByNode, type NodeState } from '../model/executions';
 import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
 import { Connections } from './Connections';
@@ -433,10 +433,13 @@ function ConfigJson({ node, config, onChange }: { node: string; config: unknown;
 function NodeFields({
   spec,
   schema,
+  problems,
   onChange,
 }: {
   spec: NodeSpec;
   schema: RJSFSchema | undefined;
+  /** The server's problems with the draft: those about this node's configuration show on their fields. */
+  problems: Problem[];
   onChange: (spec: NodeSpec) => void;
 }) {
   return (
@@ -448,6 +451,8 @@ function NodeFields({
           validator={serverValidates}
           onChange={(e) => onChange({ ...spec, config: e.formData as unknown })}
           uiSchema={{ 'ui:submitButtonOptions': { norender: true } }}
+          extraErrors={configErrors(problems, spec.id) as ErrorSchema}
+          showErrorList={false}
           idPrefix={`config-${spec.id}`}
         />
       ) : (
@@ -769,6 +774,7 @@ export default function Editor({ id }: { id: string | null }) {
                 <NodeFields
                   spec={selected.spec as NodeSpec}
                   schema={schemaOf(selected.spec as NodeSpec)}
+                  problems={draft.problems}
                   onChange={(spec) => dispatch({ type: 'spec', id: selected.id, spec })}
                 />
               )}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addNode, badId, connect, disconnect, freshId, portsOf, renameNode, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
+import { addNode, badId, configErrors, connect, disconnect, freshId, portsOf, renameNode, nodeFrom, problemsByNode, rangeOf, removeNode, type PaletteEntry } from './editor';
 import { graphToWorkflow, type Graph } from './graph';
 
 const set: PaletteEntry = { kind: 'node', plugin: 'wirework/core', version: '0.1.4', node: 'set', title: 'Set', description: '', ports: ['main'] };
@@ -85,5 +85,21 @@ describe('the editor', () => {
       ['stamp', 'stamp'],
     ]);
     expect(renamed.edges.map((e) => `${e.source}->${e.target}`)).toEqual(['webhook->stamp']);
+  });
+
+  it("puts the server's configuration problems on the fields they name", () => {
+    const problems = [
+      { location: 'nodes[2](answer).config/status', message: 'does not match the node\'s schema: 42 is less than 100' },
+      { location: 'nodes[2](answer).config/body/a~1b', message: 'expression error: unknown root' },
+      { location: 'nodes[2](answer).config', message: 'not an object' },
+      { location: 'nodes[1](stamp).config/fields', message: 'elsewhere' },
+      { location: 'connections[0](form:main -> x)', message: 'no node x' },
+    ];
+    expect(configErrors(problems, 'answer')).toEqual({
+      status: { __errors: ["does not match the node's schema: 42 is less than 100"] },
+      body: { 'a/b': { __errors: ['expression error: unknown root'] } },
+      __errors: ['not an object'],
+    });
+    expect(configErrors(problems, 'nowhere')).toEqual({});
   });
 });

@@ -123,3 +123,31 @@ export function problemsByNode(problems: Problem[]): Map<string, Problem[]> {
   }
   return byNode;
 }
+
+/** Errors in the shape a generated form shows on its fields: `{field: {__errors: [...]}}`, `__errors` at the root for the whole. */
+export interface FieldErrors {
+  __errors?: string[];
+  [field: string]: FieldErrors | string[] | undefined;
+}
+
+/**
+ * The server's problems about node `id`'s configuration, on the fields they
+ * name: `nodes[2](respond).config/status` is about the field `status`
+ * (a JSON pointer after `config`); one about the configuration as a whole
+ * goes to its root.
+ */
+export function configErrors(problems: Problem[], id: string): FieldErrors {
+  const errors: FieldErrors = {};
+  for (const problem of problems) {
+    const match = /^nodes\[\d+\]\(([^)]*)\)\.config(\/.*)?$/.exec(problem.location);
+    if (!match || match[1] !== id) continue;
+    const path = (match[2] ?? '')
+      .split('/')
+      .slice(1)
+      .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let at = errors;
+    for (const part of path) at = (at[part] ??= {}) as FieldErrors;
+    at.__errors = [...(at.__errors ?? []), problem.message];
+  }
+  return errors;
+}
