@@ -210,6 +210,9 @@ struct Driver {
     /// Follow-up actions to carry out once the batch holding them is durable.
     outbox: Vec<(Vec<u8>, Action)>,
     new_timer: bool,
+    /// Waits subscribed in the batch being written (event, step): once it
+    /// is durable, each may take an event kept for it (`kept_events`).
+    subscribed: Vec<(String, u64)>,
     /// The record changed outside a step (a failure at launch): commit it.
     changed: bool,
     /// Something was recorded that must be durable before anything else
@@ -361,6 +364,7 @@ impl Driver {
             replies: Vec::new(),
             outbox: Vec::new(),
             new_timer: false,
+            subscribed: Vec::new(),
             changed: false,
             must_commit: false,
             held,
@@ -597,6 +601,11 @@ impl Driver {
         }
         if std::mem::take(&mut self.new_timer) {
             self.inner.timers_changed.notify_one();
+        }
+        for (event, step) in std::mem::take(&mut self.subscribed) {
+            if let Err(e) = self.inner.take_kept(&event, id, step) {
+                tracing::error!(execution = %id, %event, "looking for a kept event: {e:#}");
+            }
         }
         for (reply, result) in self.replies.drain(..) {
             let _ = reply.send(result);
@@ -918,6 +927,7 @@ impl Driver {
         }
         if let Some(event) = &event {
             batch.put(keys::subscription(event, id, activation.step), Vec::new());
+            self.subscribed.push((event.clone(), activation.step));
             self.must_commit = true;
         }
         let activation = Activation { resume: None, ..activation.clone() };
@@ -1068,6 +1078,7 @@ impl Driver {
             }
             if let Some(event) = &parked.event {
                 batch.put(keys::subscription(event, id, step), Vec::new());
+                self.subscribed.push((event.clone(), step));
             }
         }
     }

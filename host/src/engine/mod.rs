@@ -22,6 +22,7 @@ mod bindings;
 mod deletion;
 mod executor;
 pub mod expr;
+mod kept_events;
 pub mod model;
 pub mod nodes;
 mod outbox;
@@ -70,6 +71,9 @@ pub struct EngineConfig {
     /// Fuel an execution may use in all its calls; once spent, it fails.
     /// `None`: no budget.
     pub execution_fuel_budget: Option<u64>,
+    /// How long an event that nothing waits on is kept for a wait that
+    /// begins later (zero: not kept). See `kept_events`.
+    pub event_window: Duration,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +83,7 @@ impl Default for EngineConfig {
             prune_interval: Duration::from_secs(3600),
             max_call_wall_ms: wirework_registry::manifest::MAX_LIMITS.wall_ms,
             execution_fuel_budget: None,
+            event_window: Duration::from_secs(600),
         }
     }
 }
@@ -208,6 +213,9 @@ pub(crate) struct Inner {
     schedules_changed: Arc<Notify>,
     /// Set by [`Engine::shutdown`]: drivers start no new steps.
     stopping: AtomicBool,
+    /// Serialises delivering or keeping an event with a new wait taking a
+    /// kept one (see `kept_events`).
+    event_gate: Mutex<()>,
     metrics: Arc<Metrics>,
 }
 
@@ -319,6 +327,7 @@ impl Engine {
             schedules: Mutex::default(),
             schedules_changed: Arc::new(Notify::new()),
             stopping: AtomicBool::new(false),
+            event_gate: Mutex::default(),
             metrics,
         });
         let engine = Engine { inner };
@@ -351,6 +360,7 @@ impl Engine {
                 executor::ensure_driver(&engine.inner, &id, Some(Wake::Event { step, event, payload }));
             }
         }
+        engine.inner.match_kept_events()?;
         outbox::replay(&engine.inner)?;
         scheduler::spawn(&engine.inner);
         schedule::spawn(&engine.inner);
@@ -827,23 +837,11 @@ impl Inner {
             return Err(EngineError::Conflict("an event's payload must be a JSON object".into()));
         }
         let raw = serde_json::value::to_raw_value(&payload).map_err(anyhow::Error::from)?;
-        let subscribers: Vec<Vec<u8>> = self
-            .store
-            .scan_prefix(&keys::subscriptions(name))
-            .map(|e| e.map(|(k, _)| k))
-            .collect::<anyhow::Result<_>>()?;
-        // Record each delivery durably first, so a crash cannot lose it.
-        let mut batch = Batch::default();
-        let mut wakes = Vec::new();
+        // Record each delivery (or the event, kept for a later wait) durably
+        // first, so a crash cannot lose it.
         let delivery = encode(&records::Delivery { event: name.to_string(), payload: raw.clone() });
-        for key in subscribers {
-            if let Some((id, step)) = keys::parse_tail(&key) {
-                batch.delete(key);
-                batch.put(keys::wake(&id, step), delivery.clone());
-                wakes.push((id, step));
-            }
-        }
-        self.store.commit(batch).await?;
+        let wakes = self.deliver_or_keep(name, &delivery)?;
+        self.store.durable().await?;
         let mut outcome = EventOutcome { resumed: wakes.len(), ..Default::default() };
         for (id, step) in wakes {
             let wake = Wake::Event { step, event: name.to_string(), payload: raw.clone() };

@@ -12,6 +12,7 @@
 //! | `tm/{due:016x}/{id}/{step:010}` | a timer: a wait's deadline or a retry's backoff |
 //! | `sb/{event}\0{id}/{step:010}` | an execution waiting for an event |
 //! | `wk/{id}/{step:010}` | an event delivered but not yet taken up by its execution |
+//! | `ek/{event}\0{arrived:016x}-{nonce}` | [`Delivery`]: an event that arrived while nothing waited on its name, kept for a wait that begins within the event window |
 //! | `ob/{id}/{seq:010}` | a follow-up action (error workflow, event) not yet carried out |
 //! | `sc/{workflow}\0{trigger}` | a schedule trigger's last slot fired |
 //! | `meta/wx` | set once every execution has its `wx/` key (stores from before the index, or whose newest execution lacks its key, get them at open) |
@@ -438,6 +439,21 @@ pub(crate) mod keys {
     }
     pub fn schedule(workflow: &str, trigger: &str) -> Vec<u8> {
         format!("sc/{workflow}\u{0}{trigger}").into_bytes()
+    }
+    /// Events that arrived while nothing waited on their exact name, kept
+    /// for a later wait (see `engine::kept_events`).
+    pub const KEPT_EVENTS: &[u8] = b"ek/";
+    pub fn kept_events(event: &str) -> Vec<u8> {
+        format!("ek/{event}\u{0}").into_bytes()
+    }
+    pub fn kept_event(event: &str, arrived_ms: u64, nonce: u32) -> Vec<u8> {
+        format!("ek/{event}\u{0}{arrived_ms:016x}-{nonce:08x}").into_bytes()
+    }
+    /// When a kept event's key says it arrived.
+    pub fn kept_event_arrived(key: &[u8]) -> Option<u64> {
+        let at = key.iter().rposition(|b| *b == 0)?;
+        let tail = std::str::from_utf8(&key[at + 1..]).ok()?;
+        u64::from_str_radix(tail.split('-').next()?, 16).ok()
     }
     pub fn wake(id: &str, step: u64) -> Vec<u8> {
         format!("wk/{id}/{step:010}").into_bytes()

@@ -71,6 +71,9 @@ async fn retention(weak: Weak<Inner>) {
             Ok(n) => tracing::info!("pruned {n} finished executions"),
             Err(e) => tracing::error!("pruning executions: {e:#}"),
         }
+        if let Err(e) = inner.prune_kept_events() {
+            tracing::error!("pruning kept events: {e:#}");
+        }
         let interval = inner.config.prune_interval;
         drop(inner);
         tokio::time::sleep(interval).await;

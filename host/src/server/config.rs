@@ -40,6 +40,10 @@ pub struct Settings {
     /// Days finished executions are kept (default 30).
     #[arg(long, env = "WIREWORK_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Seconds an event that no execution waits for is kept for a wait that
+    /// begins later, per exact name (default 600; 0: not kept).
+    #[arg(long, env = "WIREWORK_EVENT_WINDOW_SECS")]
+    pub event_window_secs: Option<u64>,
     /// Seconds between fetches of the revocation lists of the registries
     /// plugins were installed from (default 300; 0: only at start and on
     /// `POST /api/v1/plugins/refresh`).
@@ -97,6 +101,8 @@ pub struct ServeConfig {
     pub secret_key_file: Option<PathBuf>,
     /// Finished executions are pruned after this (default 30 days).
     pub retention: Duration,
+    /// Events nothing waits for are kept this long for a later wait (default 10 min).
+    pub event_window: Duration,
     /// Revocation lists are fetched this often (default 5 min; `None`: only
     /// at start and on request).
     pub registry_refresh: Option<Duration>,
@@ -129,6 +135,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("secret_key_file", &self.secret_key_file)
             .field("retention", &self.retention)
+            .field("event_window", &self.event_window)
             .field("registry_refresh", &self.registry_refresh)
             .field("component_cache", &self.component_cache)
             .field("public_url", &self.public_url)
@@ -200,6 +207,9 @@ impl ServeConfig {
             secret_key_file: overrides.secret_key_file.or(from_file.secret_key_file),
             retention: Duration::from_secs(
                 overrides.retention_days.or(from_file.retention_days).unwrap_or(30).saturating_mul(24 * 3600),
+            ),
+            event_window: Duration::from_secs(
+                overrides.event_window_secs.or(from_file.event_window_secs).unwrap_or(600),
             ),
             registry_refresh: match overrides.registry_refresh_secs.or(from_file.registry_refresh_secs).unwrap_or(300) {
                 0 => None,

@@ -151,6 +151,7 @@ impl Server {
         let options = InstanceOptions {
             engine: EngineConfig {
                 retention: config.retention,
+                event_window: config.event_window,
                 max_call_wall_ms: config.call_caps.wall_ms,
                 execution_fuel_budget: config.execution_fuel_budget,
                 ..Default::default()

@@ -62,7 +62,7 @@ async fn get_with_query_returns_parsed_json() {
 }
 
 #[tokio::test]
-async fn post_sends_headers_json_and_the_idempotency_key_once_per_item() {
+async fn post_sends_headers_json_and_an_idempotency_key_per_item() {
     let addr = server().await;
     let (runtime, plugin) = http_plugin(addr).await;
     let config = json!({
@@ -72,17 +72,25 @@ async fn post_sends_headers_json_and_the_idempotency_key_once_per_item() {
         "send_item": true
     });
     let items = vec![json!({"email": "a@example.com"}), json!({"email": "b@example.com"})];
-    let report = runtime.invoke(&plugin, invocation("request", config.clone(), items)).await;
+    let report = runtime.invoke(&plugin, invocation("request", config.clone(), items.clone())).await;
     let out = port(&report, "main");
     assert_eq!(out.len(), 2);
     assert_eq!(out[1]["body"]["got"], json!({"email": "b@example.com"}));
     assert_eq!(out[0]["body"]["token"], "abc");
-    assert_eq!(out[0]["body"]["idempotency"], "exec-1:step-1");
+    // One key per item, so that a provider deduplicating by key takes both;
+    // the same again on a retry of the step.
+    assert_eq!(out[0]["body"]["idempotency"], "exec-1:step-1-0");
+    assert_eq!(out[1]["body"]["idempotency"], "exec-1:step-1-1");
+    let again = runtime.invoke(&plugin, invocation("request", config.clone(), items)).await;
+    let keys: Vec<Value> = port(&again, "main").iter().map(|o| o["body"]["idempotency"].clone()).collect();
+    assert_eq!(keys, [json!("exec-1:step-1-0"), json!("exec-1:step-1-1")]);
 
+    // One item: the step's key as it is.
     let mut config = config;
     config["json"] = json!({"fixed": true});
     let report = runtime.invoke(&plugin, invocation("request", config, vec![json!({"x": 1})])).await;
     assert_eq!(port(&report, "main")[0]["body"]["got"], json!({"fixed": true}));
+    assert_eq!(port(&report, "main")[0]["body"]["idempotency"], "exec-1:step-1");
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ mod crash;
 mod credentials;
 mod docs;
 mod engine;
+mod event_window;
 mod events;
 mod examples;
 mod flows;

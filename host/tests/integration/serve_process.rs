@@ -243,18 +243,18 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     // warning when what it requests is not granted).
     let add = ["plugin", "add", http, "--server", &url];
     let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
-    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.2")), "{out}{stderr}");
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.3")), "{out}{stderr}");
     assert!(stderr.contains("warning: wirework/http requests http"), "{stderr}");
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "*"];
     let add = [&add[..], &["--grant-credential", "bearer", "--grant-credential", "basic"]].concat();
     let add = [&add[..], &["--grant-credential", "header", "--grant-credential", "query"]].concat();
     let (code, out, stderr) = cli(&url, Some(&admin), &add, None);
-    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.2")), "{out}{stderr}");
+    assert_eq!((code, out.lines().last()), (0, Some("wirework/http@0.1.3")), "{out}{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "127.0.0.1:1"];
     let out = ok(cli(&url, Some(&admin), &add, None));
-    assert_eq!(out.lines().last(), Some("wirework/http@0.1.2"), "{out}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4", "wirework/http@0.1.2"]);
+    assert_eq!(out.lines().last(), Some("wirework/http@0.1.3"), "{out}");
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4", "wirework/http@0.1.3"]);
     let list = ok(cli(&url, None, &["plugin", "list", "--server", &url, "--token", &admin], None));
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[1]["grants"]["http"][0], "127.0.0.1:1", "{list:#}");
@@ -316,13 +316,13 @@ connections: [{from: on-ping, to: tag}, {from: tag, to: call}]
     assert_eq!(code, 1, "{stderr}");
 
     // Removing a version a workflow uses needs --force; then it is gone.
-    let remove = ["plugin", "remove", "wirework/http@0.1.2", "--server", &url];
+    let remove = ["plugin", "remove", "wirework/http@0.1.3", "--server", &url];
     let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("used by workflow(s) ping"), "{stderr}");
     assert_eq!(loaded(&url, &admin).len(), 2);
     let out = ok(cli(&url, Some(&admin), &[&remove[..], &["--force"]].concat(), None));
-    assert!(out.contains("removed wirework/http 0.1.2"), "{out}");
+    assert!(out.contains("removed wirework/http 0.1.3"), "{out}");
     assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
     let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
     assert_eq!(code, 1, "{stderr}");

@@ -113,10 +113,24 @@ impl Node for Request {
         let items = if input.items.is_empty() { vec![json!({})] } else { input.items };
         let url = with_query(&config.url, &config.query);
         let mut out = Vec::with_capacity(items.len());
-        for item in &items {
-            out.push(call(&config, &url, item, &input.idempotency_key)?);
+        let several = items.len() > 1;
+        for (index, item) in items.iter().enumerate() {
+            out.push(call(&config, &url, item, &item_key(&input.idempotency_key, index, several))?);
         }
         Ok(Outcome::emit(out))
+    }
+}
+
+/// The idempotency key of item `index`'s request: the step's key when the
+/// call has one item, else the step's key and `-{index}`, so that a provider
+/// that deduplicates by key takes every item's request once (the same key
+/// for all would have it drop all but the first), and a retry of the step
+/// sends each item's request with the key it had.
+fn item_key(step_key: &str, index: usize, several: bool) -> String {
+    if several && !step_key.is_empty() {
+        format!("{step_key}-{index}")
+    } else {
+        step_key.to_string()
     }
 }
 

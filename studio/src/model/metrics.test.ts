@@ -5,7 +5,7 @@ import { byLabel, outcomes, parseMetrics, percentile, perMinute } from './metric
 const TEXT = `# HELP wirework_fuel_consumed Fuel consumed by node calls, by plugin.
 # TYPE wirework_fuel_consumed counter
 wirework_fuel_consumed_total{plugin="wirework/core@0.1.4"} 1200
-wirework_fuel_consumed_total{plugin="wirework/http@0.1.2"} 300
+wirework_fuel_consumed_total{plugin="wirework/http@0.1.3"} 300
 wirework_workflow_fuel_consumed_total{workflow="lead-intake"} 1500
 wirework_executions_started_total 7
 # EOF
@@ -26,7 +26,7 @@ describe('dashboard figures', () => {
     const samples = parseMetrics(TEXT);
     expect(byLabel(samples, 'wirework_fuel_consumed_total', 'plugin')).toEqual([
       ['wirework/core@0.1.4', 1200],
-      ['wirework/http@0.1.2', 300],
+      ['wirework/http@0.1.3', 300],
     ]);
     expect(byLabel(samples, 'wirework_workflow_fuel_consumed_total', 'workflow')).toEqual([['lead-intake', 1500]]);
     expect(samples.find((s) => s.name === 'wirework_executions_started_total')?.value).toBe(7);
