@@ -66,18 +66,22 @@ async fn an_event_before_its_wait_is_kept_and_taken_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_events_outlive_a_restart_and_expire_after_the_window() {
     let data = data_dir("127.0.0.1");
-    let server = serve(data.path(), |c| c.event_window = Duration::from_secs(2)).await;
+    let window = |secs| move |c: &mut wirework::server::ServeConfig| c.event_window = Duration::from_secs(secs);
+    let server = serve(data.path(), window(60)).await;
     server.deploy(WAITS).await;
     emit(&server, "email.opened:cy@example.com", json!({})).await;
-    emit(&server, "email.opened:dee@example.com", json!({})).await;
     server.stop().await;
 
     // Kept durably: taken after a restart.
-    let server = serve(data.path(), |c| c.event_window = Duration::from_secs(2)).await;
+    let server = serve(data.path(), window(60)).await;
     let (_, cy) = wait_for_open(&server, "cy@example.com").await;
     assert_eq!(cy["status"], "succeeded", "{cy}");
+    server.stop().await;
+
     // Past the window: dropped, the wait waits.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let server = serve(data.path(), window(1)).await;
+    emit(&server, "email.opened:dee@example.com", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, dee) = wait_for_open(&server, "dee@example.com").await;
     assert_eq!(dee["status"], "waiting", "{dee}");
     server.stop().await;
