@@ -299,6 +299,9 @@ def write_config(base, directory, repo, ids):
 
     workflow_ops = ["getWorkflow", "activateWorkflow", "deactivateWorkflow", "listWorkflowVersions"]
     operation(workflow_ops, {"path.id": ("workflows", 0.8)})
+    # Rarely a seeded one: deleting it would leave the rest of the run 404s
+    # (round 2 of the seeding deploys it again for the restart check).
+    operation(["deleteWorkflow"], {"path.id": ("workflows", 0.2)})
     operation(["rollbackWorkflow"], {"path.id": ("workflows", 0.8), "body.version": ("versions", 0.7)})
     operation(["startExecution"], {"path.id": ("workflows", 0.8), "body.trigger": ("triggers", 0.7)})
     operation(["listExecutions"], {"query.workflow": ("workflows", 0.7), "query.before": ("executions", 0.7)})
@@ -308,7 +311,7 @@ def write_config(base, directory, repo, ids):
     operation(["getGrants", "setGrants"], {"path.publisher": ("publishers", 0.8), "path.name": ("plugin_names", 0.8)})
     # Only loopback registries, always; 502 is what these answer, as
     # documented, when a registry cannot be reached.
-    operation(["installPluginFromRegistry"],
+    operation(["installPluginFromRegistry", "previewPluginInstall"],
               {"body.plugin": ("plugin_specs", 0.7), "body.registry": ("registries", 1.0)},
               ['checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]'])
     operation(["installLockedPlugins"], {},

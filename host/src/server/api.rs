@@ -488,8 +488,20 @@ fn installed_answer(state: &AppState, installed: Installed) -> dto::PluginInstal
 /// does (lockfile, revocations, trust), and load it: it runs from now on.
 /// Grants come from the body only; a package requesting capabilities
 /// without them is refused, as on a terminal-less CLI.
+/// A registry URL the server can ask: `http://` or `https://` and a host
+/// (else 400, before anything is fetched).
+fn check_registry_url(registry: &str) -> Result<(), ApiError> {
+    match url::Url::parse(registry) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        _ => Err(ApiError::bad_request(format!(
+            "the registry `{registry}` is not an http:// or https:// URL (e.g. https://registry.example.com)"
+        ))),
+    }
+}
+
 async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: dto::RegistryInstallRequest = parse_json(&body)?;
+    check_registry_url(&request.registry)?;
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let registry = RegistryRequest {
@@ -512,6 +524,7 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
 /// nothing: the studio's capability prompt asks the operator about these.
 async fn preview_install(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: dto::RegistryPreviewRequest = parse_json(&body)?;
+    check_registry_url(&request.registry)?;
     let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let registry = RegistryRequest {
         name,

@@ -529,6 +529,12 @@ async fn a_running_server_installs_from_the_registry_and_runs_it_at_once() {
     assert_eq!(status, 422, "{body}");
     let (status, body) = preview(json!({"plugin": "globex/crm@^1", "registry": "http://127.0.0.1:9"})).await;
     assert_eq!(status, 502, "{body}");
+    for registry in ["", "ftp://127.0.0.1", "127.0.0.1:7080"] {
+        let (status, body) = preview(json!({"plugin": "globex/crm@^1", "registry": registry})).await;
+        assert_eq!(status, 400, "{registry}: {body}");
+        let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": registry, "grants": ["all"]})).await;
+        assert_eq!(status, 400, "{registry}: {body}");
+    }
     // Trusted on first use, but refused for want of a grant: the key is not kept.
     let (status, body) = install(json!({"plugin": "globex/crm@^1", "registry": url, "trust_on_first_use": true})).await;
     assert_eq!(status, 422, "{body}");
