@@ -17,6 +17,7 @@ async function signIn(page: Page) {
 interface Definition {
   nodes: { id: string }[];
   connections: { from: string; to: string }[];
+  layout?: { positions: Record<string, { x: number; y: number }> };
 }
 
 /** A workflow's current definition, as the server has it. */
@@ -92,6 +93,8 @@ test('build the lead-intake workflow by drag and drop, save, activate, fire it, 
   expect(definition.nodes).toEqual(example.nodes);
   const byText = (c: { from: string; to: string }) => `${c.from}->${c.to}`;
   expect(definition.connections.map(byText).sort()).toEqual(example.connections.map(byText).sort());
+  // Where each box was drawn is kept with it, for the next edit.
+  expect(Object.keys(definition.layout?.positions ?? {}).sort()).toEqual(['answer', 'form', 'hot', 'is-hot', 'normal', 'stamp']);
 
   // Deactivated, its webhook is gone; activated, it answers.
   const fire = (score: number) =>

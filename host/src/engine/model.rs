@@ -29,6 +29,35 @@ pub struct Workflow {
     /// Limits and error handling for the whole workflow.
     #[serde(default)]
     pub settings: Settings,
+    /// Where the studio draws each trigger and node; the engine ignores it.
+    #[serde(default, skip_serializing_if = "Layout::is_empty")]
+    pub layout: Layout,
+}
+
+/// Positions on the studio's canvas, by trigger or node id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// The top-left corner of each box, in canvas units.
+    #[serde(default)]
+    pub positions: BTreeMap<String, Position>,
+}
+
+impl Layout {
+    /// Whether it places nothing.
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+/// A point on the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// Rightwards.
+    pub x: f64,
+    /// Downwards.
+    pub y: f64,
 }
 
 /// What kind of trigger.

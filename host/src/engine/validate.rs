@@ -259,6 +259,11 @@ fn check_settings(c: &mut Checker<'_>, wf: &Workflow, error_trigger: &dyn Fn(&st
     if wf.settings.max_steps == 0 {
         c.problem("settings.max_steps", "must be at least 1");
     }
+    let ids: std::collections::HashSet<&str> =
+        wf.triggers.iter().map(|t| t.id.as_str()).chain(wf.nodes.iter().map(|n| n.id.as_str())).collect();
+    for placed in wf.layout.positions.keys().filter(|id| !ids.contains(id.as_str())) {
+        c.problem(format!("layout.positions.{placed}"), format!("no trigger or node `{placed}` to place"));
+    }
     match &wf.settings.error_workflow {
         Some(id) if *id == wf.id => c.problem("settings.error_workflow", "a workflow cannot be its own error workflow"),
         Some(id) => match error_trigger(id) {

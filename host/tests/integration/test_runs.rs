@@ -83,8 +83,12 @@ async fn a_draft_runs_once_without_being_deployed_and_pinned_outputs_stand_for_t
     assert_eq!(listed.as_array().unwrap().len(), 2);
 
     // Deploying it for real starts at version 1: test runs are no versions.
-    let definition = draft(&recorder).to_string();
-    assert_eq!(server.deploy(&definition).await["version"], 1);
+    // Where the studio drew its boxes is kept with it.
+    let mut definition = draft(&recorder);
+    definition["layout"] = json!({"positions": {"go": {"x": 0, "y": 0}, "fetch": {"x": 260.5, "y": 0}}});
+    assert_eq!(server.deploy(&definition.to_string()).await["version"], 1);
+    let (_, saved) = json(server.api(Method::GET, "/workflows/lookup").send().await.unwrap()).await;
+    assert_eq!(saved["definition"]["layout"]["positions"]["fetch"], json!({"x": 260.5, "y": 0.0}));
     server.stop().await;
 }
 
@@ -105,6 +109,13 @@ async fn a_bad_draft_or_pin_is_refused_with_every_problem_and_nothing_runs() {
     let locations: Vec<&str> =
         answer["problems"].as_array().unwrap().iter().map(|p| p["location"].as_str().unwrap()).collect();
     assert_eq!(locations, ["pinned.fetch.main", "pinned.nope"]);
+
+    // A position for a box the draft does not have.
+    let mut misplaced = draft(&recorder);
+    misplaced["layout"] = json!({"positions": {"fetch": {"x": 10, "y": 20}, "ghost": {"x": 0, "y": 0}}});
+    let (status, answer) = test_run(&server, &json!({"workflow": misplaced})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["problems"][0]["location"], "layout.positions.ghost", "{answer}");
 
     for body in [
         json!({"workflow": draft(&recorder), "items": ["not an object"]}),

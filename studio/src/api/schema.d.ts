@@ -689,6 +689,15 @@ export interface components {
             nodes: components["schemas"]["NodeSpec"][];
             connections?: components["schemas"]["Connection"][];
             settings?: components["schemas"]["WorkflowSettings"];
+            /** @description Where the studio draws each trigger and node (the engine ignores it); a position for an id the workflow does not have is refused. */
+            layout?: {
+                positions?: {
+                    [key: string]: {
+                        x: number;
+                        y: number;
+                    };
+                };
+            };
         };
         /** @description What starts executions; which fields apply depends on `type`. */
         Trigger: {

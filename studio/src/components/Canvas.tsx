@@ -7,7 +7,7 @@ import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node
 import type { WorkflowDefinition } from '../api/types';
 import type { NodeState } from '../model/executions';
 import { describe, workflowToGraph, type GraphNode } from '../model/graph';
-import { layout, NODE_HEIGHT, NODE_WIDTH } from '../model/layout';
+import { NODE_HEIGHT, NODE_WIDTH, positionsFor } from '../model/layout';
 
 type BoxData = { node: GraphNode; state?: NodeState; selected?: boolean };
 type BoxNode = Node<BoxData, 'box'>;
@@ -50,7 +50,7 @@ export interface CanvasModel {
 /** The canvas of `definition`, each node's state from `states` when given. */
 export async function buildCanvas(definition: WorkflowDefinition, states?: Map<string, NodeState>): Promise<CanvasModel> {
   const graph = workflowToGraph(definition);
-  const positions = await layout(graph);
+  const positions = await positionsFor(graph, definition.layout?.positions);
   const nodes: BoxNode[] = graph.nodes.map((node) => ({
     id: node.id,
     type: 'box',

@@ -30,7 +30,7 @@ import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pi
 import { Connections } from './Connections';
 import { TestData } from './TestData';
 import { describe, graphToWorkflow, workflowToGraph, type Graph, type GraphNode } from '../model/graph';
-import { layout, NODE_HEIGHT, NODE_WIDTH, type Positions } from '../model/layout';
+import { layout, NODE_HEIGHT, NODE_WIDTH, positionsFor, withPositions, type Positions } from '../model/layout';
 import { go, href } from '../route';
 
 /**
@@ -589,7 +589,8 @@ async function loadDraft(id: string | null): Promise<Draft> {
   }
   const workflow = await api.workflow(id);
   const graph = workflowToGraph(workflow.definition);
-  return { base: workflow.definition, graph, positions: await layout(graph), selected: null, ...fresh };
+  const positions = await positionsFor(graph, workflow.definition.layout?.positions);
+  return { base: workflow.definition, graph, positions, selected: null, ...fresh };
 }
 
 export default function Editor({ id }: { id: string | null }) {
@@ -634,7 +635,7 @@ export default function Editor({ id }: { id: string | null }) {
     setSaving(true);
     dispatch({ type: 'problems', problems: [] });
     try {
-      const definition = graphToWorkflow(draft.graph, draft.base);
+      const definition = withPositions(graphToWorkflow(draft.graph, draft.base), draft.positions);
       const deployed = await api.deploy(JSON.stringify(definition));
       go({ kind: 'workflow', id: deployed.id });
     } catch (e) {
@@ -663,7 +664,7 @@ export default function Editor({ id }: { id: string | null }) {
     setTesting(true);
     dispatch({ type: 'problems', problems: [] });
     try {
-      const run = await api.testRun(graphToWorkflow(draft.graph, draft.base), sample.items, pins);
+      const run = await api.testRun(withPositions(graphToWorkflow(draft.graph, draft.base), draft.positions), sample.items, pins);
       const execution = await api.execution(run.execution_id);
       const states = new Map([...stepsByNode(execution)].map(([node, { state }]) => [node, state]));
       dispatch({ type: 'ran', run: { execution, outputs: outputsByNode(execution), states } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { workflowToGraph } from './graph';
-import { layout, NODE_HEIGHT, NODE_WIDTH } from './layout';
+import { layout, NODE_HEIGHT, NODE_WIDTH, positionsFor, withPositions } from './layout';
 
 function chain(length: number) {
   const nodes = Array.from({ length }, (_, i) => ({ id: `n${i}`, uses: 'wirework/core@^0.1', node: 'noop' }));
@@ -35,5 +35,23 @@ describe('layout', () => {
       connections: [{ from: 't', to: 'ghost' }],
     });
     await expect(layout(graph)).resolves.toHaveProperty('t');
+  });
+
+  it('draws a workflow where it was saved, unless a box has no place', async () => {
+    const graph = chain(2);
+    const kept = { t: { x: 5, y: 6 }, n0: { x: 300, y: 7 }, n1: { x: 600, y: 8 } };
+    expect(await positionsFor(graph, kept)).toEqual(kept);
+    // n1 unplaced (added in YAML): all laid out again, left to right.
+    const laid = await positionsFor(graph, { t: { x: 900, y: 0 }, n0: { x: 0, y: 0 } });
+    expect(laid.t!.x).toBeLessThan(laid.n0!.x);
+  });
+
+  it('keeps positions in the workflow, rounded, only for its boxes', () => {
+    const workflow = { id: 'w', triggers: [{ id: 't', type: 'manual' as const }], nodes: [{ id: 'n', uses: 'wirework/core@^0.1', node: 'noop' }] };
+    expect(withPositions(workflow, { t: { x: 1.4, y: 2.6 }, n: { x: 10, y: 20 }, gone: { x: 0, y: 0 } })).toEqual({
+      ...workflow,
+      layout: { positions: { t: { x: 1, y: 3 }, n: { x: 10, y: 20 } } },
+    });
+    expect(withPositions({ ...workflow, layout: { positions: { t: { x: 0, y: 0 } } } }, {})).toEqual(workflow);
   });
 });
