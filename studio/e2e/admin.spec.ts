@@ -1,17 +1,8 @@
 // Credentials (write-only: values typed, sent once, never shown back) and
 // plugins (capabilities requested and granted; removal refused while in use).
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signIn, token, url } from './session';
 import { shot } from './shots';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
-
-async function signIn(page: Page) {
-  await page.goto(`${url()}/`);
-  await page.getByLabel('API token').fill(token());
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
-}
 
 test('credentials are created, rotated and deleted, their values never shown back', async ({ page }) => {
   await signIn(page);

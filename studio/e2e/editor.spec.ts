@@ -1,18 +1,9 @@
 // The visual editor: the lead-intake example built from an empty canvas by
 // drag and drop, configured, saved, activated, fired and watched live; then
 // broken, with the server's error shown on the node it names.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signIn, token, url } from './session';
 import { shot } from './shots';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
-
-async function signIn(page: Page) {
-  await page.goto(`${url()}/`);
-  await page.getByLabel('API token').fill(token());
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
-}
 
 interface Definition {
   nodes: { id: string }[];

@@ -3,18 +3,9 @@
 // shows as text, and a failed one can be retried.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signIn, token, url } from './session';
 import { shot } from './shots';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
-
-async function signIn(page: Page) {
-  await page.goto(`${url()}/`);
-  await page.getByLabel('API token').fill(token());
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
-}
 
 test('a webhook execution appears live and opens with its step trace; items are text', async ({ page }) => {
   const dialogs: string[] = [];

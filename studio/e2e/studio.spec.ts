@@ -1,9 +1,7 @@
 // The studio in a real browser against a real server (see server.ts).
 import { expect, test } from '@playwright/test';
+import { token, url } from './session';
 import { shot } from './shots';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
 
 test('the page is served with a strict Content-Security-Policy', async ({ page }) => {
   const response = await page.goto(`${url()}/`);

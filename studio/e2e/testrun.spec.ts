@@ -2,18 +2,9 @@
 // inspector's Connect), run with typed sample input, its steps' states and
 // outputs on the canvas; a failing node's output pinned by hand so the next
 // run skips calling it; a run from one node; items shown as text.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signIn, token, url } from './session';
 import { shot } from './shots';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
-
-async function signIn(page: Page) {
-  await page.goto(`${url()}/`);
-  await page.getByLabel('API token').fill(token());
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
-}
 
 test('a draft is test-run with sample input; a pinned node is not called; a run from one node', async ({ page }) => {
   const id = `trial-${Date.now()}`;

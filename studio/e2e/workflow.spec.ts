@@ -3,17 +3,8 @@
 // deactivate it (its webhook stops answering).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
-
-const url = () => process.env.WIREWORK_STUDIO_URL ?? '';
-const token = () => process.env.WIREWORK_TEST_TOKEN ?? '';
-
-async function signIn(page: Page) {
-  await page.goto(`${url()}/`);
-  await page.getByLabel('API token').fill(token());
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Workflows' })).toBeVisible();
-}
+import { expect, test } from '@playwright/test';
+import { signIn, token, url } from './session';
 
 /** Deploy a copy of lead-intake under `id`, its hook at /hooks/{id}/leads. */
 async function deployCopy(id: string) {

@@ -26,18 +26,24 @@ function Box({ data }: NodeProps<BoxNode>) {
       <div className="box-id">{node.id}</div>
       <div className="box-what">{describe(node)}</div>
       {state && <div className="box-state">{state}</div>}
-      {ports.map((port, i) => (
-        <Handle
-          key={port}
-          id={port}
-          type="source"
-          position={Position.Right}
-          style={{ top: `${((i + 1) * 100) / (ports.length + 1)}%` }}
-          title={port}
-        />
-      ))}
+      <OutputPorts node={node.id} ports={ports} />
     </div>
   );
+}
+
+/** A box's output ports: a handle each, named by its port, spread down its right side. */
+export function OutputPorts({ node, ports }: { node: string; ports: string[] }) {
+  return ports.map((port, i) => (
+    <Handle
+      key={port}
+      id={port}
+      type="source"
+      position={Position.Right}
+      style={{ top: `${((i + 1) * 100) / (ports.length + 1)}%` }}
+      title={port}
+      data-testid={`port-${node}-${port}`}
+    />
+  ));
 }
 
 const nodeTypes = { box: Box };

@@ -27,6 +27,7 @@ import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, Workflo
 import { addNode, badId, configErrors, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
 import { failure, stepsByNode, type NodeState } from '../model/executions';
 import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
+import { OutputPorts } from './Canvas';
 import { Connections } from './Connections';
 import { TestData } from './TestData';
 import { describe, graphToWorkflow, workflowToGraph, type Graph, type GraphNode } from '../model/graph';
@@ -235,17 +236,7 @@ function EditableBox({ data, selected }: NodeProps<BoxNode>) {
           {p.location.replace(/^[a-z]+\[\d+\]\([^)]*\)\.?/, '') || 'here'}: {p.message}
         </div>
       ))}
-      {ports.map((port, i) => (
-        <Handle
-          key={port}
-          id={port}
-          type="source"
-          position={Position.Right}
-          style={{ top: `${((i + 1) * 100) / (ports.length + 1)}%` }}
-          title={port}
-          data-testid={`port-${node.id}-${port}`}
-        />
-      ))}
+      <OutputPorts node={node.id} ports={ports} />
     </div>
   );
 }

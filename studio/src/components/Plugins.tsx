@@ -8,21 +8,8 @@ import { useState } from 'react';
 import { api } from '../api/client';
 import type { Plugin, PluginPreview, Upgrade } from '../api/types';
 import { byLabel, parseMetrics } from '../model/metrics';
-import { grantedNow, installGrants, requestedCapabilities } from '../model/plugins';
+import { capabilities, grantedNow, installGrants, requestedCapabilities } from '../model/plugins';
 import { useLoad } from './useLoad';
-
-/** What a plugin requests, for humans, each with whether it is granted. */
-export function capabilities(plugin: Plugin): { what: string; granted: boolean }[] {
-  const requested = plugin.requested;
-  const grants = plugin.grants;
-  const out: { what: string; granted: boolean }[] = [];
-  for (const host of requested.http ?? []) out.push({ what: `http ${host}`, granted: (grants.http ?? []).includes(host) });
-  if (requested.kv) out.push({ what: 'kv', granted: grants.kv ?? false });
-  for (const c of requested.credentials ?? []) out.push({ what: `credential ${c}`, granted: (grants.credentials ?? []).includes(c) });
-  for (const e of requested.events ?? []) out.push({ what: `event ${e}`, granted: (grants.events ?? []).includes(e) });
-  for (const s of requested.secrets ?? []) out.push({ what: `secret ${s}`, granted: true });
-  return out;
-}
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PluginPreview } from '../api/types';
-import { grantedNow, installGrants, requestedCapabilities } from './plugins';
+import type { Plugin, PluginPreview } from '../api/types';
+import { capabilities, grantedNow, installGrants, requestedCapabilities } from './plugins';
 
 const preview: PluginPreview = {
   name: 'wirework/sms',
@@ -15,12 +15,12 @@ const preview: PluginPreview = {
 describe('the install prompt', () => {
   it('asks about each requested capability, with the grant that allows it', () => {
     expect(requestedCapabilities(preview.requested)).toEqual([
-      { what: 'call api.twilio.com over HTTP', grant: 'http=api.twilio.com' },
-      { what: 'call * over HTTP', grant: 'http=*' },
-      { what: 'keep key-value state', grant: 'kv' },
-      { what: 'be handed twilio credentials bound to its nodes', grant: 'credential=twilio' },
-      { what: 'publish events sms.*', grant: 'event=sms.*' },
-      { what: 'read the secret old', grant: null },
+      { name: 'http api.twilio.com', what: 'call api.twilio.com over HTTP', grant: 'http=api.twilio.com' },
+      { name: 'http *', what: 'call * over HTTP', grant: 'http=*' },
+      { name: 'kv', what: 'keep key-value state', grant: 'kv' },
+      { name: 'credential twilio', what: 'be handed twilio credentials bound to its nodes', grant: 'credential=twilio' },
+      { name: 'event sms.*', what: 'publish events sms.*', grant: 'event=sms.*' },
+      { name: 'secret old', what: 'read the secret old', grant: null },
     ]);
   });
 
@@ -30,5 +30,17 @@ describe('the install prompt', () => {
     // `none` first: unticking takes a grant away; internal hosts granted before stay.
     expect(installGrants(['kv', 'http=api.twilio.com'], preview)).toEqual(['none', 'http=api.twilio.com', 'kv', 'http-internal=10.0.0.5']);
     expect(installGrants([], { ...preview, grants: undefined })).toEqual(['none']);
+  });
+
+  it('shows an installed plugin\'s requests with whether each is granted', () => {
+    const plugin = { ...preview, digest: '', nodes: [], grants: preview.grants! } as unknown as Plugin;
+    expect(capabilities(plugin)).toEqual([
+      { what: 'http api.twilio.com', granted: true },
+      { what: 'http *', granted: false },
+      { what: 'kv', granted: false },
+      { what: 'credential twilio', granted: true },
+      { what: 'event sms.*', granted: false },
+      { what: 'secret old', granted: true },
+    ]);
   });
 });
