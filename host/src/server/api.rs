@@ -488,29 +488,26 @@ fn installed_answer(state: &AppState, installed: Installed) -> dto::PluginInstal
 /// does (lockfile, revocations, trust), and load it: it runs from now on.
 /// Grants come from the body only; a package requesting capabilities
 /// without them is refused, as on a terminal-less CLI.
-/// A registry URL the server can ask: `http://` or `https://` and a host
-/// (else 400, before anything is fetched).
-fn check_registry_url(registry: &str) -> Result<(), ApiError> {
-    match url::Url::parse(registry) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
-        _ => Err(ApiError::bad_request(format!(
-            "the registry `{registry}` is not an http:// or https:// URL (e.g. https://registry.example.com)"
-        ))),
+/// What an install or a preview asks of a registry: `publisher/name@RANGE`
+/// from a registry at an `http://` or `https://` URL (else 400, before
+/// anything is fetched).
+fn registry_request(plugin: &str, registry: String, trust_on_first_use: bool) -> Result<RegistryRequest, ApiError> {
+    match url::Url::parse(&registry) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "the registry `{registry}` is not an http:// or https:// URL (e.g. https://registry.example.com)"
+            )))
+        }
     }
+    let (name, range) = parse_spec(plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    Ok(RegistryRequest { name, range, registry, trust_on_first_use, locked: None })
 }
 
 async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: dto::RegistryInstallRequest = parse_json(&body)?;
-    check_registry_url(&request.registry)?;
-    let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let registry = registry_request(&request.plugin, request.registry, request.trust_on_first_use)?;
     let flags = GrantFlags::parse(&request.grants).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    let registry = RegistryRequest {
-        name,
-        range,
-        registry: request.registry,
-        trust_on_first_use: request.trust_on_first_use,
-        locked: None,
-    };
     // In a task of its own: a client that gives up does not stop it half-way.
     let install = tokio::spawn(async move {
         let installed = state.manager.install(&registry, &mut server_decide(&flags)).await;
@@ -524,15 +521,7 @@ async fn install_from_registry(State(state): State<Arc<AppState>>, body: Bytes) 
 /// nothing: the studio's capability prompt asks the operator about these.
 async fn preview_install(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let request: dto::RegistryPreviewRequest = parse_json(&body)?;
-    check_registry_url(&request.registry)?;
-    let (name, range) = parse_spec(&request.plugin).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    let registry = RegistryRequest {
-        name,
-        range,
-        registry: request.registry,
-        trust_on_first_use: request.trust_on_first_use,
-        locked: None,
-    };
+    let registry = registry_request(&request.plugin, request.registry, request.trust_on_first_use)?;
     let preview = tokio::spawn(async move {
         let review = state.manager.preview(&registry).await.map_err(|e| install_refusal(&state, e))?;
         Ok::<_, ApiError>(dto::PluginPreview {
