@@ -759,6 +759,7 @@ impl Driver {
             trigger: &trigger,
             execution: &execution,
             now_ms: started_ms,
+            vars: &self.inner.config.vars,
         };
         let per_item = node.config.uses(Root::Json) && activation.resume.is_none() && parsed.len() > 1;
         if !per_item {
@@ -901,6 +902,7 @@ impl Driver {
                 trigger: &Value::Null,
                 execution: &Value::Null,
                 now_ms: now_ms(),
+                vars: &self.inner.config.vars,
             };
             match template.render(&scope) {
                 Ok(Value::String(event)) if !event.is_empty() => {

@@ -74,6 +74,8 @@ pub struct EngineConfig {
     /// How long an event that nothing waits on is kept for a wait that
     /// begins later (zero: not kept). See `kept_events`.
     pub event_window: Duration,
+    /// The operator's variables, `$vars` in expressions (a JSON object of texts).
+    pub vars: serde_json::Value,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +86,7 @@ impl Default for EngineConfig {
             max_call_wall_ms: wirework_registry::manifest::MAX_LIMITS.wall_ms,
             execution_fuel_budget: None,
             event_window: Duration::from_secs(600),
+            vars: serde_json::Value::Object(serde_json::Map::new()),
         }
     }
 }

@@ -77,6 +77,11 @@ pub struct Settings {
     /// else the repository's studio/dist).
     #[arg(long, env = "WIREWORK_STUDIO_DIR")]
     pub studio_dir: Option<PathBuf>,
+    /// An operator variable, `$vars.<name>` in expressions: `--var region=eu`
+    /// (repeatable; `WIREWORK_VARS="region=eu,tier=gold"`; `vars = ["region=eu"]` in the file).
+    #[arg(long = "var", env = "WIREWORK_VARS", value_delimiter = ',', value_name = "NAME=VALUE")]
+    #[serde(rename = "vars")]
+    pub var: Option<Vec<String>>,
 }
 
 /// The settings the server runs with (`Debug` leaves out the secrets).
@@ -117,6 +122,8 @@ pub struct ServeConfig {
     /// The built studio to serve at `/` (`None`: looked for, see
     /// [`crate::server::studio::StudioFiles::locate`]).
     pub studio_dir: Option<PathBuf>,
+    /// The operator's variables (`$vars` in expressions), a JSON object of texts.
+    pub vars: serde_json::Value,
     /// The first admin token (`WIREWORK_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
     /// The credential key given in the environment (`WIREWORK_SECRET_KEY`).
@@ -142,6 +149,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("call_caps", &self.call_caps)
             .field("execution_fuel_budget", &self.execution_fuel_budget)
             .field("studio_dir", &self.studio_dir)
+            .field("vars", &self.vars)
             .field("admin_token", &hidden(self.admin_token.is_some()))
             .field("secret_key_hex", &hidden(self.secret_key_hex.is_some()))
             .finish()
@@ -220,10 +228,31 @@ impl ServeConfig {
             call_caps,
             execution_fuel_budget: overrides.execution_fuel_budget.or(from_file.execution_fuel_budget),
             studio_dir: overrides.studio_dir.or(from_file.studio_dir),
+            vars: parse_vars(overrides.var.or(from_file.var).unwrap_or_default())?,
             admin_token: secret("WIREWORK_ADMIN_TOKEN"),
             secret_key_hex: secret("WIREWORK_SECRET_KEY"),
         })
     }
+}
+
+/// `name=value` pairs as a JSON object; a name is a letter or `_` then
+/// letters, digits and `_`, as expressions spell it (`$vars.region`).
+fn parse_vars(pairs: Vec<String>) -> anyhow::Result<serde_json::Value> {
+    let mut vars = serde_json::Map::new();
+    for pair in pairs.iter().filter(|p| !p.trim().is_empty()) {
+        let (name, value) =
+            pair.split_once('=').with_context(|| format!("variable `{pair}`: write it as name=value"))?;
+        let name = name.trim();
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            anyhow::bail!("variable name `{name}`: a letter or _, then letters, digits or _");
+        }
+        if vars.insert(name.to_string(), serde_json::Value::String(value.to_string())).is_some() {
+            anyhow::bail!("variable `{name}` is given twice");
+        }
+    }
+    Ok(serde_json::Value::Object(vars))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Settings> {
@@ -259,5 +288,22 @@ mod tests {
         let overrides = Settings { listen: Some("nowhere".into()), ..Default::default() };
         let err = format!("{:#}", ServeConfig::resolve(Some(&dir.path().join("none.toml")), overrides).unwrap_err());
         assert!(err.contains("none.toml"), "{err}");
+    }
+
+    #[test]
+    fn operator_variables_come_from_flags_or_the_file_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wirework.toml");
+        std::fs::write(&file, "vars = [\"region=eu\", \"channel=#sales=team\"]\n").unwrap();
+        let config = ServeConfig::resolve(Some(&file), Settings::default()).unwrap();
+        assert_eq!(config.vars, serde_json::json!({"region": "eu", "channel": "#sales=team"}));
+        let flags = Settings { var: Some(vec!["tier=gold".into()]), ..Default::default() };
+        let config = ServeConfig::resolve(Some(&file), flags).unwrap();
+        assert_eq!(config.vars, serde_json::json!({"tier": "gold"}), "flags replace the file's list");
+        for bad in ["region", "1st=x", "a-b=x", "a=1,a=2"] {
+            let flags = Settings { var: Some(bad.split(',').map(String::from).collect()), ..Default::default() };
+            let err = format!("{:#}", ServeConfig::resolve(Some(&file), flags).unwrap_err());
+            assert!(err.contains("variable"), "{bad}: {err}");
+        }
     }
 }

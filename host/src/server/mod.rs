@@ -152,6 +152,7 @@ impl Server {
             engine: EngineConfig {
                 retention: config.retention,
                 event_window: config.event_window,
+                vars: config.vars.clone(),
                 max_call_wall_ms: config.call_caps.wall_ms,
                 execution_fuel_budget: config.execution_fuel_budget,
                 ..Default::default()

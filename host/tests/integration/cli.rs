@@ -22,7 +22,7 @@ fn build_then_run_a_node_in_the_inner_loop() {
     let home = tempfile::tempdir().unwrap();
     let out = stdout_of(wirework(home.path()).args(["plugin", "build"]).arg(repo().join("plugins/core")));
     let package = out.lines().last().unwrap().to_string();
-    assert!(package.ends_with("wirework-core-0.1.4.wwpkg"), "{out}");
+    assert!(package.ends_with("wirework-core-0.1.5.wwpkg"), "{out}");
     assert!(home.path().join("keys/default.key").exists(), "a key is made on first use");
 
     let out = stdout_of(wirework(home.path()).args(["node", "run", &package, "set", "--json"]).args([
@@ -144,11 +144,11 @@ fn an_install_into_a_data_directory_waits_for_the_change_lock() {
     // (Without the lock it would finish within this window; with it, it never can.)
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(child.try_wait().unwrap().is_none(), "the install went ahead while another change held the lock");
-    assert!(!dir.plugins().join("wirework.core@0.1.4.wwpkg").exists(), "nothing written under another's lock");
+    assert!(!dir.plugins().join("wirework.core@0.1.5.wwpkg").exists(), "nothing written under another's lock");
     drop(held);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(dir.package("wirework/core", &"0.1.4".parse().unwrap()).exists());
+    assert!(dir.package("wirework/core", &"0.1.5".parse().unwrap()).exists());
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn a_package_file_not_named_for_its_manifest_is_refused_at_load() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Copied in by hand under another name: the host will not start on it.
     std::fs::rename(
-        dir.package("wirework/core", &"0.1.4".parse().unwrap()),
+        dir.package("wirework/core", &"0.1.5".parse().unwrap()),
         dir.plugins().join("wirework.core@9.9.9.wwpkg"),
     )
     .unwrap();
@@ -172,7 +172,7 @@ fn a_package_file_not_named_for_its_manifest_is_refused_at_load() {
     assert!(!out.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "wirework.core@9.9.9.wwpkg holds wirework/core 0.1.4, whose file is named wirework.core@0.1.4.wwpkg"
+            "wirework.core@9.9.9.wwpkg holds wirework/core 0.1.5, whose file is named wirework.core@0.1.5.wwpkg"
         ),
         "{stderr}"
     );

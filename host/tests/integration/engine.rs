@@ -345,7 +345,7 @@ connections: [{{from: go, to: hold}}, {{from: hold, to: mark}}]
     wait_for(engine, &first, &[Status::Waiting]).await;
     let v2 = engine.deploy_text(&version("two")).await.unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.4", "the range resolved to an exact version");
+    assert_eq!(v2.pins["wirework/core"].to_string(), "0.1.5", "the range resolved to an exact version");
     let second = engine.start("versioned", None, vec![json!({})]).await.unwrap();
     wait_for(engine, &second, &[Status::Waiting]).await;
     assert_eq!(engine.emit_event("release", json!({})).await.unwrap().resumed, 2);

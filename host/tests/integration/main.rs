@@ -25,6 +25,7 @@ mod engine;
 mod event_window;
 mod events;
 mod examples;
+mod expressions;
 mod flows;
 mod http_node;
 mod js_plugin;

@@ -222,7 +222,7 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let served = start(&data, port, &dir.path().join("server.log"));
     let admin = admin_token(&served.until_listening());
     let http = f.http.to_str().unwrap();
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.5"]);
 
     // Refusals change nothing: no token, both a server and a data directory.
     let (code, _, stderr) = cli(&url, None, &["plugin", "add", http, "--server", &url], None);
@@ -232,12 +232,12 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let (code, _, stderr) = cli(&url, Some(&admin), &both, None);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("cannot be used with"), "{stderr}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.5"]);
 
     // Written beside the server, a package is not loaded: the CLI says so.
     let beside = ok_with_stderr(cli(&url, None, &["plugin", "add", http, "--data-dir", data.to_str().unwrap()], None));
     assert!(beside.contains("only at its next start") && beside.contains("--server"), "{beside}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.5"]);
 
     // Through the server it is loaded at once, with the grants given (and a
     // warning when what it requests is not granted).
@@ -254,7 +254,7 @@ fn plugins_change_on_a_running_server_and_workflows_start_by_hand() {
     let add = ["plugin", "add", http, "--server", &url, "--grant-http", "127.0.0.1:1"];
     let out = ok(cli(&url, Some(&admin), &add, None));
     assert_eq!(out.lines().last(), Some("wirework/http@0.1.3"), "{out}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4", "wirework/http@0.1.3"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.5", "wirework/http@0.1.3"]);
     let list = ok(cli(&url, None, &["plugin", "list", "--server", &url, "--token", &admin], None));
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[1]["grants"]["http"][0], "127.0.0.1:1", "{list:#}");
@@ -323,7 +323,7 @@ connections: [{from: on-ping, to: tag}, {from: tag, to: call}]
     assert_eq!(loaded(&url, &admin).len(), 2);
     let out = ok(cli(&url, Some(&admin), &[&remove[..], &["--force"]].concat(), None));
     assert!(out.contains("removed wirework/http 0.1.3"), "{out}");
-    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.4"]);
+    assert_eq!(loaded(&url, &admin), ["wirework/core@0.1.5"]);
     let (code, _, stderr) = cli(&url, Some(&admin), &remove, None);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not installed"), "{stderr}");

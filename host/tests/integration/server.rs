@@ -193,7 +193,7 @@ async fn deploy_fire_follow_and_every_refusal() {
     for family in [
         "wirework_executions_finished_total{status=\"succeeded\"}",
         "wirework_step_duration_seconds_bucket",
-        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.4\"}",
+        "wirework_fuel_consumed_total{plugin=\"wirework/core@0.1.5\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"202\"}",
         "wirework_webhook_duration_seconds_count{mode=\"async\",code=\"413\"}",
         "wirework_executions_in_memory",

@@ -1,6 +1,7 @@
 //! Conditions on an item's fields, shared by `if`, `switch` and `filter`.
 //!
 //! ```json
+//! "{{ $json.score >= 50 }}"
 //! {"field": "score", "op": "gte", "value": 50}
 //! {"all": [{"field": "country", "op": "eq", "value": "NL"},
 //!          {"not": {"field": "tags", "op": "contains", "value": "customer"}}]}
@@ -14,6 +15,9 @@ use std::cmp::Ordering;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Condition {
+    /// What an expression gave, evaluated by the host per item:
+    /// `"{{ $json.score >= 50 && $json.country == 'NL' }}"`.
+    Is(bool),
     /// Every condition holds.
     All { all: Vec<Condition> },
     /// At least one condition holds.
@@ -69,6 +73,7 @@ impl Condition {
     /// Whether `item` satisfies the condition.
     pub fn holds(&self, item: &Value) -> bool {
         match self {
+            Condition::Is(value) => *value,
             Condition::All { all } => all.iter().all(|c| c.holds(item)),
             Condition::Any { any } => any.iter().any(|c| c.holds(item)),
             Condition::Not { not } => !not.holds(item),
@@ -188,6 +193,15 @@ mod tests {
         ]}));
         assert!(c.holds(&item));
         assert!(!cond(json!({"not": {"field": "a", "op": "exists"}})).holds(&item));
+    }
+
+    #[test]
+    fn an_expression_s_result_is_a_condition() {
+        let item = json!({"a": 1});
+        assert!(cond(json!(true)).holds(&item));
+        assert!(!cond(json!(false)).holds(&item));
+        assert!(cond(json!({"all": [true, {"field": "a", "op": "eq", "value": 1}]})).holds(&item));
+        assert!(serde_json::from_value::<Condition>(json!("true")).is_err(), "text is not a result");
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl Node for Filter {
 }
 
 fn condition_schema() -> Value {
-    json!({"type": "object", "required": ["condition"], "properties": {"condition": {"type": "object"}}})
+    json!({"type": "object", "required": ["condition"], "properties": {"condition": {"type": ["object", "boolean"]}}})
 }
 
 /// Configuration of `switch`.

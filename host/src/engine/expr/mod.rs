@@ -1,12 +1,14 @@
 //! Expressions in node configuration: `{{ $json.email }}`,
-//! `{{ $node.lookup.json.id }}`, `"Hi {{ $json.first_name }}!"`.
+//! `"Hi {{ $json.first_name }}!"`, `{{ $json.score >= 50 ? "hot" : "warm" }}`.
 //!
-//! An expression is a root variable followed by a JSONPath (RFC 9535) query,
-//! evaluated by `serde_json_path`: `$json.email` is the query `$.email` on the
-//! current item. There are no function calls into the host, no loops and no
-//! assignment: an expression reads data and nothing else. Its cost is bounded
-//! by its length and at most one descendant (`..`) segment; its result by
-//! [`MAX_RENDERED_BYTES`].
+//! An expression is either a look-up (a root variable followed by a
+//! JSONPath, RFC 9535, evaluated by `serde_json_path`: `$json.lines[*].sku`)
+//! or, when it is more than a look-up, a CEL expression ([`cel`]): arithmetic,
+//! comparisons, text, dates and list functions. Look-ups are tried first, so
+//! every workflow written before CEL keeps its meaning and its speed.
+//! Neither kind calls into the host: an expression reads data and nothing
+//! else, within a budget of work ([`cel::EVALUATION_BUDGET`]) and of size
+//! ([`MAX_RENDERED_BYTES`]). docs/expressions.md is the reference.
 //!
 //! | root | value |
 //! |------|-------|
@@ -15,12 +17,18 @@
 //! | `$node` | `{ <id>: {"json": first item, "items": [...]} }` for every node run so far |
 //! | `$trigger` | the first item the execution started with |
 //! | `$execution` | `{"id", "workflow_id", "workflow_version"}` |
-//! | `$now` | milliseconds since the Unix epoch |
+//! | `$now` | the step's start: milliseconds since 1970 in a look-up, a timestamp in CEL |
+//! | `$vars` | the operator's variables (`wirework serve --var name=value`) |
 //!
 //! A string that is exactly one expression takes the expression's JSON type
 //! (a number stays a number); an expression inside text is spliced in as text.
-//! A query that selects nothing gives `null` (or empty text); one that selects
-//! several values gives an array.
+//! A look-up that selects nothing gives `null` (or empty text); one that
+//! selects several values gives an array.
+
+mod cel;
+mod library;
+
+pub use self::cel::EVALUATION_BUDGET;
 
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
@@ -45,6 +53,8 @@ pub enum Root {
     Execution,
     /// `$now`
     Now,
+    /// `$vars`
+    Vars,
 }
 
 impl Root {
@@ -56,6 +66,7 @@ impl Root {
             "trigger" => Root::Trigger,
             "execution" => Root::Execution,
             "now" => Root::Now,
+            "vars" => Root::Vars,
             _ => return None,
         })
     }
@@ -63,9 +74,11 @@ impl Root {
 
 /// One compiled `{{ ... }}`.
 #[derive(Debug, Clone)]
-struct Expr {
-    root: Root,
-    query: JsonPath,
+enum Expr {
+    /// A root variable and a JSONPath query on it.
+    Path { root: Root, query: JsonPath },
+    /// Anything more.
+    Cel(Box<cel::CelExpr>),
 }
 
 #[derive(Debug, Clone)]
@@ -92,8 +105,10 @@ pub struct Scope<'a> {
     pub trigger: &'a Value,
     /// `$execution`.
     pub execution: &'a Value,
-    /// `$now`.
+    /// `$now`, in milliseconds since 1970.
     pub now_ms: u64,
+    /// `$vars`.
+    pub vars: &'a Value,
 }
 
 /// A node's configuration with its expressions compiled.
@@ -122,11 +137,13 @@ impl ConfigTemplate {
         let mut roots: Vec<Root> = holes
             .iter()
             .flat_map(|(_, t): &(Vec<PathStep>, Template)| t.parts.iter())
-            .filter_map(|p| match p {
-                Part::Expr(e) => Some(e.root),
-                Part::Text(_) => None,
+            .flat_map(|p| match p {
+                Part::Expr(Expr::Path { root, .. }) => vec![*root],
+                Part::Expr(Expr::Cel(e)) => e.roots().to_vec(),
+                Part::Text(_) => Vec::new(),
             })
             .collect();
+        roots.sort_by_key(|r| *r as u8);
         roots.dedup();
         Ok(ConfigTemplate { value: config.clone(), holes, roots })
     }
@@ -255,44 +272,71 @@ impl Expr {
         if source.len() > MAX_EXPRESSION_BYTES {
             return Err(format!("expression longer than {MAX_EXPRESSION_BYTES} bytes"));
         }
-        let body = source.strip_prefix('$').ok_or_else(|| {
-            format!("`{source}`: an expression starts with $json, $items, $node, $trigger, $execution or $now")
-        })?;
+        if let Some(path) = Expr::path(source) {
+            return path;
+        }
+        cel::CelExpr::compile(source).map(|e| Expr::Cel(Box::new(e))).map_err(|e| format!("`{source}`: {e}"))
+    }
+
+    /// The look-up `source` spells, if it is one (`None`: try CEL).
+    fn path(source: &str) -> Option<Result<Expr, String>> {
+        let body = source.strip_prefix('$')?;
         let name_len = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
         let (name, path) = body.split_at(name_len);
-        let root = Root::parse(name).ok_or_else(|| {
-            format!("`{source}`: unknown variable `${name}` (use $json, $items, $node, $trigger, $execution or $now)")
-        })?;
-        if path.matches("..").count() > 1 {
-            return Err(format!("`{source}`: at most one descendant (`..`) segment per expression"));
-        }
+        let root = Root::parse(name)?;
         if !(path.is_empty() || path.starts_with('.') || path.starts_with('[')) {
-            return Err(format!("`{source}`: expected `.field` or `[...]` after `${name}`"));
+            return None;
         }
-        let query = JsonPath::parse(&format!("${path}")).map_err(|e| format!("`{source}`: {e}"))?;
-        Ok(Expr { root, query })
+        let query = JsonPath::parse(&format!("${path}")).ok()?;
+        if path.matches("..").count() > 1 {
+            return Some(Err(format!("`{source}`: at most one descendant (`..`) segment per expression")));
+        }
+        Some(Ok(Expr::Path { root, query }))
     }
 
     fn eval(&self, scope: &Scope<'_>, node_value: &mut Option<Value>) -> Result<Value, String> {
+        match self {
+            Expr::Path { root, query } => Ok(Expr::look_up(*root, query, scope, node_value)),
+            Expr::Cel(expr) => {
+                let node: &Value = match expr.roots().contains(&Root::Node) {
+                    true => node_value.get_or_insert_with(scope.node),
+                    false => &Value::Null,
+                };
+                let empty = Value::Object(Map::new());
+                expr.eval(&cel::Variables {
+                    json: scope.json.unwrap_or(&empty),
+                    items: scope.items,
+                    node,
+                    trigger: scope.trigger,
+                    execution: scope.execution,
+                    vars: scope.vars,
+                    now_ms: scope.now_ms,
+                })
+            }
+        }
+    }
+
+    fn look_up(root: Root, query: &JsonPath, scope: &Scope<'_>, node_value: &mut Option<Value>) -> Value {
         let empty = Value::Object(Map::new());
         let now;
-        let root: &Value = match self.root {
+        let root: &Value = match root {
             Root::Json => scope.json.unwrap_or(&empty),
             Root::Items => scope.items,
             Root::Node => node_value.get_or_insert_with(scope.node),
             Root::Trigger => scope.trigger,
             Root::Execution => scope.execution,
+            Root::Vars => scope.vars,
             Root::Now => {
                 now = Value::from(scope.now_ms);
                 &now
             }
         };
-        let found = self.query.query(root).all();
-        Ok(match found.as_slice() {
+        let found = query.query(root).all();
+        match found.as_slice() {
             [] => Value::Null,
             [one] => (*one).clone(),
             many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
-        })
+        }
     }
 }
 
@@ -312,6 +356,7 @@ mod tests {
             trigger: &json!({"email": "t@example.com"}),
             execution: &json!({"id": "e1", "workflow_id": "wf", "workflow_version": 3}),
             now_ms: 1000,
+            vars: &json!({"region": "eu"}),
         };
         template.render(&scope)
     }
@@ -358,7 +403,7 @@ mod tests {
     fn syntax_errors_name_their_place() {
         let errors = ConfigTemplate::compile(&json!({
             "a": "{{ $json.email",
-            "b": {"c": ["ok", "{{ json.email }}"]},
+            "b": {"c": ["ok", "{{ $json.email + }}"]},
             "d": "{{ $secrets.key }}",
             "e": "{{ $json[?@.x ==] }}",
             "f": "{{ $json..a..b }}",
@@ -369,6 +414,91 @@ mod tests {
         assert!(errors[2].1.contains("unknown variable `$secrets`"), "{errors:?}");
     }
 
+    fn render_with(config: Value, item: &Value, items: &Value) -> Result<Value, String> {
+        let template = ConfigTemplate::compile(&config).map_err(|e| format!("{e:?}"))?;
+        let node = || json!({});
+        let scope = Scope {
+            json: Some(item),
+            items,
+            node: &node,
+            trigger: &json!({}),
+            execution: &json!({}),
+            now_ms: 0,
+            vars: &json!({}),
+        };
+        template.render(&scope)
+    }
+
+    #[test]
+    fn an_expression_that_explodes_in_work_or_size_fails_with_a_clear_error() {
+        let items = Value::Array((0..300).map(|i| json!({"i": i})).collect());
+        let item = json!({"text": "x".repeat(100_000)});
+        // Each turn makes a list as long as the input: 300 × 300 × 300 elements.
+        let cube = render_with(json!({"v": "{{ $items.map(a, $items.map(b, $items)) }}"}), &item, &items);
+        assert!(cube.as_ref().is_err_and(|e| e.contains("more work than")), "{cube:?}");
+        // Each turn makes 200 KB of text.
+        let text = render_with(json!({"v": "{{ $items.map(a, $json.text + $json.text).size() }}"}), &item, &items);
+        assert!(text.as_ref().is_err_and(|e| e.contains("more work than")), "{text:?}");
+        // A result past the size limit, made without a loop.
+        let sum = "$json.text + ".repeat(12);
+        let big = render_with(json!({"v": format!("{{{{ {sum}'' }}}}")}), &item, &items);
+        assert!(big.as_ref().is_err_and(|e| e.contains("larger than")), "{big:?}");
+        // Bounded work within the budget still runs.
+        let fine = render_with(json!({"v": "{{ $items.map(a, a.i * 2).sum() }}"}), &item, &items).unwrap();
+        assert_eq!(fine, json!({"v": 89700}));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_compile_time_not_a_crash() {
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(400), ")".repeat(400));
+        let errors = ConfigTemplate::compile(&json!({ "v": deep })).unwrap_err();
+        assert!(errors[0].1.contains("syntax error"), "{errors:?}");
+        let deep_list = format!("{{{{ {}1{} }}}}", "[".repeat(300), "]".repeat(300));
+        assert!(ConfigTemplate::compile(&json!({ "v": deep_list })).is_err());
+        let long = format!("{{{{ {} }}}}", "1 + ".repeat(300) + "1");
+        let errors = ConfigTemplate::compile(&json!({ "v": long })).unwrap_err();
+        assert!(errors[0].1.contains("longer than"), "{errors:?}");
+    }
+
+    #[test]
+    fn malformed_expressions_are_errors_not_crashes() {
+        for text in [
+            "{{ }}",
+            "{{ ) }}",
+            "{{ 'unterminated }}",
+            "{{ a.b( }}",
+            "{{ Msg{a: 1} }}",
+            "{{ 1 ? 2 : }}",
+            "{{ $json.x.map(1, 2) }}",
+            "{{ [1,2].map(x) }}",
+            "{{ $ }}",
+            "{{ $json.a.?b.[c] }}",
+        ] {
+            assert!(ConfigTemplate::compile(&json!({ "v": text })).is_err(), "{text} compiled");
+        }
+        let item = json!({"s": "abc", "n": null});
+        for text in [
+            "{{ {1: 2, 1: 3} }}",
+            "{{ $json.s.map(c, c) }}",
+            "{{ $json.s.matches('(') }}",
+            "{{ $json.n.x.y + 1 }}",
+            "{{ b'x' }}",
+            "{{ formatDate($json.s, '%Q') }}",
+            "{{ parseDate('2026-01-01').formatDate('%Y', 'Mars/Olympus') }}",
+        ] {
+            let out = render_with(json!({ "v": text }), &item, &json!([]));
+            assert!(out.is_err(), "{text} gave {out:?}");
+        }
+    }
+
+    #[test]
+    fn cel_expressions_know_which_variables_they_read() {
+        let t = ConfigTemplate::compile(&json!({"a": "{{ $json.score > 1 && trigger.x == vars.y }}"})).unwrap();
+        assert!(t.uses(Root::Json) && t.uses(Root::Trigger) && t.uses(Root::Vars) && !t.uses(Root::Node));
+        let t = ConfigTemplate::compile(&json!({"a": "{{ $items.map(i, i.x) }}"})).unwrap();
+        assert!(!t.uses(Root::Json) && t.uses(Root::Items));
+    }
+
     #[test]
     fn item_dependence_is_known() {
         let t = ConfigTemplate::compile(&json!({"a": "{{ $json.x }}"})).unwrap();
@@ -376,3 +506,6 @@ mod tests {
         assert!(ConfigTemplate::compile(&json!({"a": "x"})).unwrap().is_static());
     }
 }
+
+#[cfg(test)]
+mod doc_examples;
