@@ -49,7 +49,7 @@ use wirework_registry::{Package, TrustStore};
 /// Typed exports for the bare paths, synchronous; WIT types shared with `bare_async`.
 mod bare {
     wasmtime::component::bindgen!({
-        path: "../wit/0.2.0",
+        path: "../wit/0.3.0",
         world: "plugin",
         with: { "wirework:plugin/types": crate::bare_async::wirework::plugin::types },
     });
@@ -57,7 +57,7 @@ mod bare {
 
 /// Typed exports for the bare paths, async.
 mod bare_async {
-    wasmtime::component::bindgen!({ path: "../wit/0.2.0", world: "plugin", exports: { default: async } });
+    wasmtime::component::bindgen!({ path: "../wit/0.3.0", world: "plugin", exports: { default: async } });
 }
 
 const CONFIG: &str = r#"{"fields": {"tag": "engaged", "stage": "nurture"}}"#;
@@ -229,6 +229,7 @@ fn javascript_against_rust(
 ) -> anyhow::Result<()> {
     let home = &built.home;
     let js_package = support::build_into(rt, home, "examples/github-plugin")?;
+    let code_package = support::build_into(rt, home, "plugins/code")?;
     let cache = home.root().join("artifacts");
     let config = RuntimeConfig { cache_dir: Some(cache), ..Default::default() };
     let runtime = Runtime::new(config, Arc::new(MemoryKv::default()))?;
@@ -237,9 +238,10 @@ fn javascript_against_rust(
     let js = rt.block_on(runtime.load(Package::read(&js_package)?, &trust, &Grants::default()))?;
     let js_load = started.elapsed();
     let rust = rt.block_on(runtime.load(Package::read(&built.package)?, &trust, &Grants::default()))?;
+    let code = rt.block_on(runtime.load(Package::read(&code_package)?, &trust, &Grants::default()))?;
     let call = |node: &str| Invocation {
         node: node.into(),
-        config: "{}".into(),
+        config: if node == "javascript" { r#"{"code": "return items;"}"#.into() } else { "{}".into() },
         items: vec![ITEM.into()],
         execution_id: "bench".into(),
         attempt: 1,
@@ -253,17 +255,21 @@ fn javascript_against_rust(
             other => panic!("{node} did not pass its item on: {other:?}"),
         }
     };
-    let (js_fuel, rust_fuel) = (run(&js, "webhook"), run(&rust, "noop"));
+    let (js_fuel, rust_fuel, code_fuel) = (run(&js, "webhook"), run(&rust, "noop"), run(&code, "javascript"));
     let mut js_path = || {
         run(&js, "webhook");
+    };
+    let mut code_path = || {
+        run(&code, "javascript");
     };
     let mut rust_path = || {
         run(&rust, "noop");
     };
-    let (mut js_best, mut rust_best) = (Duration::MAX, Duration::MAX);
+    let (mut js_best, mut rust_best, mut code_best) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..ROUNDS {
         js_best = js_best.min(measure(&mut js_path, round));
         rust_best = rust_best.min(measure(&mut rust_path, round));
+        code_best = code_best.min(measure(&mut code_path, round));
     }
     println!(
         "a JavaScript node against a Rust one (pass one item on), host path, best of {ROUNDS} rounds \
@@ -271,9 +277,11 @@ fn javascript_against_rust(
         js_load.as_secs_f64(),
         if js.loaded_from_cache() { "precompiled, from the cache" } else { "compiled" }
     );
-    for (name, time, fuel) in
-        [("Rust: core `noop`", rust_best, rust_fuel), ("JavaScript: github `webhook`", js_best, js_fuel)]
-    {
+    for (name, time, fuel) in [
+        ("Rust: core `noop`", rust_best, rust_fuel),
+        ("JavaScript: github `webhook`", js_best, js_fuel),
+        ("code node: `return items;`", code_best, code_fuel),
+    ] {
         println!(
             "  {name:<30} {:>9.1} µs/call  {:>8.0} calls/s  {:>11} fuel/call",
             time.as_secs_f64() * 1e6,
@@ -285,6 +293,11 @@ fn javascript_against_rust(
         "ratio JavaScript / Rust: {:.1}x time, {:.0}x fuel",
         js_best.as_secs_f64() / rust_best.as_secs_f64(),
         js_fuel as f64 / rust_fuel.max(1) as f64
+    );
+    println!(
+        "the code node against a core node: {:.1}x time, {:.0}x fuel per call",
+        code_best.as_secs_f64() / rust_best.as_secs_f64(),
+        code_fuel as f64 / rust_fuel.max(1) as f64
     );
     Ok(())
 }

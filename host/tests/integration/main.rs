@@ -16,6 +16,7 @@ mod common;
 mod fakes;
 
 mod cli;
+mod code_node;
 mod contracts;
 mod core_nodes;
 mod crash;

@@ -44,8 +44,8 @@ pub struct Fixtures {
 }
 
 impl Fixtures {
-    /// The package of a first-party integration, `plugins/<name>` (`crm`,
-    /// `stripe`, `sms`, `email`, `slack`), built on first use by the
+    /// The package of a first-party plugin beyond core and http,
+    /// `plugins/<name>` (`crm`, `stripe`, `sms`, `email`, `slack`, `code`), built on first use by the
     /// project's own build command and signed with the fixtures' key.
     pub fn integration(&self, name: &str) -> PathBuf {
         let package = self.dir.join("packages").join(format!("{name}.wwpkg"));
@@ -187,7 +187,7 @@ fn sources_digest() -> String {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
             let name = entry.file_name().unwrap().to_string_lossy();
-            if entry.is_dir() && name != "target" && !name.starts_with('.') {
+            if entry.is_dir() && name != "target" && name != "node_modules" && !name.starts_with('.') {
                 dirs.push(entry);
             } else if entry.is_file() {
                 files.push(entry);
