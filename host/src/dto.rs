@@ -40,6 +40,9 @@ pub struct WorkflowAnswer {
     pub definition: Workflow,
     /// The plugin versions it runs.
     pub pins: BTreeMap<String, Version>,
+    /// The exact version of the workflow each of its calling nodes runs, by node id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub calls: BTreeMap<String, u32>,
 }
 
 /// An execution started or re-run.

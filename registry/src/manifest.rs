@@ -228,6 +228,15 @@ pub fn event_pattern_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// The prefix of the events only the host's engine emits (a called
+/// workflow's result, `wirework.call:<execution>`): no plugin publishes them.
+pub const RESERVED_EVENT_PREFIX: &str = "wirework.";
+
+/// Whether `name` is one of the engine's own events.
+pub fn is_reserved_event(name: &str) -> bool {
+    name.starts_with(RESERVED_EVENT_PREFIX)
+}
+
 /// Whether `pattern` is a valid `capabilities.events` entry: dot-separated
 /// words of lower case letters, digits, `-` and `_`, the last one possibly `*`.
 pub fn valid_event_pattern(pattern: &str) -> bool {

@@ -82,12 +82,12 @@ impl Engine {
     /// Delete a workflow: its versions, its schedules' slots, its finished
     /// executions and its test runs. Refused while an execution of it has not
     /// finished (cancel it first) or while another workflow names it as its
-    /// `error_workflow`. Durable when this returns.
+    /// `error_workflow` or calls it. Durable when this returns.
     pub async fn delete_workflow(&self, id: &str) -> Result<Deletion, EngineError> {
         let _guard = self.inner.deploy_lock.lock().await;
         let head = self.head(id)?.ok_or_else(|| EngineError::NotFound(format!("no workflow `{id}`")))?;
         let store = &self.inner.store;
-        let mut named_by = Vec::new();
+        let (mut named_by, mut called_by) = (Vec::new(), Vec::new());
         for other in self.workflows()? {
             if other.id == id {
                 continue;
@@ -95,13 +95,22 @@ impl Engine {
             let Some(bytes) = store.get(&keys::version(&other.id, other.current))? else { continue };
             let version: WorkflowVersion = decode(&bytes, "workflow version")?;
             if version.workflow.settings.error_workflow.as_deref() == Some(id) {
-                named_by.push(other.id);
+                named_by.push(format!("`{}`", other.id));
+            }
+            if version.workflow.nodes.iter().any(|n| n.call.as_ref().is_some_and(|c| c.workflow == id)) {
+                called_by.push(format!("`{}`", other.id));
             }
         }
         if !named_by.is_empty() {
             return Err(EngineError::Conflict(format!(
                 "workflow `{id}` is the error_workflow of {}: change their settings first",
-                named_by.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+                named_by.join(", ")
+            )));
+        }
+        if !called_by.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "workflow `{id}` is called by {}: change them first",
+                called_by.join(", ")
             )));
         }
         refuse_unfinished(store, id)?;

@@ -10,9 +10,10 @@ use super::bindings;
 use super::expr::{Root, Scope};
 use super::outbox::{self, Action};
 use super::records::{
-    keys, Activation, ExecState, ExecutionError, ExecutionRecord, Parked, Resume, Status, StepOutcome, StepRecord,
+    keys, Activation, ExecState, ExecutionError, ExecutionRecord, ParentLink, Parked, Resume, Status, StepOutcome,
+    StepRecord,
 };
-use super::validate::{Plan, PlanNode, Source};
+use super::validate::{Plan, PlanCall, PlanNode, Source};
 use super::{decode, encode, now_ms, EngineError, Inner};
 use crate::runtime::{Invocation, Json, LogLine, NodeFailure, Outcome};
 use crate::store::Batch;
@@ -191,6 +192,15 @@ struct StepDone {
     duration_us: u64,
     logs: Vec<LogLine>,
     denials: Vec<String>,
+    /// The execution a calling node's step starts (its id chosen here).
+    child: Option<String>,
+}
+
+impl StepDone {
+    /// A step settled without a plugin call: no fuel, no time.
+    fn without_call(step: u64, result: Result<Outcome, NodeFailure>, started_ms: u64, logs: Vec<LogLine>) -> StepDone {
+        StepDone { step, result, fuel: 0, started_ms, duration_us: 0, logs, denials: Vec::new(), child: None }
+    }
 }
 
 struct Driver {
@@ -554,6 +564,15 @@ impl Driver {
     async fn commit(&mut self, batch: Batch) -> anyhow::Result<()> {
         self.held.ops.extend(batch.ops);
         self.changed = false;
+        // A called execution that finishes hands its result to the step
+        // that waits for it, once: in the commit that stores its end.
+        let finishing = self.record.status.is_finished() && !self.stored_status.is_some_and(|s| s.is_finished());
+        if let Some(parent) = self.record.parent.as_ref().filter(|p| finishing && p.waits) {
+            let action = Action::ReturnCall { parent: parent.execution_id.clone(), child: self.record.id.clone() };
+            let mut held = std::mem::take(&mut self.held);
+            self.push_action(action, &mut held);
+            self.held = held;
+        }
         let next_are_pure =
             self.record.state.ready.iter().all(|a| {
                 self.launched.contains(&a.step) || !self.plan.nodes[self.plan.node_index[&a.node]].side_effects
@@ -662,25 +681,18 @@ impl Driver {
         let step = activation.step;
         let node = &self.plan.nodes[self.plan.node_index[&activation.node]];
         let setup_failed = move |message: String| -> BoxFuture<'static, StepDone> {
-            let result = Err(NodeFailure::Setup { message });
-            let (logs, denials) = (Vec::new(), Vec::new());
-            Box::pin(std::future::ready(StepDone { step, result, fuel: 0, started_ms, duration_us: 0, logs, denials }))
+            let done = StepDone::without_call(step, Err(NodeFailure::Setup { message }), started_ms, Vec::new());
+            Box::pin(std::future::ready(done))
         };
         if let Some(ports) = &node.pinned {
             // A test run's pinned output: the node is not called.
             let result = Ok(Outcome::Emit { ports: ports.clone() });
             let logs =
                 vec![LogLine { level: "info".into(), message: "output pinned for this test run: not called".into() }];
-            let denials = Vec::new();
-            return Box::pin(std::future::ready(StepDone {
-                step,
-                result,
-                fuel: 0,
-                started_ms,
-                duration_us: 0,
-                logs,
-                denials,
-            }));
+            return Box::pin(std::future::ready(StepDone::without_call(step, result, started_ms, logs)));
+        }
+        if let Some(call) = &node.call {
+            return Box::pin(std::future::ready(self.call_step(call, activation, started_ms)));
         }
         let calls = match self.calls(node, activation, started_ms) {
             Ok(calls) => calls,
@@ -718,6 +730,71 @@ impl Driver {
             secret_values,
         };
         Box::pin(step_calls.run(step, started_ms))
+    }
+
+    /// A calling node's step. First run: choose the child's id and wait for
+    /// its result (or, fire and forget, pass the items on); the child is
+    /// started by a follow-up action of the commit that records this step
+    /// ([`Action::StartCall`]). Resumed by the child's result: its output
+    /// items, or its failure as this step's.
+    fn call_step(&self, call: &PlanCall, activation: &Activation, started_ms: u64) -> StepDone {
+        let done = |result, logs: Vec<LogLine>, child| StepDone {
+            child,
+            ..StepDone::without_call(activation.step, result, started_ms, logs)
+        };
+        let info = |message: String| vec![LogLine { level: "info".into(), message }];
+        if let Some(resume) = &activation.resume {
+            let result: Value =
+                resume.event.as_ref().and_then(|e| serde_json::from_str(e.get()).ok()).unwrap_or(Value::Null);
+            let child = result["execution_id"].as_str().unwrap_or_default().to_string();
+            return match result["status"].as_str() {
+                Some("succeeded") => {
+                    let items = result["items"].as_array().cloned().unwrap_or_default();
+                    let items = items.into_iter().filter_map(|i| serde_json::value::to_raw_value(&i).ok()).collect();
+                    let ports = vec![crate::runtime::PortItems { port: "main".into(), items }];
+                    done(
+                        Ok(Outcome::Emit { ports }),
+                        info(format!("execution {child} of `{}` succeeded", call.workflow)),
+                        None,
+                    )
+                }
+                status => {
+                    let message = format!(
+                        "the called workflow `{}` {} (execution {child}): {}",
+                        call.workflow,
+                        status.unwrap_or("did not finish"),
+                        result["error"].as_str().unwrap_or("no error recorded")
+                    );
+                    let failure = NodeFailure::Plugin {
+                        message,
+                        code: Some("call_failed".into()),
+                        retryable: false,
+                        retry_after_ms: None,
+                    };
+                    done(Err(failure), Vec::new(), None)
+                }
+            };
+        }
+        if self.record.depth >= super::MAX_CALL_DEPTH {
+            let message = format!(
+                "calls nest {} deep here, the most there may be: workflows calling each other without end?",
+                super::MAX_CALL_DEPTH
+            );
+            let failure = NodeFailure::Setup { message };
+            return done(Err(failure), Vec::new(), None);
+        }
+        let child = uuid::Uuid::now_v7().to_string();
+        let logs = info(format!("started execution {child} of `{}` v{}", call.workflow, call.version));
+        let result = if call.wait {
+            let state =
+                serde_json::value::to_raw_value(&json!({ "execution_id": child })).expect("JSON values serialise");
+            Ok(Outcome::Wait { until_unix_ms: None, event: Some(call_event(&child)), state })
+        } else {
+            Ok(Outcome::Emit {
+                ports: vec![crate::runtime::PortItems { port: "main".into(), items: activation.items.clone() }],
+            })
+        };
+        done(result, logs, Some(child))
     }
 
     /// The (config, items) of each call a step makes: one call with every
@@ -802,6 +879,23 @@ impl Driver {
         let plan = self.plan.clone();
         let node_index = plan.node_index[&activation.node];
         let node = &plan.nodes[node_index];
+        if let (Some(call), Some(child)) = (&node.call, &done.child) {
+            let parent = ParentLink {
+                execution_id: self.record.id.clone(),
+                step: activation.step,
+                node: activation.node.clone(),
+                waits: call.wait,
+            };
+            let action = Action::StartCall {
+                workflow: call.workflow.clone(),
+                version: call.version,
+                id: child.clone(),
+                items: activation.items.clone(),
+                parent,
+                depth: self.record.depth + 1,
+            };
+            self.push_action(action, batch);
+        }
         let (result, mut record) = self.step_record(node, &activation, done);
         let workflow = &self.record.workflow_id;
         self.inner.metrics.record_step(workflow, &record.plugin, &node.spec.node, record.duration_us, record.fuel);
@@ -884,6 +978,7 @@ impl Driver {
             duration_us: done.duration_us,
             logs: done.logs,
             denials: done.denials,
+            child_execution: done.child,
         };
         (done.result, record)
     }
@@ -1146,6 +1241,10 @@ impl Driver {
                 }
                 if let Some(mut activation) = self.record.state.failed.take() {
                     activation.attempt += 1;
+                    // A failed call is retried with a new child, not its failed one's result.
+                    if self.plan.node_index.get(&activation.node).is_some_and(|&i| self.plan.nodes[i].call.is_some()) {
+                        activation.resume = None;
+                    }
                     self.record.state.ready.push(activation);
                 }
                 // Fresh budgets for the rest of the run.
@@ -1172,6 +1271,11 @@ impl Driver {
             }
         }
     }
+}
+
+/// The event that carries called execution `child`'s result to its parent.
+pub(crate) fn call_event(child: &str) -> String {
+    format!("{}call:{child}", super::RESERVED_EVENTS)
 }
 
 /// Items by output port, as a step emitted them.
@@ -1238,7 +1342,8 @@ impl StepCalls {
                 ports: ports.into_iter().map(|(port, items)| crate::runtime::PortItems { port, items }).collect(),
             })
         });
-        StepDone { step, result, fuel, started_ms, duration_us: clock.elapsed().as_micros() as u64, logs, denials }
+        let duration_us = clock.elapsed().as_micros() as u64;
+        StepDone { step, result, fuel, started_ms, duration_us, logs, denials, child: None }
     }
 }
 

@@ -78,6 +78,27 @@ pub struct EngineConfig {
     pub vars: serde_json::Value,
 }
 
+/// The prefix of the events only the engine emits (a called workflow's
+/// result, `wirework.call:<execution>`); neither the API nor a plugin nor a
+/// node's `emit_event` may.
+pub use wirework_registry::manifest::{is_reserved_event, RESERVED_EVENT_PREFIX as RESERVED_EVENTS};
+
+/// Whether `record` waits, and only for the results of workflows it called.
+fn waits_only_on_calls(record: &ExecutionRecord) -> bool {
+    let call = executor::call_event("");
+    record.status == Status::Waiting
+        && !record.state.parked.is_empty()
+        && record
+            .state
+            .parked
+            .iter()
+            .all(|p| p.until_ms.is_none() && p.event.as_ref().is_some_and(|e| e.starts_with(&call)))
+}
+
+/// How deep workflows may call workflows: an execution started by a node
+/// `MAX_CALL_DEPTH` calls down may not call another.
+pub const MAX_CALL_DEPTH: u32 = 8;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -275,6 +296,13 @@ pub(crate) struct Start {
     pub trigger_call: Option<TriggerCall>,
     /// The execution it re-runs.
     pub rerun_of: Option<String>,
+    /// Its id, when chosen before (a sub-workflow's, written in its parent's
+    /// step): a second start with it finds the first and does nothing.
+    pub id: Option<String>,
+    /// The step that started it, when a node did.
+    pub parent: Option<records::ParentLink>,
+    /// How many calls deep it runs.
+    pub depth: u32,
 }
 
 /// Encode trigger items, which must be JSON objects.
@@ -390,7 +418,53 @@ impl Engine {
             credentials: &*self.inner.credentials,
             max_wall_ms: self.inner.config.max_call_wall_ms,
         };
-        Ok(validate::plan(workflow, &resolve, &error_trigger, Some(deploy))?)
+        let caller = workflow.id.clone();
+        let resolve_call = |_: &str, call: &model::CallSpec| self.resolve_call(&caller, call);
+        Ok(validate::plan(workflow, &resolve, &resolve_call, &error_trigger, Some(deploy))?)
+    }
+
+    /// The exact version a node of workflow `caller` calls: the one it
+    /// names, else the current one. A workflow calling itself, or one that
+    /// leads back to it through the versions they call, is refused.
+    fn resolve_call(&self, caller: &str, call: &model::CallSpec) -> Result<u32, String> {
+        if call.workflow == caller {
+            return Err(format!("workflow `{caller}` cannot call itself"));
+        }
+        let version = self.workflow(&call.workflow, call.version).map_err(|e| match e {
+            EngineError::NotFound(_) => match call.version {
+                Some(v) => format!("workflow `{}` has no version {v}", call.workflow),
+                None => format!("no workflow `{}` is deployed", call.workflow),
+            },
+            other => other.to_string(),
+        })?;
+        // Follow the calls of the versions that would run: none may lead back.
+        let mut path = vec![call.workflow.clone()];
+        let mut todo = vec![(version.clone(), 1usize)];
+        while let Some((next, depth)) = todo.pop() {
+            path.truncate(depth);
+            path.push(next.workflow.id.clone());
+            for (workflow, v) in next.calls.iter().filter_map(|(node, v)| {
+                next.workflow
+                    .nodes
+                    .iter()
+                    .find(|n| n.id == *node)
+                    .and_then(|n| n.call.as_ref())
+                    .map(|c| (&c.workflow, *v))
+            }) {
+                if workflow == caller {
+                    let mut cycle = vec![caller.to_string()];
+                    cycle.extend(path.iter().skip(1).cloned());
+                    cycle.push(caller.to_string());
+                    return Err(format!("calls form a cycle: {}", cycle.join(" → ")));
+                }
+                if depth < MAX_CALL_DEPTH as usize {
+                    if let Ok(child) = self.workflow(workflow, Some(v)) {
+                        todo.push((child, depth + 1));
+                    }
+                }
+            }
+        }
+        Ok(version.version)
     }
 
     /// Validate `workflow` and store it as the workflow's next version, which
@@ -408,6 +482,7 @@ impl Engine {
             workflow: plan.workflow.clone(),
             pins: plan.pins.clone(),
             pinned: Default::default(),
+            calls: plan.calls.clone(),
         };
         let head =
             WorkflowHead { id: id.clone(), current: version, latest: version, active: head.is_none_or(|h| h.active) };
@@ -598,7 +673,7 @@ impl Engine {
         if let Some(bad) = items.iter().find(|i| !i.get().trim_start().starts_with('{')) {
             return Err(EngineError::Conflict(format!("trigger items must be JSON objects, not {}", bad.get())));
         }
-        let start = Start { writes: Some(writes), trigger_call, rerun_of: None };
+        let start = Start { writes: Some(writes), trigger_call, ..Default::default() };
         self.inner.start(workflow, version, trigger, items, start).await
     }
 
@@ -637,6 +712,13 @@ impl Engine {
     /// whose event trigger listens for it. Durable when this returns.
     pub async fn emit_event(&self, name: &str, payload: Value) -> Result<EventOutcome, EngineError> {
         self.refuse_when_stopping()?;
+        if is_reserved_event(name) {
+            let problem = Problem {
+                location: "name".into(),
+                message: format!("event names starting `{RESERVED_EVENTS}` are the engine's own"),
+            };
+            return Err(Invalid { problems: vec![problem] }.into());
+        }
         self.inner.emit_event(name, payload).await
     }
 
@@ -769,39 +851,42 @@ impl Engine {
     }
 
     /// Wait until execution `id` stops running: it finished, or it waits for
-    /// a timer or an event. Returns its status then.
+    /// a timer or an event. Returns its status then. Waiting only on the
+    /// workflows it called counts as running: their results come on their own.
     pub async fn wait_settled(&self, id: &str) -> Result<Status, EngineError> {
-        let (tx, rx) = oneshot::channel();
-        // Register before looking, so a change in between is not missed.
-        self.inner.watchers.lock().entry(id.to_string()).or_default().push(tx);
-        let forget = |rx: oneshot::Receiver<Status>| {
-            drop(rx);
-            let mut watchers = self.inner.watchers.lock();
-            if let Some(list) = watchers.get_mut(id) {
-                list.retain(|tx| !tx.is_closed());
-                if list.is_empty() {
-                    watchers.remove(id);
+        loop {
+            let (tx, rx) = oneshot::channel();
+            // Register before looking, so a change in between is not missed.
+            self.inner.watchers.lock().entry(id.to_string()).or_default().push(tx);
+            let forget = |rx: oneshot::Receiver<Status>| {
+                drop(rx);
+                let mut watchers = self.inner.watchers.lock();
+                if let Some(list) = watchers.get_mut(id) {
+                    list.retain(|tx| !tx.is_closed());
+                    if list.is_empty() {
+                        watchers.remove(id);
+                    }
                 }
-            }
-        };
-        let record = match self.execution(id) {
-            Ok(Some(record)) => record,
-            Ok(None) => {
+            };
+            let record = match self.execution(id) {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    forget(rx);
+                    return Err(EngineError::NotFound(format!("no execution `{id}`")));
+                }
+                Err(e) => {
+                    forget(rx);
+                    return Err(e.into());
+                }
+            };
+            if record.status != Status::Running && !waits_only_on_calls(&record) {
                 forget(rx);
-                return Err(EngineError::NotFound(format!("no execution `{id}`")));
+                // What was read may be applied but not yet flushed.
+                self.inner.store.durable().await?;
+                return Ok(record.status);
             }
-            Err(e) => {
-                forget(rx);
-                return Err(e.into());
-            }
-        };
-        if record.status != Status::Running {
-            forget(rx);
-            // What was read may be applied but not yet flushed.
-            self.inner.store.durable().await?;
-            return Ok(record.status);
+            rx.await.map_err(|_| EngineError::Store(anyhow::anyhow!("the execution's driver stopped")))?;
         }
-        rx.await.map_err(|_| EngineError::Store(anyhow::anyhow!("the execution's driver stopped")))
     }
 
     /// Wait until nothing can run now: no execution is running and no timer
@@ -891,7 +976,15 @@ impl Inner {
                 .ok_or_else(|| format!("{name} {version}, pinned by this workflow version, is no longer installed")),
             None => Err(format!("{name} is not pinned by this workflow version")),
         };
-        let mut plan = validate::plan(record.workflow, &resolve, &|_| Some(true), None).map_err(|e| e.to_string())?;
+        let calls = record.calls.clone();
+        let resolve_call = |node: &str, call: &model::CallSpec| {
+            calls
+                .get(node)
+                .copied()
+                .ok_or_else(|| format!("the call of `{}` was not resolved at deploy", call.workflow))
+        };
+        let mut plan = validate::plan(record.workflow, &resolve, &resolve_call, &|_| Some(true), None)
+            .map_err(|e| e.to_string())?;
         test_runs::apply_pins(&mut plan, record.pinned);
         let plan = Arc::new(plan);
         self.plans.lock().insert((workflow.to_string(), version), plan.clone());
@@ -907,7 +1000,7 @@ impl Inner {
         items: Vec<crate::runtime::Json>,
         start: Start,
     ) -> Result<String, EngineError> {
-        let Start { writes, trigger_call, rerun_of } = start;
+        let Start { writes, trigger_call, rerun_of, id: chosen_id, parent, depth } = start;
         let plan = self.plan(workflow, version).map_err(EngineError::NotFound)?;
         let triggers = &plan.workflow.triggers;
         let index = match trigger {
@@ -920,12 +1013,20 @@ impl Inner {
         // The id's own time is the creation time, so that the order of `ex/`
         // keys and of `created_ms` agree (see `list_executions`), even when
         // the clock steps back and the id generator holds its time.
-        let uuid = uuid::Uuid::now_v7();
+        let uuid = match &chosen_id {
+            Some(id) => uuid::Uuid::parse_str(id).map_err(|e| anyhow::anyhow!("execution id `{id}`: {e}"))?,
+            None => uuid::Uuid::now_v7(),
+        };
         let now = uuid.get_timestamp().map_or_else(now_ms, |t| {
             let (secs, nanos) = t.to_unix();
             secs * 1000 + u64::from(nanos) / 1_000_000
         });
         let id = uuid.to_string();
+        // A chosen id is a start that may be asked for twice (a follow-up
+        // action replayed after a crash): the second finds the first.
+        if chosen_id.is_some() && self.store.get(&keys::execution(&id))?.is_some() {
+            return Ok(id);
+        }
         let mut record = ExecutionRecord {
             id: id.clone(),
             workflow_id: workflow.to_string(),
@@ -940,6 +1041,8 @@ impl Inner {
             rerun_of,
             state: Default::default(),
             first_steps: Vec::new(),
+            parent,
+            depth,
         };
         // The trigger's call is step 0; the nodes' steps come after it.
         let trigger_steps: Vec<StepRecord> = trigger_call
@@ -962,6 +1065,7 @@ impl Inner {
                     duration_us: call.duration_us,
                     logs: call.logs,
                     denials: call.denials,
+                    child_execution: None,
                 }
             })
             .into_iter()

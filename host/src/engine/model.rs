@@ -122,10 +122,16 @@ pub struct Trigger {
 pub struct NodeSpec {
     /// Unique within the workflow; `$node.<id>` in expressions.
     pub id: String,
-    /// The plugin: `publisher/name@<semver range>`, e.g. `wirework/core@^0.1`.
+    /// The plugin: `publisher/name@<semver range>`, e.g. `wirework/core@^0.1`
+    /// (empty for a node that [`call`](Self::call)s a workflow).
+    #[serde(default)]
     pub uses: String,
-    /// The node type's name inside the plugin, e.g. `set`.
+    /// The node type's name inside the plugin, e.g. `set` (empty for a calling node).
+    #[serde(default)]
     pub node: String,
+    /// Instead of a plugin's node: run another workflow with the step's items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallSpec>,
     /// The node's configuration; strings may hold `{{ expressions }}`.
     #[serde(default = "empty_object")]
     pub config: Value,
@@ -148,6 +154,23 @@ pub struct NodeSpec {
     /// the item): `"order.paid:{{ $json.customer_id }}"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emit_event: Option<String>,
+}
+
+/// A node that runs another workflow (a sub-workflow) with its input items
+/// as the child's trigger items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    /// The workflow to run.
+    pub workflow: String,
+    /// Its version; by default the one current when the caller is deployed,
+    /// which every execution of the caller's version then runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Wait for the child and emit its output (default), or start it and
+    /// pass the input items on at once (fire and forget).
+    #[serde(default = "yes")]
+    pub wait: bool,
 }
 
 fn empty_object() -> Value {

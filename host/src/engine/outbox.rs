@@ -29,6 +29,30 @@ pub enum Action {
         /// Its payload.
         payload: Json,
     },
+    /// Start version `version` of `workflow` as execution `id` (chosen by
+    /// the parent's step, so a replay starts it once) with `items`.
+    StartCall {
+        /// The called workflow.
+        workflow: String,
+        /// Its exact version.
+        version: u32,
+        /// The new execution's id.
+        id: String,
+        /// The trigger items: the calling step's input.
+        items: Vec<Json>,
+        /// The calling step.
+        parent: super::records::ParentLink,
+        /// The new execution's depth.
+        depth: u32,
+    },
+    /// Hand finished execution `child`'s result to the step of `parent`
+    /// that waits for it.
+    ReturnCall {
+        /// The waiting execution.
+        parent: String,
+        /// The finished one.
+        child: String,
+    },
 }
 
 /// Carry out `entries` (key, action) in order, each deleted once done.
@@ -62,6 +86,31 @@ pub(crate) fn replay(inner: &Arc<Inner>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a finished called execution hands back: `{execution_id, status,
+/// items, error}`, its items those of its last step that emitted any (as a
+/// synchronous webhook answers).
+fn call_result(inner: &Arc<Inner>, child: &str) -> anyhow::Result<serde_json::Value> {
+    let record: super::records::ExecutionRecord = match inner.store.get(&keys::execution(child))? {
+        Some(bytes) => decode(&bytes, "execution")?,
+        None => anyhow::bail!("called execution {child} is not stored"),
+    };
+    let steps = super::read_steps(&inner.store, child, record.first_steps.clone())?;
+    let last = steps.iter().rev().find_map(|step| match &step.outcome {
+        super::records::StepOutcome::Emitted { ports } if ports.iter().any(|(_, items)| !items.is_empty()) => {
+            Some(ports.iter().flat_map(|(_, items)| items.iter()).collect::<Vec<_>>())
+        }
+        _ => None,
+    });
+    let items: Vec<serde_json::Value> =
+        last.unwrap_or_default().into_iter().filter_map(|i| serde_json::from_str(i.get()).ok()).collect();
+    Ok(serde_json::json!({
+        "execution_id": child,
+        "status": record.status.as_str(),
+        "items": items,
+        "error": record.error.map(|e| e.message),
+    }))
+}
+
 async fn run(inner: &Arc<Inner>, action: &Action) -> anyhow::Result<()> {
     match action {
         Action::StartErrorWorkflow { workflow, item } => {
@@ -80,7 +129,33 @@ async fn run(inner: &Arc<Inner>, action: &Action) -> anyhow::Result<()> {
             inner.start(workflow, version, Some(&trigger), vec![item.clone()], Default::default()).await?;
         }
         Action::EmitEvent { event, payload } => {
+            if super::is_reserved_event(event) {
+                anyhow::bail!("`{event}`: event names starting `{}` are the engine's own", super::RESERVED_EVENTS);
+            }
             inner.emit_event(event, serde_json::from_str(payload.get())?).await?;
+        }
+        Action::StartCall { workflow, version, id, items, parent, depth } => {
+            let start = super::Start {
+                id: Some(id.clone()),
+                parent: Some(parent.clone()),
+                depth: *depth,
+                ..Default::default()
+            };
+            if let Err(e) = inner.start(workflow, *version, None, items.clone(), start).await {
+                // The parent must not wait for a child that never started.
+                let result = serde_json::json!({
+                    "execution_id": id, "status": "not started", "error": format!("{e:#}"),
+                });
+                if parent.waits {
+                    inner.emit_event(&super::executor::call_event(id), result).await?;
+                }
+                anyhow::bail!("starting `{workflow}` v{version} for execution {}: {e:#}", parent.execution_id);
+            }
+        }
+        Action::ReturnCall { parent, child } => {
+            let result = call_result(inner, child)?;
+            let outcome = inner.emit_event(&super::executor::call_event(child), result).await?;
+            tracing::debug!(%parent, %child, ?outcome, "returned a call's result");
         }
     }
     Ok(())

@@ -154,6 +154,9 @@ pub struct WorkflowVersion {
     /// of test runs have any ([`crate::engine::Engine::test_run`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pinned: BTreeMap<String, BTreeMap<String, Vec<Json>>>,
+    /// The exact version of each workflow its nodes call, resolved at deploy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub calls: BTreeMap<String, u32>,
 }
 
 /// How an execution was started.
@@ -214,6 +217,30 @@ pub struct ExecutionRecord {
     /// [`crate::engine::Engine::execution`] leaves this empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_steps: Vec<StepRecord>,
+    /// The execution whose node started this one, when a node did (a sub-workflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+    /// How many calls deep it runs: 0 when a trigger started it, its
+    /// parent's depth plus one when a node did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The step of another execution that started this one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent execution.
+    pub execution_id: String,
+    /// Its step.
+    pub step: u64,
+    /// Its node.
+    pub node: String,
+    /// Whether the parent's step waits for this one's result.
+    pub waits: bool,
 }
 
 /// The part of an execution that says what runs next: enough to continue
@@ -347,6 +374,9 @@ pub struct StepRecord {
     /// Capability refusals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denials: Vec<String>,
+    /// The execution this step started, when its node calls a workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_execution: Option<String>,
 }
 
 pub(crate) mod keys {

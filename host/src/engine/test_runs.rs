@@ -139,6 +139,7 @@ impl Engine {
                 deployed_ms: now_ms(),
                 workflow: plan.workflow.clone(),
                 pins: plan.pins.clone(),
+                calls: plan.calls.clone(),
                 pinned: pinned.clone(),
             };
             let mut batch = Batch::default();

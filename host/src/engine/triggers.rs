@@ -140,7 +140,14 @@ mod tests {
     fn deployed(id: &str, active: bool, text: &str) -> (WorkflowHead, Option<WorkflowVersion>) {
         let workflow = Workflow::parse(text).unwrap();
         let pins = [("wirework/core".to_string(), Version::new(0, 1, 2))].into();
-        let version = WorkflowVersion { version: 3, deployed_ms: 0, workflow, pins, pinned: Default::default() };
+        let version = WorkflowVersion {
+            version: 3,
+            deployed_ms: 0,
+            workflow,
+            pins,
+            pinned: Default::default(),
+            calls: Default::default(),
+        };
         (WorkflowHead { id: id.into(), current: 3, latest: 3, active }, Some(version))
     }
 

@@ -3,7 +3,7 @@
 //! at once with its location and nothing is stored.
 
 use super::expr::ConfigTemplate;
-use super::model::{NodeSpec, OnError, Trigger, TriggerType, Workflow};
+use super::model::{CallSpec, NodeSpec, OnError, Trigger, TriggerType, Workflow};
 use super::nodes::PluginVersion;
 use crate::runtime::NodeSummary;
 use semver::{Version, VersionReq};
@@ -52,6 +52,16 @@ pub(crate) struct PlanNode {
     pub secrets: std::sync::Arc<Vec<String>>,
     /// Outputs pinned by a test run: the node is not called, its step emits these.
     pub pinned: Option<Vec<crate::runtime::PortItems>>,
+    /// The workflow this node runs instead of a plugin's node.
+    pub call: Option<PlanCall>,
+}
+
+/// A node's call of a workflow, resolved to its exact version.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanCall {
+    pub workflow: String,
+    pub version: u32,
+    pub wait: bool,
 }
 
 /// Where an edge starts.
@@ -77,6 +87,8 @@ pub(crate) struct Plan {
     pub workflow: Workflow,
     /// Exact plugin versions, by plugin name.
     pub pins: BTreeMap<String, Version>,
+    /// The exact version of the workflow each calling node runs, by node id.
+    pub calls: BTreeMap<String, u32>,
     pub nodes: Vec<PlanNode>,
     pub node_index: HashMap<String, usize>,
     pub trigger_index: HashMap<String, usize>,
@@ -92,6 +104,12 @@ pub(crate) struct Plan {
 /// How a plugin reference resolves: by range at deploy, by exact pin when a
 /// stored version is loaded again.
 pub(crate) type Resolver<'a> = dyn Fn(&str, &VersionReq) -> Result<PluginVersion, String> + 'a;
+
+/// How a node's call of a workflow resolves (node id, the call): at deploy,
+/// to the version current then (or the one named), with self-calls and
+/// cycles refused; when a stored version is loaded again, to what its deploy
+/// resolved.
+pub(crate) type CallResolver<'a> = dyn Fn(&str, &CallSpec) -> Result<u32, String> + 'a;
 
 const ID_MAX: usize = 64;
 
@@ -115,6 +133,8 @@ pub fn parse_uses(uses: &str) -> Result<(String, VersionReq), String> {
 struct Checker<'a> {
     problems: Vec<Problem>,
     resolve: &'a Resolver<'a>,
+    resolve_call: &'a CallResolver<'a>,
+    calls: BTreeMap<String, u32>,
     pins: BTreeMap<String, Version>,
     resolved: HashMap<String, Result<PluginVersion, String>>,
     /// What only a deploy checks (a stored version is planned again without them).
@@ -225,10 +245,19 @@ impl Checker<'_> {
 pub(crate) fn plan(
     workflow: Workflow,
     resolve: &Resolver<'_>,
+    resolve_call: &CallResolver<'_>,
     error_trigger: &dyn Fn(&str) -> Option<bool>,
     deploy: Option<DeployChecks<'_>>,
 ) -> Result<Plan, Invalid> {
-    let mut c = Checker { problems: Vec::new(), resolve, pins: BTreeMap::new(), resolved: HashMap::new(), deploy };
+    let mut c = Checker {
+        problems: Vec::new(),
+        resolve,
+        resolve_call,
+        calls: BTreeMap::new(),
+        pins: BTreeMap::new(),
+        resolved: HashMap::new(),
+        deploy,
+    };
     let wf = &workflow;
     check_settings(&mut c, wf, error_trigger);
     // Ids are unique across triggers and nodes.
@@ -244,8 +273,8 @@ pub(crate) fn plan(
         return Err(Invalid { problems: c.problems });
     }
     let Graph { incoming, outgoing, trigger_edges } = graph;
-    let (pins, nodes, node_index) = (c.pins, checked.nodes, checked.node_index);
-    Ok(Plan { workflow, pins, nodes, node_index, trigger_index, edges, incoming, outgoing, trigger_edges })
+    let (pins, calls, nodes, node_index) = (c.pins, c.calls, checked.nodes, checked.node_index);
+    Ok(Plan { workflow, pins, calls, nodes, node_index, trigger_index, edges, incoming, outgoing, trigger_edges })
 }
 
 /// The workflow's id, its triggers' existence and its settings.
@@ -318,6 +347,12 @@ fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w 
         claim_id(c, ids, &at, &spec.id);
         checked.node_index.insert(spec.id.clone(), i);
         check_node_settings(c, &at, spec);
+        if let Some(call) = &spec.call {
+            let node = check_call(c, &at, spec, call);
+            checked.ports.push(node.as_ref().map(|_| vec!["main".to_string()]));
+            checked.nodes.extend(node);
+            continue;
+        }
         let Some((plugin, summary)) = c.node_type(&at, &spec.uses, &spec.node, NodeKind::Action) else {
             checked.ports.push(None);
             continue;
@@ -330,6 +365,53 @@ fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w 
         }
     }
     checked
+}
+
+/// A node that calls a workflow: nothing of a plugin's node beside it, and
+/// the workflow resolved to its exact version.
+fn check_call(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, call: &CallSpec) -> Option<PlanNode> {
+    let mut fine = true;
+    if !spec.uses.is_empty() || !spec.node.is_empty() {
+        c.problem(at, "a node either `uses` a plugin's node or `call`s a workflow, not both");
+        fine = false;
+    }
+    if spec.config.as_object().is_none_or(|config| !config.is_empty()) || !spec.credentials.is_empty() {
+        c.problem(at, "a node that calls a workflow takes no `config` or `credentials`: the child has its own");
+        fine = false;
+    }
+    if spec.timeout_ms.is_some() {
+        c.problem(format!("{at}.timeout_ms"), "a node that calls a workflow has no call to time out");
+        fine = false;
+    }
+    let version = match (c.resolve_call)(&spec.id, call) {
+        Ok(version) => version,
+        Err(message) => {
+            c.problem(format!("{at}.call"), message);
+            return None;
+        }
+    };
+    let emit_event = check_emit_event(c, at, spec);
+    if !fine {
+        return None;
+    }
+    c.calls.insert(spec.id.clone(), version);
+    let config = ConfigTemplate::compile(&serde_json::json!({})).expect("an empty config compiles");
+    Some(PlanNode {
+        spec: spec.clone(),
+        plugin: format!("workflow:{}", call.workflow),
+        version: Version::new(u64::from(version), 0, 0),
+        config,
+        static_config: Some("{}".into()),
+        first_port: "main".into(),
+        limits: wirework_registry::manifest::Limits::default(),
+        // Starting a child is an effect: it is durable before anything after it runs.
+        side_effects: true,
+        emit_event,
+        credential_types: Default::default(),
+        secrets: Default::default(),
+        pinned: None,
+        call: Some(PlanCall { workflow: call.workflow.clone(), version, wait: call.wait }),
+    })
 }
 
 /// A node's retry policy and timeout.
@@ -416,6 +498,7 @@ fn plan_node(
         static_config,
         first_port,
         pinned: None,
+        call: None,
     }
 }
 
@@ -668,6 +751,11 @@ fn check_trigger(c: &mut Checker<'_>, at: &str, t: &Trigger, webhook_paths: &mut
         TriggerType::Event => {
             if t.event.as_deref().is_none_or(|s| s.trim().is_empty()) {
                 c.problem(format!("{at}.event"), "an event trigger needs the event's name");
+            } else if t.event.as_deref().is_some_and(super::is_reserved_event) {
+                c.problem(
+                    format!("{at}.event"),
+                    format!("events starting `{}` are the engine's own", super::RESERVED_EVENTS),
+                );
             }
         }
         TriggerType::Manual | TriggerType::Error => {}

@@ -764,7 +764,11 @@ pub(crate) enum CallResult {
 fn trigger_event(event: wit::Event, policy: &Policy) -> Result<TriggerEvent, NodeFailure> {
     let name = event.name;
     let base = name.split_once(':').map_or(name.as_str(), |(base, _)| base);
-    if name.len() > 1024 || !wirework_registry::manifest::valid_event_pattern(base) || base.ends_with(".*") {
+    if name.len() > 1024
+        || !wirework_registry::manifest::valid_event_pattern(base)
+        || base.ends_with(".*")
+        || wirework_registry::manifest::is_reserved_event(&name)
+    {
         let shown: String = name.chars().take(80).collect();
         return Err(NodeFailure::Denied {
             message: format!("the trigger published an event named `{shown}`, which is not an event name"),

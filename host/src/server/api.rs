@@ -199,7 +199,7 @@ async fn get_workflow(State(state): State<Arc<AppState>>, Path(id): Path<String>
     let head = state.engine.head(&id).map_err(ApiError::internal)?;
     let head = head.ok_or_else(|| ApiError::not_found(format!("no workflow `{id}`")))?;
     let version = state.engine.workflow(&id, Some(head.current))?;
-    ok(dto::WorkflowAnswer { head, definition: version.workflow, pins: version.pins })
+    ok(dto::WorkflowAnswer { head, definition: version.workflow, pins: version.pins, calls: version.calls })
 }
 
 /// `DELETE /workflows/{id}`: the workflow, its versions, its finished

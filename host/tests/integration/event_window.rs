@@ -22,14 +22,21 @@ async fn emit(server: &TestServer, name: &str, payload: Value) -> Value {
     outcome
 }
 
-/// Start `waits` for `email`; its status once it stops running.
-async fn wait_for_open(server: &TestServer, email: &str) -> (String, Value) {
+/// Finished, either way.
+const FINISHED: &[&str] = &["succeeded", "failed"];
+/// Waiting or finished.
+const STOPPED: &[&str] = &["waiting", "succeeded", "failed"];
+
+/// Start `waits` for `email`; the execution once its status is one of
+/// `settled` (a kept event is taken just after the wait is stored, so a
+/// run that should take one is awaited until it finished).
+async fn wait_for_open(server: &TestServer, email: &str, settled: &[&str]) -> (String, Value) {
     let body = json!({"items": [{"email": email}]});
     let (status, started) =
         json(server.api_json(Method::POST, "/workflows/waits/executions", &body).send().await.unwrap()).await;
     assert_eq!(status, 202, "{started}");
     let id = started["execution_id"].as_str().unwrap().to_string();
-    let execution = server.wait_for(&id, &["waiting", "succeeded", "failed"]).await;
+    let execution = server.wait_for(&id, settled).await;
     (id, execution)
 }
 
@@ -44,13 +51,13 @@ async fn an_event_before_its_wait_is_kept_and_taken_once() {
     assert_eq!(outcome["resumed"], 0);
 
     // The wait that begins next takes it at once, with its payload.
-    let (_, ann) = wait_for_open(&server, "ann@example.com").await;
+    let (_, ann) = wait_for_open(&server, "ann@example.com", FINISHED).await;
     assert_eq!(ann["status"], "succeeded", "{ann}");
     let opened = ann["steps"].as_array().unwrap().iter().rev().find(|s| s["node"] == "opened").unwrap();
     assert!(opened["outcome"].to_string().contains("spring"), "{opened}");
 
     // Taken once: a second wait on the same name waits for the next one.
-    let (second, waiting) = wait_for_open(&server, "ann@example.com").await;
+    let (second, waiting) = wait_for_open(&server, "ann@example.com", STOPPED).await;
     assert_eq!(waiting["status"], "waiting", "{waiting}");
     // Another key is another name: kept events of one do not end waits on the other.
     emit(&server, "email.opened:bob@example.com", json!({})).await;
@@ -58,7 +65,7 @@ async fn an_event_before_its_wait_is_kept_and_taken_once() {
     // A live event still ends the waits on it, and is not kept besides.
     assert_eq!(emit(&server, "email.opened:ann@example.com", json!({})).await["resumed"], 1);
     server.wait_for(&second, &["succeeded"]).await;
-    let (_, third) = wait_for_open(&server, "ann@example.com").await;
+    let (_, third) = wait_for_open(&server, "ann@example.com", STOPPED).await;
     assert_eq!(third["status"], "waiting", "{third}");
     server.stop().await;
 }
@@ -74,7 +81,7 @@ async fn kept_events_outlive_a_restart_and_expire_after_the_window() {
 
     // Kept durably: taken after a restart.
     let server = serve(data.path(), window(60)).await;
-    let (_, cy) = wait_for_open(&server, "cy@example.com").await;
+    let (_, cy) = wait_for_open(&server, "cy@example.com", FINISHED).await;
     assert_eq!(cy["status"], "succeeded", "{cy}");
     server.stop().await;
 
@@ -82,14 +89,14 @@ async fn kept_events_outlive_a_restart_and_expire_after_the_window() {
     let server = serve(data.path(), window(1)).await;
     emit(&server, "email.opened:dee@example.com", json!({})).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, dee) = wait_for_open(&server, "dee@example.com").await;
+    let (_, dee) = wait_for_open(&server, "dee@example.com", STOPPED).await;
     assert_eq!(dee["status"], "waiting", "{dee}");
     server.stop().await;
 
     // A window of zero keeps nothing.
     let server = serve(data.path(), |c| c.event_window = Duration::ZERO).await;
     emit(&server, "email.opened:eve@example.com", json!({})).await;
-    let (_, eve) = wait_for_open(&server, "eve@example.com").await;
+    let (_, eve) = wait_for_open(&server, "eve@example.com", STOPPED).await;
     assert_eq!(eve["status"], "waiting", "{eve}");
     server.stop().await;
 }

@@ -42,4 +42,5 @@ mod sandbox;
 mod serve_process;
 mod server;
 mod studio;
+mod subworkflows;
 mod test_runs;

@@ -723,10 +723,22 @@ export interface components {
         };
         NodeSpec: {
             id: string;
-            /** @description `publisher/plugin@range`. */
+            /** @description `publisher/plugin@range` (empty when the node calls a workflow). */
             uses: string;
-            /** @description The node type inside the plugin. */
+            /** @description The node type inside the plugin (empty when the node calls a workflow). */
             node: string;
+            /** @description Instead of a plugin's node: run another workflow with the step's items (a sub-workflow). */
+            call?: {
+                /** @description The workflow to run. */
+                workflow: string;
+                /** @description Its version; by default the one current when the caller is deployed. */
+                version?: number;
+                /**
+                 * @description Wait for its output (default), or start it and pass the items on at once.
+                 * @default true
+                 */
+                wait: boolean;
+            };
             /** @description Its configuration; strings may hold {{ }} expressions. */
             config?: unknown;
             /** @description Credential type (or secret name) -> stored credential. */
@@ -769,6 +781,7 @@ export interface components {
         Workflow: components["schemas"]["WorkflowHead"] & {
             definition: components["schemas"]["WorkflowDefinition"];
             pins: components["schemas"]["Pins"];
+            calls?: components["schemas"]["Calls"];
         };
         Deployed: {
             id: string;
@@ -786,6 +799,11 @@ export interface components {
             workflow: components["schemas"]["WorkflowDefinition"];
             pins: components["schemas"]["Pins"];
             pinned?: components["schemas"]["PinnedOutputs"];
+            calls?: components["schemas"]["Calls"];
+        };
+        /** @description The exact version of the workflow each calling node runs, by node id, resolved at deploy. */
+        Calls: {
+            [key: string]: number;
         };
         /** @description Outputs that stand for their nodes in a test run: node id, then port, then the items (JSON objects). Those nodes are not called. */
         PinnedOutputs: {
@@ -852,6 +870,16 @@ export interface components {
             updated_ms: number;
             /** @description The execution this one re-runs from the start (retry `from_start`). */
             rerun_of?: string;
+            /** @description The step of another execution whose node started this one (a sub-workflow). */
+            parent?: {
+                execution_id: string;
+                step: number;
+                node: string;
+                /** @description Whether that step waits for this one's output. */
+                waits: boolean;
+            };
+            /** @description How many calls deep it runs (absent: 0). */
+            depth?: number;
             steps: components["schemas"]["StepRecord"][];
         };
         /** @description One node call, in the order recorded. `outcome` is one of `{"emitted": {"ports": [[port, [items]], ...]}}`, `{"waiting": {"until_ms", "event"}}` or `{"failed": {"failure", "then"}}`. */
@@ -877,6 +905,8 @@ export interface components {
                 message?: string;
             }[];
             denials?: string[];
+            /** @description The execution this step started, when its node calls a workflow. */
+            child_execution?: string;
         } & {
             [key: string]: unknown;
         };

@@ -12,6 +12,21 @@ function example(name: string): WorkflowDefinition {
 }
 
 describe('workflow <-> graph', () => {
+  it('labels a node that calls a workflow by the workflow it calls, and keeps the call', () => {
+    const workflow: WorkflowDefinition = {
+      id: 'intake',
+      triggers: [{ id: 'run', type: 'manual' }],
+      nodes: [
+        { id: 'enrich', uses: '', node: '', call: { workflow: 'enrich-lead', wait: true } },
+        { id: 'audit', uses: '', node: '', call: { workflow: 'audit', version: 3, wait: false } },
+      ],
+      connections: [{ from: 'run', to: 'enrich' }],
+    };
+    const graph = workflowToGraph(workflow);
+    expect(graph.nodes.filter((n) => n.kind === 'node').map(label)).toEqual(['calls enrich-lead', 'calls audit v3 (no wait)']);
+    expect(graphToWorkflow(graph, workflow).nodes).toEqual(workflow.nodes);
+  });
+
   it('splits and joins connection ends', () => {
     expect(splitFrom('check')).toEqual({ node: 'check', port: 'main' });
     expect(splitFrom('check:true')).toEqual({ node: 'check', port: 'true' });

@@ -92,5 +92,6 @@ export function describe(node: GraphNode): string {
     }
   }
   const spec = node.spec as NodeSpec;
+  if (spec.call) return `calls ${spec.call.workflow}${spec.call.version ? ` v${spec.call.version}` : ''}${spec.call.wait === false ? ' (no wait)' : ''}`;
   return `${spec.uses.split('@')[0]} · ${spec.node}`;
 }
