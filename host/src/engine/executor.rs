@@ -10,8 +10,8 @@ use super::bindings;
 use super::expr::{Root, Scope};
 use super::outbox::{self, Action};
 use super::records::{
-    keys, Activation, ExecState, ExecutionError, ExecutionRecord, ParentLink, Parked, Resume, Status, StepOutcome,
-    StepRecord,
+    keys, Activation, Compensable, CompensationReport, CompensationStep, ExecState, ExecutionError, ExecutionRecord,
+    ParentLink, Parked, Resume, Status, StepOutcome, StepRecord,
 };
 use super::validate::{Plan, PlanCall, PlanNode, Source};
 use super::{decode, encode, now_ms, EngineError, Inner};
@@ -924,6 +924,14 @@ impl Driver {
                     self.outputs.insert(activation.node.clone(), items);
                 }
                 record.outcome = StepOutcome::Emitted { ports: ports.clone() };
+                if self.record.state.compensating == Some(activation.step) {
+                    // A compensation that ran: on to the next one.
+                    self.compensation_done(None, batch);
+                } else if let Some(by) = node.spec.compensate.clone() {
+                    let items = ports.iter().flat_map(|(_, items)| items.iter().cloned()).collect();
+                    let due = Compensable { step: activation.step, node: activation.node.clone(), by, items };
+                    self.record.state.compensable.push(due);
+                }
                 Some(ports)
             }
             Ok(Outcome::Wait { until_unix_ms, event, state }) if until_unix_ms.is_some() || event.is_some() => {
@@ -1108,6 +1116,14 @@ impl Driver {
     ) {
         tracing::info!(execution = %self.record.id, "failed: {message}");
         self.changed = true;
+        if self.record.state.compensating.is_some() {
+            // A compensation failed (its retries spent): noted, and the rest still run.
+            if let Some(a) = activation {
+                self.record.state.ready.retain(|r| r.step != a.step);
+            }
+            self.compensation_done(Some(message), batch);
+            return;
+        }
         let now = now_ms();
         let id = self.record.id.clone();
         self.running = FuturesUnordered::new();
@@ -1149,6 +1165,60 @@ impl Driver {
             let item = serde_json::value::to_raw_value(&item).expect("JSON values serialise");
             self.push_action(Action::StartErrorWorkflow { workflow, item }, batch);
         }
+        if !self.record.state.compensable.is_empty() {
+            // Undo what finished, newest first, before the failure is final.
+            // Nothing else runs meanwhile: other branches are dropped, their
+            // waits were disarmed above.
+            self.record.state.ready.clear();
+            self.record.state.parked.clear();
+            self.record.status = Status::Running;
+            self.record.finished_ms = None;
+            self.record.compensation = Some(CompensationReport { status: "running".into(), steps: Vec::new() });
+            self.next_compensation(batch);
+        }
+    }
+
+    /// Start the newest compensation still due, or, with none left, end
+    /// the execution as failed with its compensations' outcome.
+    fn next_compensation(&mut self, batch: &mut Batch) {
+        let Some(due) = self.record.state.compensable.pop() else {
+            self.record.state.compensating = None;
+            self.record.status = Status::Failed;
+            self.record.finished_ms = Some(now_ms());
+            if let Some(report) = &mut self.record.compensation {
+                let failed = report.steps.iter().any(|s| s.status == "failed");
+                report.status = if failed { "failed" } else { "completed" }.into();
+            }
+            self.disarm(batch);
+            return;
+        };
+        let step = self.record.state.next_step;
+        self.record.state.next_step += 1;
+        self.record.state.compensating = Some(step);
+        if let Some(report) = &mut self.record.compensation {
+            report.steps.push(CompensationStep {
+                compensates: due.step,
+                node: due.node,
+                by: due.by.clone(),
+                step,
+                status: "running".into(),
+                error: None,
+            });
+        }
+        let activation = Activation { step, node: due.by, items: due.items, attempt: 1, resume: None };
+        self.record.state.ready.push(activation);
+    }
+
+    /// The running compensation ended (`error`: how it failed); start the next.
+    fn compensation_done(&mut self, error: Option<String>, batch: &mut Batch) {
+        let step = self.record.state.compensating.take();
+        if let Some(entry) =
+            self.record.compensation.as_mut().and_then(|r| r.steps.iter_mut().find(|s| Some(s.step) == step))
+        {
+            entry.status = if error.is_some() { "failed" } else { "succeeded" }.into();
+            entry.error = error;
+        }
+        self.next_compensation(batch);
     }
 
     /// Record a follow-up action in `batch`, to carry out once it is durable.
@@ -1233,6 +1303,12 @@ impl Driver {
                 }
             }
             Wake::Retry { reply } => {
+                if self.record.compensation.is_some() {
+                    let message =
+                        format!("execution `{id}` was compensated (its finished steps undone): start it again instead");
+                    let _ = reply.send(Err(EngineError::Conflict(message)));
+                    return;
+                }
                 if self.record.status != Status::Failed {
                     let message =
                         format!("execution `{id}` is {:?}; only failed executions can be retried", self.record.status);

@@ -1043,6 +1043,7 @@ impl Inner {
             first_steps: Vec::new(),
             parent,
             depth,
+            compensation: None,
         };
         // The trigger's call is step 0; the nodes' steps come after it.
         let trigger_steps: Vec<StepRecord> = trigger_call

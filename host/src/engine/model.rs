@@ -154,6 +154,11 @@ pub struct NodeSpec {
     /// the item): `"order.paid:{{ $json.customer_id }}"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emit_event: Option<String>,
+    /// The node that undoes this one (a saga's compensation): when the
+    /// execution fails after this node succeeded, that node runs with the
+    /// items this one emitted, newest first among the compensations due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensate: Option<String>,
 }
 
 /// A node that runs another workflow (a sub-workflow) with its input items

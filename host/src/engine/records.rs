@@ -224,6 +224,9 @@ pub struct ExecutionRecord {
     /// parent's depth plus one when a node did.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub depth: u32,
+    /// Its compensations, once it failed after steps that name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<CompensationReport>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -269,6 +272,53 @@ pub struct ExecState {
     /// Fuel its calls used so far, against the operator's budget per execution.
     #[serde(default)]
     pub fuel_used: u64,
+    /// The compensations due should it fail: one per finished step whose
+    /// node names one, in the order they finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compensable: Vec<Compensable>,
+    /// The step of the compensation running now, once it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensating: Option<u64>,
+}
+
+/// A finished step's compensation, due if its execution fails.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Compensable {
+    /// The step that finished.
+    pub step: u64,
+    /// Its node.
+    pub node: String,
+    /// The node that undoes it.
+    pub by: String,
+    /// The items the step emitted: the compensation's input.
+    pub items: Vec<Json>,
+}
+
+/// What became of a failed execution's compensations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompensationReport {
+    /// `running`, `completed` (each succeeded) or `failed` (one or more failed).
+    pub status: String,
+    /// Each compensation run, in the order run (newest step first).
+    pub steps: Vec<CompensationStep>,
+}
+
+/// One compensation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompensationStep {
+    /// The step it undoes, and that step's node.
+    pub compensates: u64,
+    /// The compensated node.
+    pub node: String,
+    /// The compensating node, and its step.
+    pub by: String,
+    /// Its step number.
+    pub step: u64,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A node run waiting to happen (or to be resumed).

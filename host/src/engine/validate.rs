@@ -268,6 +268,7 @@ pub(crate) fn plan(
     let graph = Graph::new(&edges, wf.nodes.len(), wf.triggers.len());
     check_no_unbounded_cycle(&mut c, wf, &edges, &graph);
     check_bounds_close_loops(&mut c, wf, &edges, &graph);
+    check_compensations(&mut c, wf, &edges);
     check_reachable(&mut c, wf, &edges, &graph);
     if !c.problems.is_empty() {
         return Err(Invalid { problems: c.problems });
@@ -664,6 +665,44 @@ fn check_bounds_close_loops(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], 
 }
 
 /// Every node is reachable from a trigger, over all edges.
+/// Each `compensate` names another node of the workflow, one that stands
+/// apart: no connection in or out (it runs only as a compensation), no
+/// compensation of its own, failures that stop.
+fn check_compensations(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge]) {
+    for (i, spec) in wf.nodes.iter().enumerate() {
+        let Some(by) = &spec.compensate else { continue };
+        let at = format!("nodes[{i}]({}).compensate", spec.id);
+        let Some(j) = wf.nodes.iter().position(|n| n.id == *by) else {
+            c.problem(at, format!("no node `{by}` in this workflow"));
+            continue;
+        };
+        if j == i {
+            c.problem(at, "a node cannot compensate itself");
+            continue;
+        }
+        let connected = edges.iter().any(|e| e.to == j || e.from == Source::Node(j))
+            || wf.connections.iter().any(|conn| conn.to == *by || conn.from.split(':').next() == Some(by.as_str()));
+        if connected {
+            c.problem(at.clone(), format!("`{by}` has connections: a compensating node runs only as a compensation"));
+        }
+        let other = &wf.nodes[j];
+        if other.compensate.is_some() {
+            c.problem(at.clone(), format!("`{by}` names a compensation of its own"));
+        }
+        if other.on_error != OnError::Stop {
+            c.problem(
+                at,
+                format!("`{by}` must let its failures stop (`on_error: stop`): it reports them as the compensation's"),
+            );
+        }
+    }
+}
+
+/// The nodes that run only as compensations (reachable by none but that).
+fn compensating_nodes(wf: &Workflow) -> HashSet<&str> {
+    wf.nodes.iter().filter_map(|n| n.compensate.as_deref()).collect()
+}
+
 fn check_reachable(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], graph: &Graph) {
     let mut reached = vec![false; wf.nodes.len()];
     let mut queue: VecDeque<usize> = graph.trigger_edges.iter().flatten().map(|&e| edges[e].to).collect();
@@ -673,8 +712,9 @@ fn check_reachable(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge], graph: &G
         }
         queue.extend(graph.outgoing[i].iter().map(|&e| edges[e].to));
     }
+    let compensating = compensating_nodes(wf);
     for (i, spec) in wf.nodes.iter().enumerate() {
-        if !reached[i] {
+        if !reached[i] && !compensating.contains(spec.id.as_str()) {
             c.problem(format!("nodes[{i}]({})", spec.id), "unreachable: no path leads here from a trigger");
         }
     }

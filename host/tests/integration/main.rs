@@ -17,6 +17,7 @@ mod fakes;
 
 mod cli;
 mod code_node;
+mod compensation;
 mod contracts;
 mod core_nodes;
 mod crash;

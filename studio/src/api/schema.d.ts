@@ -750,6 +750,8 @@ export interface components {
             /** @enum {string} */
             on_error?: "stop" | "continue" | "error_port";
             emit_event?: string;
+            /** @description The node that undoes this one when the execution fails after it succeeded (a saga's compensation); it runs with the items this node emitted. */
+            compensate?: string;
         };
         RetryPolicy: {
             max_attempts?: number;
@@ -880,6 +882,24 @@ export interface components {
             };
             /** @description How many calls deep it runs (absent: 0). */
             depth?: number;
+            /** @description Once it failed after steps whose nodes name a compensation: those compensations, newest step first. */
+            compensation?: {
+                /** @enum {string} */
+                status: "running" | "completed" | "failed";
+                steps: {
+                    /** @description The step it undoes. */
+                    compensates: number;
+                    /** @description That step's node. */
+                    node: string;
+                    /** @description The compensating node. */
+                    by: string;
+                    /** @description The compensation's own step. */
+                    step: number;
+                    /** @enum {string} */
+                    status: "running" | "succeeded" | "failed";
+                    error?: string;
+                }[];
+            };
             steps: components["schemas"]["StepRecord"][];
         };
         /** @description One node call, in the order recorded. `outcome` is one of `{"emitted": {"ports": [[port, [items]], ...]}}`, `{"waiting": {"until_ms", "event"}}` or `{"failed": {"failure", "then"}}`. */
