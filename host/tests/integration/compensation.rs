@@ -121,12 +121,7 @@ async fn bad_compensations_are_refused_at_deploy() {
     let server = serve(dir.path(), |_| {}).await;
     let refused = |definition: String| {
         let server = &server;
-        async move {
-            let (status, body) =
-                json(server.api(Method::POST, "/workflows").body(definition).send().await.unwrap()).await;
-            assert_eq!(status, 400, "{body}");
-            body["problems"].to_string()
-        }
+        async move { server.refused(&definition).await }
     };
     let workflow = |a: &str, b: &str, connections: &str| {
         format!(

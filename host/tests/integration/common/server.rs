@@ -91,6 +91,14 @@ impl TestServer {
         body
     }
 
+    /// Deploy a definition that must be refused: its problems, as text.
+    pub async fn refused(&self, definition: &str) -> String {
+        let response = self.api(Method::POST, "/workflows").body(definition.to_string()).send().await.unwrap();
+        let (status, body) = json(response).await;
+        assert_eq!(status, 400, "deploy accepted: {body}");
+        body["problems"].to_string()
+    }
+
     /// Poll an execution until its status is one of `statuses`.
     pub async fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
