@@ -10,8 +10,8 @@ use super::bindings;
 use super::expr::{Root, Scope};
 use super::outbox::{self, Action};
 use super::records::{
-    keys, Activation, Compensable, CompensationReport, CompensationStep, ExecState, ExecutionError, ExecutionRecord,
-    ParentLink, Parked, Resume, Status, StepOutcome, StepRecord,
+    keys, Activation, BatchState, Compensable, CompensationReport, CompensationStep, ExecState, ExecutionError,
+    ExecutionRecord, ParentLink, Parked, Resume, Status, StepOutcome, StepRecord,
 };
 use super::validate::{Plan, PlanCall, PlanNode, Source};
 use super::{decode, encode, now_ms, EngineError, Inner};
@@ -430,10 +430,15 @@ impl Driver {
     /// Nothing is running: settle and commit what changed, or take a wake
     /// that slipped in. `false`: nothing is left, and the driver is gone
     /// from the engine's list.
-    async fn idle(&mut self, id: &str, batch: Batch, rx: &mut mpsc::UnboundedReceiver<Wake>) -> anyhow::Result<bool> {
+    async fn idle(
+        &mut self,
+        id: &str,
+        mut batch: Batch,
+        rx: &mut mpsc::UnboundedReceiver<Wake>,
+    ) -> anyhow::Result<bool> {
         let mut changed = false;
         if self.record.status == Status::Running && self.record.state.ready.is_empty() {
-            self.settle_status();
+            self.settle_status(&mut batch);
             changed = true;
         }
         if changed || !batch.is_empty() || self.dirty() {
@@ -639,8 +644,48 @@ impl Driver {
         Ok(())
     }
 
+    /// A batches node's step: the next batch on `batch`, or, with none
+    /// left, every item that came back on `done`. Items arriving while it
+    /// has no progress yet are its items; later ones came back.
+    fn next_batch(&mut self, node: &str, size: usize, items: &[Json]) -> Outcome {
+        let progress = match self.record.state.batches.get_mut(node) {
+            Some(progress) => {
+                progress.done.extend(items.iter().cloned());
+                progress
+            }
+            None => self
+                .record
+                .state
+                .batches
+                .entry(node.to_string())
+                .or_insert(BatchState { pending: items.to_vec(), done: Vec::new() }),
+        };
+        let ports = if progress.pending.is_empty() {
+            let done = std::mem::take(&mut progress.done);
+            self.record.state.batches.remove(node);
+            vec![("batch", Vec::new()), ("done", done)]
+        } else {
+            let batch: Vec<Json> = progress.pending.drain(..size.min(progress.pending.len())).collect();
+            vec![("batch", batch), ("done", Vec::new())]
+        };
+        let ports =
+            ports.into_iter().map(|(port, items)| crate::runtime::PortItems { port: port.into(), items }).collect();
+        Outcome::Emit { ports }
+    }
+
     /// With nothing ready or running: succeeded, or waiting on parked steps.
-    fn settle_status(&mut self) {
+    /// A batches node still holding items means its loop stopped coming back.
+    fn settle_status(&mut self, batch: &mut Batch) {
+        if self.record.state.parked.is_empty() && !self.record.state.batches.is_empty() {
+            let nodes: Vec<&String> = self.record.state.batches.keys().collect();
+            let message = format!(
+                "batches node `{}` still holds items, but no items came back along its loop (the loop's last \
+                 node must send at least one item back per batch)",
+                nodes.iter().map(|n| n.as_str()).collect::<Vec<_>>().join("`, `")
+            );
+            self.fail(None, message, None, batch);
+            return;
+        }
         if self.record.state.parked.is_empty() {
             self.record.status = Status::Succeeded;
             self.record.finished_ms = Some(now_ms());
@@ -693,6 +738,15 @@ impl Driver {
         }
         if let Some(call) = &node.call {
             return Box::pin(std::future::ready(self.call_step(call, activation, started_ms)));
+        }
+        if node.batches.is_some() {
+            // Decided where the node's progress lives: `apply_done` (`next_batch`).
+            let result = Ok(Outcome::Emit { ports: Vec::new() });
+            return Box::pin(std::future::ready(StepDone::without_call(step, result, started_ms, Vec::new())));
+        }
+        if let Some(table) = &node.decide {
+            let result = Ok(decide_step(table, &activation.items));
+            return Box::pin(std::future::ready(StepDone::without_call(step, result, started_ms, Vec::new())));
         }
         let calls = match self.calls(node, activation, started_ms) {
             Ok(calls) => calls,
@@ -896,6 +950,10 @@ impl Driver {
             };
             self.push_action(action, batch);
         }
+        let mut done = done;
+        if let Some(size) = node.batches {
+            done.result = Ok(self.next_batch(&node.spec.id, size, &activation.items));
+        }
         let (result, mut record) = self.step_record(node, &activation, done);
         let workflow = &self.record.workflow_id;
         self.inner.metrics.record_step(workflow, &record.plugin, &node.spec.node, record.duration_us, record.fuel);
@@ -975,7 +1033,7 @@ impl Driver {
         let record = StepRecord {
             step: activation.step,
             node: activation.node.clone(),
-            plugin: format!("{}@{}", node.plugin, node.version),
+            plugin: node.label(),
             attempt: activation.attempt,
             idempotency_key: format!("{}:{}", self.record.id, activation.step),
             resumed: activation.resume.is_some(),
@@ -1347,6 +1405,24 @@ impl Driver {
             }
         }
     }
+}
+
+/// A decision table's step: each item on `main` with its rule's fields, or
+/// on `no_match` as it came.
+fn decide_step(table: &super::decide::CompiledTable, items: &[Json]) -> Outcome {
+    let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
+    for item in items {
+        let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
+        match table.decide(&value) {
+            Some(decided) => matched.push(serde_json::value::to_raw_value(&decided).expect("JSON values serialise")),
+            None => unmatched.push(item.clone()),
+        }
+    }
+    let ports = vec![
+        crate::runtime::PortItems { port: "main".into(), items: matched },
+        crate::runtime::PortItems { port: "no_match".into(), items: unmatched },
+    ];
+    Outcome::Emit { ports }
 }
 
 /// The event that carries called execution `child`'s result to its parent.

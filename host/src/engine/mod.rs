@@ -19,6 +19,7 @@
 //! The engine knows nothing of wasmtime: nodes run through [`NodeHost`].
 
 mod bindings;
+pub mod decide;
 mod deletion;
 mod executor;
 pub mod expr;

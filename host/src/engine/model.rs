@@ -132,6 +132,13 @@ pub struct NodeSpec {
     /// Instead of a plugin's node: run another workflow with the step's items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<CallSpec>,
+    /// Instead of a plugin's node: a decision table the engine evaluates per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide: Option<super::decide::DecisionTable>,
+    /// Instead of a plugin's node: hand the items on in batches, one per
+    /// trip around a loop back to this node (split in batches, for each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batches: Option<BatchesSpec>,
     /// The node's configuration; strings may hold `{{ expressions }}`.
     #[serde(default = "empty_object")]
     pub config: Value,
@@ -176,6 +183,16 @@ pub struct CallSpec {
     /// pass the input items on at once (fire and forget).
     #[serde(default = "yes")]
     pub wait: bool,
+}
+
+/// A node that hands its items on in batches: `batch` gets the first
+/// `size`, and each time items come back along a loop to this node, the
+/// next `size`; once none are left, `done` gets every item that came back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchesSpec {
+    /// Items per batch (1: for each item), 1 to 10,000.
+    pub size: u32,
 }
 
 fn empty_object() -> Value {

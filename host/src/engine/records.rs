@@ -279,6 +279,19 @@ pub struct ExecState {
     /// The step of the compensation running now, once it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensating: Option<u64>,
+    /// Per batches node in the middle of its items: what is still to hand
+    /// on, and what came back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub batches: BTreeMap<String, BatchState>,
+}
+
+/// A batches node's progress through its items.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BatchState {
+    /// Items not handed on yet.
+    pub pending: Vec<Json>,
+    /// Items that came back along the loop.
+    pub done: Vec<Json>,
 }
 
 /// A finished step's compensation, due if its execution fails.

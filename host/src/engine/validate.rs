@@ -54,6 +54,21 @@ pub(crate) struct PlanNode {
     pub pinned: Option<Vec<crate::runtime::PortItems>>,
     /// The workflow this node runs instead of a plugin's node.
     pub call: Option<PlanCall>,
+    /// The decision table this node evaluates instead of calling a plugin.
+    pub decide: Option<std::sync::Arc<super::decide::CompiledTable>>,
+    /// The batch size of a node that hands its items on in batches.
+    pub batches: Option<usize>,
+}
+
+impl PlanNode {
+    /// What ran its steps: `publisher/name@version`, `workflow:<id>@<version>.0.0`
+    /// for a call, `decide` for a table.
+    pub fn label(&self) -> String {
+        match self.call {
+            None if self.decide.is_some() || self.batches.is_some() => self.plugin.clone(),
+            _ => format!("{}@{}", self.plugin, self.version),
+        }
+    }
 }
 
 /// A node's call of a workflow, resolved to its exact version.
@@ -269,6 +284,7 @@ pub(crate) fn plan(
     check_no_unbounded_cycle(&mut c, wf, &edges, &graph);
     check_bounds_close_loops(&mut c, wf, &edges, &graph);
     check_compensations(&mut c, wf, &edges);
+    check_batches_loop_back(&mut c, wf, &edges);
     check_reachable(&mut c, wf, &edges, &graph);
     if !c.problems.is_empty() {
         return Err(Invalid { problems: c.problems });
@@ -354,6 +370,18 @@ fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w 
             checked.nodes.extend(node);
             continue;
         }
+        if let Some(spec_batches) = &spec.batches {
+            let node = check_batches(c, &at, spec, spec_batches);
+            checked.ports.push(node.as_ref().map(|_| vec!["batch".to_string(), "done".to_string()]));
+            checked.nodes.extend(node);
+            continue;
+        }
+        if let Some(table) = &spec.decide {
+            let node = check_decide(c, &at, spec, table);
+            checked.ports.push(node.as_ref().map(|_| vec!["main".to_string(), "no_match".to_string()]));
+            checked.nodes.extend(node);
+            continue;
+        }
         let Some((plugin, summary)) = c.node_type(&at, &spec.uses, &spec.node, NodeKind::Action) else {
             checked.ports.push(None);
             continue;
@@ -371,19 +399,7 @@ fn check_nodes<'w>(c: &mut Checker<'_>, wf: &'w Workflow, ids: &mut HashMap<&'w 
 /// A node that calls a workflow: nothing of a plugin's node beside it, and
 /// the workflow resolved to its exact version.
 fn check_call(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, call: &CallSpec) -> Option<PlanNode> {
-    let mut fine = true;
-    if !spec.uses.is_empty() || !spec.node.is_empty() {
-        c.problem(at, "a node either `uses` a plugin's node or `call`s a workflow, not both");
-        fine = false;
-    }
-    if spec.config.as_object().is_none_or(|config| !config.is_empty()) || !spec.credentials.is_empty() {
-        c.problem(at, "a node that calls a workflow takes no `config` or `credentials`: the child has its own");
-        fine = false;
-    }
-    if spec.timeout_ms.is_some() {
-        c.problem(format!("{at}.timeout_ms"), "a node that calls a workflow has no call to time out");
-        fine = false;
-    }
+    let fine = check_engine_node(c, at, spec, "calls a workflow");
     let version = match (c.resolve_call)(&spec.id, call) {
         Ok(version) => version,
         Err(message) => {
@@ -396,23 +412,110 @@ fn check_call(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, call: &CallSpec) -
         return None;
     }
     c.calls.insert(spec.id.clone(), version);
-    let config = ConfigTemplate::compile(&serde_json::json!({})).expect("an empty config compiles");
     Some(PlanNode {
-        spec: spec.clone(),
         plugin: format!("workflow:{}", call.workflow),
         version: Version::new(u64::from(version), 0, 0),
-        config,
+        // Starting a child is an effect: it is durable before anything after it runs.
+        side_effects: true,
+        call: Some(PlanCall { workflow: call.workflow.clone(), version, wait: call.wait }),
+        ..engine_node(spec, emit_event)
+    })
+}
+
+/// A node with a decision table: the table checked (rules that overlap or
+/// can never match are refused, see [`super::decide`]).
+fn check_decide(
+    c: &mut Checker<'_>,
+    at: &str,
+    spec: &NodeSpec,
+    table: &super::decide::DecisionTable,
+) -> Option<PlanNode> {
+    let fine = check_engine_node(c, at, spec, "holds a decision table");
+    let compiled = match table.compile() {
+        Ok(compiled) => Some(compiled),
+        Err(problems) => {
+            for (place, message) in problems {
+                c.problem(format!("{at}.decide.{place}"), message);
+            }
+            None
+        }
+    };
+    let emit_event = check_emit_event(c, at, spec);
+    Some(PlanNode {
+        plugin: "decide".into(),
+        // Pure: the table reads the item and nothing else.
+        side_effects: false,
+        decide: Some(std::sync::Arc::new(compiled.filter(|_| fine)?)),
+        ..engine_node(spec, emit_event)
+    })
+}
+
+/// The largest batch a batches node may hand on.
+const MAX_BATCH: u32 = 10_000;
+
+/// A node that hands its items on in batches (that a loop comes back to it
+/// is checked with the connections).
+fn check_batches(
+    c: &mut Checker<'_>,
+    at: &str,
+    spec: &NodeSpec,
+    batches: &super::model::BatchesSpec,
+) -> Option<PlanNode> {
+    let mut fine = check_engine_node(c, at, spec, "hands items on in batches");
+    if batches.size == 0 || batches.size > MAX_BATCH {
+        c.problem(format!("{at}.batches.size"), format!("from 1 to {MAX_BATCH}, not {}", batches.size));
+        fine = false;
+    }
+    let emit_event = check_emit_event(c, at, spec);
+    fine.then(|| PlanNode {
+        plugin: "batches".into(),
+        first_port: "batch".into(),
+        batches: Some(batches.size as usize),
+        ..engine_node(spec, emit_event)
+    })
+}
+
+/// What a node the engine runs itself (a call, a table) may not have: a
+/// plugin's node, config, credentials or a timeout; and more than one kind.
+fn check_engine_node(c: &mut Checker<'_>, at: &str, spec: &NodeSpec, what: &str) -> bool {
+    let mut fine = true;
+    if !spec.uses.is_empty() || !spec.node.is_empty() || (spec.call.is_some() && spec.decide.is_some()) {
+        c.problem(
+            at,
+            "a node either `uses` a plugin's node, `call`s a workflow or holds a `decide` table: one of them",
+        );
+        fine = false;
+    }
+    if spec.config.as_object().is_none_or(|config| !config.is_empty()) || !spec.credentials.is_empty() {
+        c.problem(at, format!("a node that {what} takes no `config` or `credentials`"));
+        fine = false;
+    }
+    if spec.timeout_ms.is_some() {
+        c.problem(format!("{at}.timeout_ms"), format!("a node that {what} has no plugin call to time out"));
+        fine = false;
+    }
+    fine
+}
+
+/// The plan of a node the engine runs itself, before what is its own.
+fn engine_node(spec: &NodeSpec, emit_event: Option<ConfigTemplate>) -> PlanNode {
+    PlanNode {
+        spec: spec.clone(),
+        plugin: String::new(),
+        version: Version::new(0, 0, 0),
+        config: ConfigTemplate::compile(&serde_json::json!({})).expect("an empty config compiles"),
         static_config: Some("{}".into()),
         first_port: "main".into(),
         limits: wirework_registry::manifest::Limits::default(),
-        // Starting a child is an effect: it is durable before anything after it runs.
-        side_effects: true,
+        side_effects: false,
         emit_event,
         credential_types: Default::default(),
         secrets: Default::default(),
         pinned: None,
-        call: Some(PlanCall { workflow: call.workflow.clone(), version, wait: call.wait }),
-    })
+        call: None,
+        decide: None,
+        batches: None,
+    }
 }
 
 /// A node's retry policy and timeout.
@@ -500,6 +603,8 @@ fn plan_node(
         first_port,
         pinned: None,
         call: None,
+        decide: None,
+        batches: None,
     }
 }
 
@@ -693,6 +798,20 @@ fn check_compensations(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge]) {
             c.problem(
                 at,
                 format!("`{by}` must let its failures stop (`on_error: stop`): it reports them as the compensation's"),
+            );
+        }
+    }
+}
+
+/// A batches node hands on its next batch when items come back to it along
+/// a loop (a connection with `max_iterations`): without one it would stop
+/// after the first.
+fn check_batches_loop_back(c: &mut Checker<'_>, wf: &Workflow, edges: &[Edge]) {
+    for (i, spec) in wf.nodes.iter().enumerate() {
+        if spec.batches.is_some() && !edges.iter().any(|e| e.to == i && e.bound.is_some()) {
+            c.problem(
+                format!("nodes[{i}]({})", spec.id),
+                "a batches node needs a connection back to it with `max_iterations` (the loop that processes each batch)",
             );
         }
     }

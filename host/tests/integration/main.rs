@@ -15,6 +15,7 @@
 mod common;
 mod fakes;
 
+mod batches;
 mod cli;
 mod code_node;
 mod compensation;
@@ -22,6 +23,7 @@ mod contracts;
 mod core_nodes;
 mod crash;
 mod credentials;
+mod decision_tables;
 mod docs;
 mod engine;
 mod event_window;

@@ -750,6 +750,29 @@ export interface components {
             /** @enum {string} */
             on_error?: "stop" | "continue" | "error_port";
             emit_event?: string;
+            /** @description Instead of a plugin's node: a decision table the engine evaluates per item (docs/workflows.md#decision-tables). Ports `main` (matched, with the rule's fields) and `no_match`. */
+            decide?: {
+                /**
+                 * @default first
+                 * @enum {string}
+                 */
+                hit: "first" | "unique" | "collect";
+                /** @description The columns: dot paths into the item. */
+                inputs: string[];
+                rules: {
+                    /** @description A cell per input: `-` (any), a value, a comparison (`>= 100`), a range (`[10..20)`) or a list of these. */
+                    when: unknown[];
+                    /** @description The fields set on a matching item. */
+                    then: {
+                        [key: string]: unknown;
+                    };
+                }[];
+            };
+            /** @description Instead of a plugin's node: hand the items on a batch at a time (port `batch`), the next each time items come back along a loop to this node; then every item that came back (port `done`). docs/workflows.md#batches-and-loops-over-items. */
+            batches?: {
+                /** @description Items per batch (1: for each item). */
+                size: number;
+            };
             /** @description The node that undoes this one when the execution fails after it succeeded (a saga's compensation); it runs with the items this node emitted. */
             compensate?: string;
         };

@@ -68,6 +68,10 @@ describe('the editor', () => {
     const renamed = { ...configured, spec: { ...configured.spec, config: { rules, fallback: 'rest' } }, ports: ['nl'] };
     expect(portsOf(renamed)).toEqual(['nl', 'de', 'rest']);
     expect(portsOf(nodeFrom(set, []))).toEqual(['main']);
+    const table = { ...node, ports: [], spec: { id: 'discount', uses: '', node: '', decide: { hit: 'first' as const, inputs: ['tier'], rules: [] } } };
+    expect(portsOf(table)).toEqual(['main', 'no_match']);
+    const each = { ...node, ports: [], spec: { id: 'each', uses: '', node: '', batches: { size: 10 } } };
+    expect(portsOf(each)).toEqual(['batch', 'done']);
   });
 
   it('renames a node, its connections following; refuses a bad or taken id', () => {

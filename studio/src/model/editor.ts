@@ -55,6 +55,9 @@ export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNod
  */
 export function portsOf(node: GraphNode): string[] {
   const ports = [...node.ports];
+  // A decision table (the engine's own node) sends matches on main, the rest on no_match.
+  if (node.kind === 'node' && (node.spec as NodeSpec).decide) ports.push('main', 'no_match');
+  if (node.kind === 'node' && (node.spec as NodeSpec).batches) ports.push('batch', 'done');
   const config = node.kind === 'node' ? ((node.spec as NodeSpec).config as { rules?: unknown; fallback?: unknown } | undefined) : undefined;
   if (config && Array.isArray(config.rules)) {
     for (const rule of config.rules as { port?: unknown }[]) {

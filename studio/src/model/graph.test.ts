@@ -27,6 +27,17 @@ describe('workflow <-> graph', () => {
     expect(graphToWorkflow(graph, workflow).nodes).toEqual(workflow.nodes);
   });
 
+  it('labels a decision table by its rules', () => {
+    const table: WorkflowDefinition = {
+      id: 'pricing',
+      triggers: [{ id: 'run', type: 'manual' }],
+      nodes: [{ id: 'discount', uses: '', node: '', decide: { hit: 'first', inputs: ['tier'], rules: [{ when: ['gold'], then: { discount: 10 } }] } }],
+      connections: [{ from: 'run', to: 'discount' }],
+    };
+    const graph = workflowToGraph(table);
+    expect(graph.nodes.filter((n) => n.kind === 'node').map(label)).toEqual(['decision table · 1 rules']);
+  });
+
   it('splits and joins connection ends', () => {
     expect(splitFrom('check')).toEqual({ node: 'check', port: 'main' });
     expect(splitFrom('check:true')).toEqual({ node: 'check', port: 'true' });

@@ -92,6 +92,8 @@ export function describe(node: GraphNode): string {
     }
   }
   const spec = node.spec as NodeSpec;
+  if (spec.batches) return `batches of ${spec.batches.size}`;
+  if (spec.decide) return `decision table · ${spec.decide.rules.length} rules`;
   if (spec.call) return `calls ${spec.call.workflow}${spec.call.version ? ` v${spec.call.version}` : ''}${spec.call.wait === false ? ' (no wait)' : ''}`;
   return `${spec.uses.split('@')[0]} · ${spec.node}`;
 }
