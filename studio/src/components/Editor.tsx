@@ -24,6 +24,7 @@ import {
 import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
+import { DecisionTableEditor } from './DecisionTable';
 import { addNode, badId, configErrors, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
 import { failure, stepsByNode, type NodeState } from '../model/executions';
 import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
@@ -151,6 +152,7 @@ function paletteOf(plugins: Plugin[]): PaletteEntry[] {
     { kind: 'trigger', type: 'manual', title: 'Manual', description: 'Started by hand, from the API or the CLI' },
     { kind: 'trigger', type: 'schedule', title: 'Schedule', description: 'A cron schedule in a time zone' },
     { kind: 'trigger', type: 'event', title: 'Event', description: 'An event, from the API, a node or a plugin trigger' },
+    { kind: 'decide', title: 'Decision table', description: 'Business rules as a table, decided per item by the engine' },
   ];
   for (const plugin of plugins) {
     for (const node of plugin.nodes) {
@@ -170,6 +172,7 @@ function paletteOf(plugins: Plugin[]): PaletteEntry[] {
 }
 
 function entryLabel(entry: PaletteEntry): string {
+  if (entry.kind === 'decide') return entry.title;
   return entry.kind === 'trigger' ? `${entry.title} trigger` : `${entry.title} (${entry.plugin}@${entry.version})`;
 }
 
@@ -187,14 +190,14 @@ function Palette({ entries, onAdd }: { entries: PaletteEntry[]; onAdd: (entry: P
           <li
             key={entryLabel(entry) + ('node' in entry ? entry.node : '')}
             draggable
-            data-testid={`palette-${'node' in entry ? `${entry.plugin}/${entry.node}` : entry.type}`}
+            data-testid={`palette-${'node' in entry ? `${entry.plugin}/${entry.node}` : entry.kind === 'decide' ? 'decide' : entry.type}`}
             onDragStart={(e) => {
               e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(entry));
               e.dataTransfer.effectAllowed = 'move';
             }}
           >
             <div className="entry-title">{entryLabel(entry)}</div>
-            <div className="entry-kind">{entry.kind === 'node' ? 'action' : 'trigger'}</div>
+            <div className="entry-kind">{entry.kind === 'node' || entry.kind === 'decide' ? 'action' : 'trigger'}</div>
             <div className="entry-description">{entry.description}</div>
             <button type="button" onClick={() => onAdd(entry)} aria-label={`Add ${entryLabel(entry)}`}>
               Add
@@ -762,7 +765,12 @@ export default function Editor({ id }: { id: string | null }) {
                   }
                 />
               )}
-              {selected.kind === 'trigger' ? null : (
+              {selected.kind === 'node' && (selected.spec as NodeSpec).decide ? (
+                <DecisionTableEditor
+                  table={(selected.spec as NodeSpec).decide!}
+                  onChange={(decide) => dispatch({ type: 'spec', id: selected.id, spec: { ...(selected.spec as NodeSpec), decide } })}
+                />
+              ) : selected.kind === 'trigger' ? null : (
                 <NodeFields
                   spec={selected.spec as NodeSpec}
                   schema={schemaOf(selected.spec as NodeSpec)}

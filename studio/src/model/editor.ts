@@ -1,3 +1,4 @@
+import { emptyTable } from './decide';
 // What the editor does to a draft workflow, apart from React: add a node
 // from the palette, connect ports, and find the nodes the server's
 // validation problems name.
@@ -8,7 +9,8 @@ import type { Graph, GraphNode } from './graph';
 export type PaletteEntry =
   | { kind: 'node'; plugin: string; version: string; node: string; title: string; description: string; ports: string[] }
   | { kind: 'plugin-trigger'; plugin: string; version: string; node: string; title: string; description: string }
-  | { kind: 'trigger'; type: 'manual' | 'schedule' | 'event'; title: string; description: string };
+  | { kind: 'trigger'; type: 'manual' | 'schedule' | 'event'; title: string; description: string }
+  | { kind: 'decide'; title: string; description: string };
 
 /** `^major.minor` of a version: the range a new node `uses`. */
 export function rangeOf(version: string): string {
@@ -37,6 +39,11 @@ export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNod
       const id = freshId(entry.node === 'webhook' ? 'webhook' : entry.node, taken);
       const spec: Trigger = { id, type: 'webhook', path: id, uses: `${entry.plugin}@${rangeOf(entry.version)}`, node: entry.node };
       return { id, kind: 'trigger', spec, ports: ['main'] };
+    }
+    case 'decide': {
+      const id = freshId('decide', taken);
+      const spec: NodeSpec = { id, uses: '', node: '', decide: emptyTable() };
+      return { id, kind: 'node', spec, ports: [] };
     }
     case 'trigger': {
       const id = freshId(entry.type, taken);
