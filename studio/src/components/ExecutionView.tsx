@@ -95,6 +95,11 @@ function Step({ step }: { step: StepRecord }) {
           <Json value={items} />
         </details>
       ))}
+      {step.child_execution && (
+        <p>
+          Started execution <a href={href({ kind: 'execution', id: step.child_execution })}>{step.child_execution}</a>
+        </p>
+      )}
       {kind === 'waiting' && <Json value={(step.outcome as { waiting?: unknown }).waiting} />}
       {(step.logs?.length ?? 0) > 0 && (
         <details>
@@ -171,6 +176,25 @@ export default function ExecutionView({ id }: { id: string }) {
         {execution.id} · started {new Date(execution.created_ms).toLocaleString()}
         {execution.finished_ms ? ` · took ${execution.finished_ms - execution.created_ms} ms` : ''}
       </p>
+      {execution.parent && (
+        <p>
+          Called by step {execution.parent.step} ({execution.parent.node}) of execution{' '}
+          <a href={href({ kind: 'execution', id: execution.parent.execution_id })}>{execution.parent.execution_id}</a>
+        </p>
+      )}
+      {execution.compensation && (
+        <section aria-label="Compensation">
+          <h2>Compensation: {execution.compensation.status}</h2>
+          <ol>
+            {execution.compensation.steps.map((s) => (
+              <li key={s.step}>
+                {s.by} undoes {s.node} (step {s.compensates}): {s.status}
+                {s.error ? ` · ${s.error}` : ''}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
       {execution.error && (
         <p className="error" role="alert">
           {execution.error.node ? `${execution.error.node}: ` : ''}

@@ -53,5 +53,7 @@ describe('steps by node', () => {
     expect(failure(execution.steps[1]!)).toBe('HTTP 503 (http_503)');
     expect(awaitedEvents({ ...execution, status: 'waiting' })).toEqual([{ node: 'wait', event: 'x', untilMs: null }]);
     expect(awaitedEvents({ ...execution, status: 'succeeded' })).toEqual([]);
+    const calling = { ...execution, status: 'waiting', steps: [{ step: 1, node: 'enrich', plugin: 'workflow:e@1.0.0', attempt: 1, outcome: { waiting: { event: 'wirework.call:01a2' } } }] } as unknown as Execution;
+    expect(awaitedEvents(calling)).toEqual([]);
   });
 });

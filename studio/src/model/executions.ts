@@ -73,7 +73,8 @@ export function awaitedEvents(execution: Execution): { node: string; event: stri
   for (const [node, { steps }] of stepsByNode(execution)) {
     const last = steps[steps.length - 1];
     const waiting = (last?.outcome as { waiting?: { event?: string | null; until_ms?: number | null } }).waiting;
-    if (waiting?.event) found.push({ node, event: waiting.event, untilMs: waiting.until_ms ?? null });
+    // A called workflow's result (`wirework.call:`) is the engine's own event: nobody sends it by hand.
+    if (waiting?.event && !waiting.event.startsWith('wirework.')) found.push({ node, event: waiting.event, untilMs: waiting.until_ms ?? null });
   }
   return found;
 }
