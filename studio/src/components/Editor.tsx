@@ -25,6 +25,7 @@ import { useEffect, useMemo, useReducer, useState, type DragEvent } from 'react'
 import { api, ApiError } from '../api/client';
 import type { Credential, Execution, NodeSpec, Plugin, Problem, Trigger, WorkflowDefinition } from '../api/types';
 import { DecisionTableEditor } from './DecisionTable';
+import { BatchesFields, CallFields } from './EngineNodes';
 import { addNode, badId, configErrors, connect, disconnect, nodeFrom, portsOf, problemsByNode, removeNode, renameNode, type PaletteEntry } from '../model/editor';
 import { failure, stepsByNode, type NodeState } from '../model/executions';
 import { itemCount, livePins, outputsByNode, parseSample, pinsToRunFrom, type Pins, type PortItems } from '../model/testrun';
@@ -153,6 +154,8 @@ function paletteOf(plugins: Plugin[]): PaletteEntry[] {
     { kind: 'trigger', type: 'schedule', title: 'Schedule', description: 'A cron schedule in a time zone' },
     { kind: 'trigger', type: 'event', title: 'Event', description: 'An event, from the API, a node or a plugin trigger' },
     { kind: 'decide', title: 'Decision table', description: 'Business rules as a table, decided per item by the engine' },
+    { kind: 'call', title: 'Call a workflow', description: 'Run another workflow with the items, and wait for its output or not' },
+    { kind: 'batches', title: 'Batches', description: 'Hand the items round a loop a few at a time (1: for each item)' },
   ];
   for (const plugin of plugins) {
     for (const node of plugin.nodes) {
@@ -172,8 +175,15 @@ function paletteOf(plugins: Plugin[]): PaletteEntry[] {
 }
 
 function entryLabel(entry: PaletteEntry): string {
-  if (entry.kind === 'decide') return entry.title;
-  return entry.kind === 'trigger' ? `${entry.title} trigger` : `${entry.title} (${entry.plugin}@${entry.version})`;
+  switch (entry.kind) {
+    case 'trigger':
+      return `${entry.title} trigger`;
+    case 'node':
+    case 'plugin-trigger':
+      return `${entry.title} (${entry.plugin}@${entry.version})`;
+    default:
+      return entry.title;
+  }
 }
 
 function Palette({ entries, onAdd }: { entries: PaletteEntry[]; onAdd: (entry: PaletteEntry) => void }) {
@@ -190,14 +200,14 @@ function Palette({ entries, onAdd }: { entries: PaletteEntry[]; onAdd: (entry: P
           <li
             key={entryLabel(entry) + ('node' in entry ? entry.node : '')}
             draggable
-            data-testid={`palette-${'node' in entry ? `${entry.plugin}/${entry.node}` : entry.kind === 'decide' ? 'decide' : entry.type}`}
+            data-testid={`palette-${'node' in entry ? `${entry.plugin}/${entry.node}` : entry.kind === 'trigger' ? entry.type : entry.kind}`}
             onDragStart={(e) => {
               e.dataTransfer.setData(DRAG_TYPE, JSON.stringify(entry));
               e.dataTransfer.effectAllowed = 'move';
             }}
           >
             <div className="entry-title">{entryLabel(entry)}</div>
-            <div className="entry-kind">{entry.kind === 'node' || entry.kind === 'decide' ? 'action' : 'trigger'}</div>
+            <div className="entry-kind">{entry.kind === 'trigger' || entry.kind === 'plugin-trigger' ? 'trigger' : 'action'}</div>
             <div className="entry-description">{entry.description}</div>
             <button type="button" onClick={() => onAdd(entry)} aria-label={`Add ${entryLabel(entry)}`}>
               Add
@@ -769,6 +779,17 @@ export default function Editor({ id }: { id: string | null }) {
                 <DecisionTableEditor
                   table={(selected.spec as NodeSpec).decide!}
                   onChange={(decide) => dispatch({ type: 'spec', id: selected.id, spec: { ...(selected.spec as NodeSpec), decide } })}
+                />
+              ) : selected.kind === 'node' && (selected.spec as NodeSpec).call ? (
+                <CallFields
+                  call={(selected.spec as NodeSpec).call!}
+                  self={draft.base.id}
+                  onChange={(call) => dispatch({ type: 'spec', id: selected.id, spec: { ...(selected.spec as NodeSpec), call } })}
+                />
+              ) : selected.kind === 'node' && (selected.spec as NodeSpec).batches ? (
+                <BatchesFields
+                  batches={(selected.spec as NodeSpec).batches!}
+                  onChange={(batches) => dispatch({ type: 'spec', id: selected.id, spec: { ...(selected.spec as NodeSpec), batches } })}
                 />
               ) : selected.kind === 'trigger' ? null : (
                 <NodeFields

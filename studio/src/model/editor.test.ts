@@ -72,6 +72,13 @@ describe('the editor', () => {
     expect(portsOf(table)).toEqual(['main', 'no_match']);
     const each = { ...node, ports: [], spec: { id: 'each', uses: '', node: '', batches: { size: 10 } } };
     expect(portsOf(each)).toEqual(['batch', 'done']);
+    // The engine's own nodes from the palette: no plugin, their own spec.
+    const engine = (kind: 'decide' | 'call' | 'batches') => nodeFrom({ kind, title: kind, description: '' }, ['call']);
+    expect(engine('call').spec).toEqual({ id: 'call-2', uses: '', node: '', call: { workflow: '', wait: true } });
+    expect(portsOf(engine('call'))).toEqual(['main']);
+    expect(engine('batches').spec).toEqual({ id: 'batches', uses: '', node: '', batches: { size: 10 } });
+    expect(portsOf(engine('batches'))).toEqual(['batch', 'done']);
+    expect(portsOf(engine('decide'))).toEqual(['main', 'no_match']);
   });
 
   it('renames a node, its connections following; refuses a bad or taken id', () => {

@@ -10,7 +10,7 @@ export type PaletteEntry =
   | { kind: 'node'; plugin: string; version: string; node: string; title: string; description: string; ports: string[] }
   | { kind: 'plugin-trigger'; plugin: string; version: string; node: string; title: string; description: string }
   | { kind: 'trigger'; type: 'manual' | 'schedule' | 'event'; title: string; description: string }
-  | { kind: 'decide'; title: string; description: string };
+  | { kind: 'decide' | 'call' | 'batches'; title: string; description: string };
 
 /** `^major.minor` of a version: the range a new node `uses`. */
 export function rangeOf(version: string): string {
@@ -43,6 +43,16 @@ export function nodeFrom(entry: PaletteEntry, taken: Iterable<string>): GraphNod
     case 'decide': {
       const id = freshId('decide', taken);
       const spec: NodeSpec = { id, uses: '', node: '', decide: emptyTable() };
+      return { id, kind: 'node', spec, ports: [] };
+    }
+    case 'call': {
+      const id = freshId('call', taken);
+      const spec: NodeSpec = { id, uses: '', node: '', call: { workflow: '', wait: true } };
+      return { id, kind: 'node', spec, ports: ['main'] };
+    }
+    case 'batches': {
+      const id = freshId('batches', taken);
+      const spec: NodeSpec = { id, uses: '', node: '', batches: { size: 10 } };
       return { id, kind: 'node', spec, ports: [] };
     }
     case 'trigger': {
