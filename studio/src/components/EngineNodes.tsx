@@ -3,6 +3,7 @@
 import type { NodeSpec } from '../api/types';
 import { api } from '../api/client';
 import { useLoad } from './useLoad';
+import { WorkflowSelect } from './WorkflowSelect';
 
 type Call = NonNullable<NodeSpec['call']>;
 type Batches = NonNullable<NodeSpec['batches']>;
@@ -14,17 +15,12 @@ export function CallFields({ call, self, onChange }: { call: Call; self: string;
   return (
     <fieldset>
       <legend>Call a workflow</legend>
-      <label>
-        Workflow{' '}
-        <select value={call.workflow} onChange={(e) => onChange({ ...call, workflow: e.target.value })}>
-          <option value="">(choose)</option>
-          {[...new Set([call.workflow, ...ids])].filter(Boolean).map((id) => (
-            <option key={id} value={id}>
-              {id}
-            </option>
-          ))}
-        </select>
-      </label>
+      <WorkflowSelect
+        value={call.workflow}
+        ids={[...new Set([call.workflow, ...ids])].filter(Boolean)}
+        none="(choose)"
+        onChange={(workflow) => onChange({ ...call, workflow })}
+      />
       <label>
         Version (empty: the one current when this workflow is saved){' '}
         <input

@@ -6,6 +6,7 @@ import { api, type ExecutionQuery } from '../api/client';
 import type { ExecutionChange, ExecutionStatus, ExecutionSummary } from '../api/types';
 import { applyChange } from '../model/executions';
 import { href } from '../route';
+import { WorkflowSelect } from './WorkflowSelect';
 
 const PAGE = 50;
 const STATUSES: ExecutionStatus[] = ['running', 'waiting', 'succeeded', 'failed', 'cancelled'];
@@ -74,17 +75,7 @@ export default function ExecutionList() {
     <section aria-labelledby="executions-title">
       <h1 id="executions-title">Executions</h1>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Workflow
-          <select value={workflow} onChange={(e) => setWorkflow(e.target.value)}>
-            <option value="">all</option>
-            {workflows.map((id) => (
-              <option key={id} value={id}>
-                {id}
-              </option>
-            ))}
-          </select>
-        </label>
+        <WorkflowSelect value={workflow} ids={workflows} none="all" onChange={setWorkflow} />
         <label>
           Status
           <select value={status} onChange={(e) => setStatus(e.target.value as ExecutionStatus | '')}>
