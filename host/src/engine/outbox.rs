@@ -87,22 +87,16 @@ pub(crate) fn replay(inner: &Arc<Inner>) -> anyhow::Result<()> {
 }
 
 /// What a finished called execution hands back: `{execution_id, status,
-/// items, error}`, its items those of its last step that emitted any (as a
-/// synchronous webhook answers).
+/// items, error}`, its items those a synchronous webhook would answer with
+/// ([`super::records::last_output`]).
 fn call_result(inner: &Arc<Inner>, child: &str) -> anyhow::Result<serde_json::Value> {
     let record: super::records::ExecutionRecord = match inner.store.get(&keys::execution(child))? {
         Some(bytes) => decode(&bytes, "execution")?,
         None => anyhow::bail!("called execution {child} is not stored"),
     };
     let steps = super::read_steps(&inner.store, child, record.first_steps.clone())?;
-    let last = steps.iter().rev().find_map(|step| match &step.outcome {
-        super::records::StepOutcome::Emitted { ports } if ports.iter().any(|(_, items)| !items.is_empty()) => {
-            Some(ports.iter().flat_map(|(_, items)| items.iter()).collect::<Vec<_>>())
-        }
-        _ => None,
-    });
     let items: Vec<serde_json::Value> =
-        last.unwrap_or_default().into_iter().filter_map(|i| serde_json::from_str(i.get()).ok()).collect();
+        super::records::last_output(&steps).into_iter().filter_map(|i| serde_json::from_str(i.get()).ok()).collect();
     Ok(serde_json::json!({
         "execution_id": child,
         "status": record.status.as_str(),

@@ -442,6 +442,20 @@ pub struct StepRecord {
     pub child_execution: Option<String>,
 }
 
+/// What an execution's steps came to: the items of its last step that
+/// emitted (on every port), as a synchronous webhook answers and a calling
+/// node receives.
+pub fn last_output(steps: &[StepRecord]) -> Vec<&Json> {
+    steps
+        .iter()
+        .rev()
+        .find_map(|step| match &step.outcome {
+            StepOutcome::Emitted { ports } => Some(ports.iter().flat_map(|(_, items)| items.iter()).collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) mod keys {
     //! Key layout; see the module docs.
 

@@ -338,12 +338,10 @@ fn sync_answer(state: &AppState, id: &str, status: Status) -> Result<Answer, Api
             return Ok(respond_answer(&item));
         }
     }
-    let last = steps.iter().rev().find_map(|step| match &step.outcome {
-        StepOutcome::Emitted { ports } => Some(ports.iter().flat_map(|(_, items)| items.iter()).collect::<Vec<_>>()),
-        _ => None,
-    });
-    let items: Vec<Value> =
-        last.unwrap_or_default().into_iter().map(|i| serde_json::from_str(i.get()).unwrap_or(Value::Null)).collect();
+    let items: Vec<Value> = crate::engine::records::last_output(&steps)
+        .into_iter()
+        .map(|i| serde_json::from_str(i.get()).unwrap_or(Value::Null))
+        .collect();
     let body = match <[Value; 1]>::try_from(items) {
         Ok([one]) => one,
         Err(items) => Value::Array(items),
