@@ -926,7 +926,7 @@ impl Driver {
     }
 
     /// Record a finished call and move the execution on.
-    fn apply_done(&mut self, done: StepDone, batch: &mut Batch) {
+    fn apply_done(&mut self, mut done: StepDone, batch: &mut Batch) {
         self.launched.remove(&done.step);
         let Some(pos) = self.record.state.ready.iter().position(|a| a.step == done.step) else { return };
         let activation = self.record.state.ready.remove(pos);
@@ -950,7 +950,6 @@ impl Driver {
             };
             self.push_action(action, batch);
         }
-        let mut done = done;
         if let Some(size) = node.batches {
             done.result = Ok(self.next_batch(&node.spec.id, size, &activation.items));
         }

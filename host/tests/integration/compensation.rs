@@ -119,20 +119,19 @@ async fn a_compensation_that_fails_is_retried_reported_and_the_others_still_run(
 async fn bad_compensations_are_refused_at_deploy() {
     let dir = data_dir("127.0.0.1:9");
     let server = serve(dir.path(), |_| {}).await;
-    let refused = |definition: String| {
-        let server = &server;
-        async move { server.refused(&definition).await }
-    };
     let workflow = |a: &str, b: &str, connections: &str| {
         format!(
             "id: saga\ntriggers: [{{id: go, type: manual}}]\nnodes:\n  - {{id: a, uses: wirework/core@^0.1, node: noop{a}}}\n  - {{id: b, uses: wirework/core@^0.1, node: noop{b}}}\nconnections: [{{from: go, to: a}}{connections}]\n"
         )
     };
-    assert!(refused(workflow(", compensate: nobody", "", "")).await.contains("no node `nobody`"));
-    assert!(refused(workflow(", compensate: a", "", "")).await.contains("cannot compensate itself"));
-    assert!(refused(workflow(", compensate: b", "", ", {from: a, to: b}")).await.contains("has connections"));
-    assert!(refused(workflow(", compensate: b", ", on_error: continue", "")).await.contains("on_error: stop"));
-    assert!(refused(workflow(", compensate: b", ", compensate: a", "")).await.contains("compensation of its own"));
+    assert!(server.refused(&workflow(", compensate: nobody", "", "")).await.contains("no node `nobody`"));
+    assert!(server.refused(&workflow(", compensate: a", "", "")).await.contains("cannot compensate itself"));
+    assert!(server.refused(&workflow(", compensate: b", "", ", {from: a, to: b}")).await.contains("has connections"));
+    assert!(server.refused(&workflow(", compensate: b", ", on_error: continue", "")).await.contains("on_error: stop"));
+    assert!(server
+        .refused(&workflow(", compensate: b", ", compensate: a", ""))
+        .await
+        .contains("compensation of its own"));
     // Fine: `b` stands apart, reachable only as a's compensation.
     server.deploy(&workflow(", compensate: b", "", "")).await;
     server.stop().await;

@@ -157,22 +157,21 @@ connections: [{from: form, to: divide}]
     assert_ne!(calls[0]["child_execution"], calls[1]["child_execution"]);
 
     // Refused at deploy, each with its place, nothing stored.
-    let refused = |definition: String| {
-        let server = &server;
-        async move { server.refused(&definition).await }
-    };
     let call = |id: &str, calls: &str, extra: &str| {
         format!(
             "id: {id}\ntriggers: [{{id: run, type: manual}}]\nnodes:\n  - {{id: go, call: {{workflow: {calls}}}{extra}}}\nconnections: [{{from: run, to: go}}]\n"
         )
     };
-    assert!(refused(call("nobody-calls", "missing", "")).await.contains("no workflow `missing` is deployed"));
-    assert!(refused(call("divide", "divide", "")).await.contains("cannot call itself"));
-    assert!(refused(call("other", "divide", ", config: {a: 1}")).await.contains("takes no `config`"));
-    assert!(refused(call("other", "divide, version: 7", "")).await.contains("has no version 7"));
-    assert!(refused(call("other", "divide", ", uses: wirework/core@^0.1, node: set")).await.contains("one of them"));
+    assert!(server.refused(&call("nobody-calls", "missing", "")).await.contains("no workflow `missing` is deployed"));
+    assert!(server.refused(&call("divide", "divide", "")).await.contains("cannot call itself"));
+    assert!(server.refused(&call("other", "divide", ", config: {a: 1}")).await.contains("takes no `config`"));
+    assert!(server.refused(&call("other", "divide, version: 7", "")).await.contains("has no version 7"));
+    assert!(server
+        .refused(&call("other", "divide", ", uses: wirework/core@^0.1, node: set"))
+        .await
+        .contains("one of them"));
     // divide v2 would call split, which calls divide: a cycle.
-    let cycle = refused(call("divide", "split", "")).await;
+    let cycle = server.refused(&call("divide", "split", "")).await;
     assert!(cycle.contains("cycle: divide → split → divide"), "{cycle}");
 
     // A called workflow is not deleted from under its callers.

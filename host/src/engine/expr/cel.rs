@@ -70,10 +70,18 @@ thread_local! {
 #[derive(Debug, Clone)]
 pub struct CelExpr {
     expr: IdedExpr,
-    roots: Vec<Root>,
-    /// Per root read, the top-level fields it reads, when it is only read
-    /// as `root.field` (`None`: the whole value). Only those are converted.
-    fields: Vec<Option<Vec<String>>>,
+    /// The variables it reads.
+    reads: Vec<Read>,
+}
+
+/// A variable an expression reads.
+#[derive(Debug, Clone)]
+struct Read {
+    name: &'static str,
+    root: Root,
+    /// The top-level fields it reads, when it is only read as
+    /// `variable.field` (`None`: the whole value). Only those are converted.
+    fields: Option<Vec<String>>,
 }
 
 /// The values an expression's variables have.
@@ -126,21 +134,22 @@ impl CelExpr {
             return Err(problem);
         }
         rewrite(&mut expr, None);
-        let read: Vec<&(&str, Root)> = VARIABLES.iter().filter(|(n, _)| check.variables.contains(*n)).collect();
-        let roots = read.iter().map(|(_, r)| *r).collect();
-        let fields = read
+        let reads = VARIABLES
             .iter()
-            .map(|(n, _)| match check.whole.contains(*n) {
-                true => None,
-                false => Some(check.fields.iter().filter(|(v, _)| v == n).map(|(_, f)| f.clone()).collect()),
+            .filter(|(name, _)| check.variables.contains(*name))
+            .map(|&(name, root)| Read {
+                name,
+                root,
+                fields: (!check.whole.contains(name))
+                    .then(|| check.fields.iter().filter(|(v, _)| v == name).map(|(_, f)| f.clone()).collect()),
             })
             .collect();
-        Ok(CelExpr { expr, roots, fields })
+        Ok(CelExpr { expr, reads })
     }
 
     /// The variables it reads.
-    pub fn roots(&self) -> &[Root] {
-        &self.roots
+    pub fn roots(&self) -> impl Iterator<Item = Root> + '_ {
+        self.reads.iter().map(|read| read.root)
     }
 
     /// Evaluate with `variables` (only those it reads are converted).
@@ -148,14 +157,13 @@ impl CelExpr {
         let run = || {
             ROOT.with(|root| {
                 let mut ctx = root.new_inner_scope();
-                for (root, fields) in self.roots.iter().zip(&self.fields) {
-                    let name = VARIABLES.iter().find(|(_, r)| r == root).map(|(n, _)| *n).unwrap_or_default();
-                    let value = match (root, fields, variables.get(*root)) {
+                for read in &self.reads {
+                    let value = match (read.root, &read.fields, variables.get(read.root)) {
                         (Root::Now, _, _) => library::now_value(variables.now_ms),
                         (_, Some(fields), Json::Object(map)) => library::to_cel_fields(map, fields),
                         (_, _, value) => library::to_cel(value),
                     };
-                    ctx.add_variable_from_value(name, value);
+                    ctx.add_variable_from_value(read.name, value);
                 }
                 Budget::start(EVALUATION_BUDGET);
                 let value = ctx.resolve(&self.expr).map_err(|e| library::error_message(&e));

@@ -139,7 +139,7 @@ impl ConfigTemplate {
             .flat_map(|(_, t): &(Vec<PathStep>, Template)| t.parts.iter())
             .flat_map(|p| match p {
                 Part::Expr(Expr::Path { root, .. }) => vec![*root],
-                Part::Expr(Expr::Cel(e)) => e.roots().to_vec(),
+                Part::Expr(Expr::Cel(e)) => e.roots().collect(),
                 Part::Text(_) => Vec::new(),
             })
             .collect();
@@ -298,7 +298,7 @@ impl Expr {
         match self {
             Expr::Path { root, query } => Ok(Expr::look_up(*root, query, scope, node_value)),
             Expr::Cel(expr) => {
-                let node: &Value = match expr.roots().contains(&Root::Node) {
+                let node: &Value = match expr.roots().any(|r| r == Root::Node) {
                     true => node_value.get_or_insert_with(scope.node),
                     false => &Value::Null,
                 };
